@@ -1,0 +1,286 @@
+//! Runs a plan. A failing step undoes the steps already done, in reverse, and the error names
+//! the step; teardown steps collect their errors and go on. Locks named by steps are held while
+//! those steps run.
+
+use crate::exec::{ExecError, Runner};
+use crate::journal::Journal;
+use crate::lock::{self, Lock};
+use crate::plan::{Action, OnError, Plan};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{what} failed: {cause}{}", undone_note(*.undone, .undo_failures))]
+    Step {
+        what: String,
+        /// The command that failed, as a shell line.
+        line: String,
+        cause: String,
+        undone: usize,
+        undo_failures: Vec<String>,
+    },
+    #[error("{}", .0.join("; "))]
+    Collected(Vec<String>),
+}
+
+fn undone_note(undone: usize, failures: &[String]) -> String {
+    let mut s = match undone {
+        0 => String::new(),
+        1 => "; the 1 step already done was undone".to_string(),
+        n => format!("; the {n} steps already done were undone"),
+    };
+    if !failures.is_empty() {
+        s.push_str(&format!(
+            " (but undoing failed for: {}: check the host)",
+            failures.join("; ")
+        ));
+    }
+    s
+}
+
+/// Performs one action.
+pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
+    match action {
+        Action::Run(cmd) => runner.run(cmd).map(|_| ()).map_err(|e| match e {
+            ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
+                format!("{how}: {stderr}")
+            }
+            other => other.to_string(),
+        }),
+        Action::WriteFile { path, value } => {
+            log::debug!("write {value} > {path}");
+            std::fs::write(path, format!("{value}\n")).map_err(|e| format!("writing {path}: {e}"))
+        }
+        Action::WaitRunning { dev, secs } => {
+            wait_running(dev, *secs);
+            Ok(())
+        }
+    }
+}
+
+/// NB-12: print the original's progress line and dots while waiting for carrier.
+fn wait_running(dev: &str, secs: u32) {
+    use std::io::Write;
+    let carrier = crate::paths::sys_class_net().join(dev).join("carrier");
+    let mut out = std::io::stdout();
+    let _ = write!(out, "Waiting for {dev} to negotiate link.");
+    let _ = out.flush();
+    let mut up = false;
+    for _ in 0..secs.max(1) * 10 {
+        if std::fs::read_to_string(&carrier)
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false)
+        {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let _ = write!(out, ".");
+        let _ = out.flush();
+    }
+    if !up {
+        let _ = write!(out, "(link isnt in running state)");
+    }
+    let _ = writeln!(out);
+}
+
+/// Runs the plan; see the module comment. With a journal, progress is recorded before each step.
+pub fn apply(
+    plan: &Plan,
+    runner: &dyn Runner,
+    journal: Option<&Journal>,
+) -> Result<(), ApplyError> {
+    let mut done: Vec<Action> = Vec::new();
+    let mut begun: Vec<Action> = Vec::new();
+    let mut collected = Vec::new();
+    let mut held: Option<(&'static str, Lock)> = None;
+
+    for step in &plan.steps {
+        // Hold exactly the lock this step names.
+        if held.as_ref().map(|(n, _)| Some(*n)) != Some(step.lock) {
+            held = None;
+            if let Some(name) = step.lock {
+                match lock::claim(name) {
+                    Ok(l) => held = Some((name, l)),
+                    Err(e) => {
+                        let err = fail(
+                            step.what.clone(),
+                            String::new(),
+                            e.to_string(),
+                            &done,
+                            runner,
+                        );
+                        if let Some(j) = journal {
+                            j.clear();
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        if let Some(j) = journal {
+            if let Some(u) = &step.undo {
+                begun.push(u.clone());
+            }
+            if let Err(e) = j.record(&begun) {
+                log::warn!("could not write journal {}: {e}", j.path().display());
+            }
+        }
+        log::debug!("step: {}", step.what);
+        match perform(&step.action, runner) {
+            Ok(()) => {
+                if let Some(u) = &step.undo {
+                    done.push(u.clone());
+                }
+            }
+            Err(cause) => match step.on_error {
+                OnError::Ignore => log::debug!("{} failed (tolerated): {cause}", step.what),
+                OnError::Warn(text) => {
+                    log::error!("{text}");
+                    log::debug!("{} failed: {cause}", step.what);
+                }
+                OnError::Collect => collected.push(format!("{} failed: {cause}", step.what)),
+                OnError::Fail => {
+                    drop(held);
+                    let err = fail(step.what.clone(), step.action.line(), cause, &done, runner);
+                    if let Some(j) = journal {
+                        j.clear();
+                    }
+                    return Err(err);
+                }
+            },
+        }
+    }
+    drop(held);
+    if let Some(j) = journal {
+        j.clear();
+    }
+    if collected.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::Collected(collected))
+    }
+}
+
+fn fail(
+    what: String,
+    line: String,
+    cause: String,
+    done: &[Action],
+    runner: &dyn Runner,
+) -> ApplyError {
+    let mut undo_failures = Vec::new();
+    for action in done.iter().rev() {
+        if let Err(e) = perform(action, runner) {
+            undo_failures.push(format!("`{}`: {e}", action.line()));
+        }
+    }
+    ApplyError::Step {
+        what,
+        line,
+        cause,
+        undone: done.len(),
+        undo_failures,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{ip, Recorder};
+    use crate::plan::Step;
+
+    fn plan() -> Plan {
+        let mut p = Plan::default();
+        p.push(Step::run("create br", ip(["link", "add", "br0"])).undo(ip(["link", "del", "br0"])));
+        p.push(
+            Step::run("tolerated", ip(["link", "set", "x", "address", "a"]))
+                .on_error(OnError::Ignore),
+        );
+        p.push(
+            Step::run(
+                "enslave",
+                ip(["link", "set", "dev", "eth0", "master", "br0"]),
+            )
+            .undo(ip(["link", "set", "dev", "eth0", "nomaster"])),
+        );
+        p.push(
+            Step::run("up", ip(["link", "set", "dev", "br0", "up"]))
+                .undo(ip(["link", "set", "dev", "br0", "down"])),
+        );
+        p
+    }
+
+    #[test]
+    fn success_runs_every_step_in_order() {
+        let r = Recorder::default();
+        apply(&plan(), &r, None).unwrap();
+        assert_eq!(r.lines.borrow().len(), 4);
+    }
+
+    #[test]
+    fn failure_undoes_done_steps_in_reverse_and_names_the_step() {
+        let r = Recorder::default();
+        *r.fail_when.borrow_mut() = Some("br0 up".into());
+        let err = apply(&plan(), &r, None).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("up failed: exited with status 2: injected failure"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("the 2 steps already done were undone"),
+            "{msg}"
+        );
+        let lines = r.lines.borrow();
+        assert_eq!(
+            &lines[4..],
+            &[
+                "ip link set dev eth0 nomaster".to_string(),
+                "ip link del br0".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn tolerated_failure_goes_on() {
+        let r = Recorder::default();
+        *r.fail_when.borrow_mut() = Some("address".into());
+        apply(&plan(), &r, None).unwrap();
+    }
+
+    #[test]
+    fn collected_errors_do_not_stop_teardown() {
+        let mut p = Plan::default();
+        p.push(Step::run("a", ip(["a"])).on_error(OnError::Collect));
+        p.push(Step::run("b", ip(["b"])).on_error(OnError::Collect));
+        let r = Recorder::default();
+        *r.fail_when.borrow_mut() = Some("ip a".into());
+        let err = apply(&p, &r, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a failed: exited with status 2: injected failure"
+        );
+        assert_eq!(r.lines.borrow().len(), 2);
+    }
+
+    #[test]
+    fn journal_lets_the_next_run_undo_a_killed_run() {
+        let dir = tempfile::tempdir().unwrap();
+        std::env::set_var("XENNET_STATE_DIR", dir.path());
+        let j = Journal::new("test-journal");
+        // Simulate a run killed after beginning two steps.
+        j.record(&[
+            Action::Run(ip(["link", "del", "br0"])),
+            Action::Run(ip(["link", "set", "dev", "eth0", "nomaster"])),
+        ])
+        .unwrap();
+        let r = Recorder::default();
+        assert_eq!(j.recover(&r).unwrap(), Some(2));
+        assert_eq!(
+            *r.lines.borrow(),
+            vec!["ip link set dev eth0 nomaster", "ip link del br0"]
+        );
+        assert!(!j.exists());
+        assert_eq!(j.recover(&r).unwrap(), None);
+    }
+}

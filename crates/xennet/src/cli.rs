@@ -1,0 +1,276 @@
+//! The entry point every script binary calls: sets up the process as the originals do, parses
+//! the invocation, and runs the script's mode through plan → apply → report.
+
+use crate::apply::apply;
+use crate::exec::System;
+use crate::invocation::Invocation;
+use crate::journal::Journal;
+use crate::modes::{self, network_bridge};
+use crate::report::{self, Reporter};
+use crate::vif::{self, Command, Stop, TypeIf};
+use crate::xenstore;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// GEN-06: children run with `LANG=POSIX`, no `LC_*`, and the system directories on PATH (kept
+/// after the caller's own entries, so a test's stand-in tools still come first).
+fn set_process_environment() {
+    let lc: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("LC_"))
+        .collect();
+    for k in lc {
+        std::env::remove_var(k);
+    }
+    std::env::set_var("LANG", "POSIX");
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut dirs: Vec<&str> = path.split(':').filter(|d| !d.is_empty()).collect();
+    for d in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
+        if !dirs.contains(&d) {
+            dirs.push(d);
+        }
+    }
+    std::env::set_var("PATH", dirs.join(":"));
+}
+
+fn init_logging(script: &str, verbose: bool) {
+    let default = if verbose { "debug" } else { "warn" };
+    let env = env_logger::Env::new().filter_or("XENNET_LOG", default);
+    let name = script.to_string();
+    let _ = env_logger::Builder::from_env(env)
+        .format(move |buf, rec| match rec.level() {
+            log::Level::Error => writeln!(buf, "{name}: error: {}", rec.args()),
+            log::Level::Warn => writeln!(buf, "{name}: warning: {}", rec.args()),
+            _ => writeln!(buf, "{name}: {}", rec.args()),
+        })
+        .try_init();
+}
+
+/// The `main` of every script binary. `script` is the script's own name.
+pub fn main(script: &str) -> ExitCode {
+    set_process_environment();
+    let known: &[&str] = if script.starts_with("vif-") {
+        vif::KNOWN
+    } else {
+        network_bridge::KNOWN
+    };
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let inv = match Invocation::parse(argv, std::env::vars(), known) {
+        Ok(inv) => inv,
+        Err(crate::invocation::GrammarError::Clap(text)) => {
+            // --help and usage errors: clap's own text.
+            print!("{text}");
+            let help = text.starts_with("A drop-in")
+                || text.contains("Usage:") && !text.contains("error:");
+            return if help {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+        }
+        Err(e) => {
+            init_logging(script, false);
+            return grammar_failure(script, &e.to_string());
+        }
+    };
+    init_logging(script, inv.verbose);
+    if inv.version {
+        println!("{script} (xen-netscripts) {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    for name in &inv.unknown {
+        log::warn!("unknown setting {name}= ignored");
+    }
+    match script {
+        "vif-bridge" => vif_main(&inv, modes::vif_bridge::plan),
+        "network-bridge" => network_bridge_main(&inv),
+        other => {
+            eprintln!("{other}: not implemented by xen-netscripts yet");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A bad `name=value` word: reported before anything is read or touched. vif scripts still
+/// write hotplug-error when the backend path is known.
+fn grammar_failure(script: &str, msg: &str) -> ExitCode {
+    log::error!("{msg}");
+    if script.starts_with("vif-") {
+        if let Ok(xp) = std::env::var("XENBUS_PATH") {
+            if !xp.is_empty() {
+                let runner = System::default();
+                let _ = report::write_error(&xenstore::Cli { runner: &runner }, &xp, msg);
+            }
+        }
+    }
+    ExitCode::from(1)
+}
+
+type VifPlanner = fn(
+    &vif::VifContext,
+    &Invocation,
+    &dyn xenstore::XenStore,
+    &dyn crate::exec::Runner,
+    &Reporter,
+) -> Result<modes::Planned, Stop>;
+
+fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
+    let runner = System::default();
+    let xs = xenstore::Cli { runner: &runner };
+    let rep = Reporter::new(&inv.argv0, true);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // GEN-09
+    rep.debug(&format!(
+        "{} XENBUS_PATH={}",
+        args.join(" "),
+        inv.value("XENBUS_PATH")
+    ));
+
+    let fail = |xp: Option<&str>, msg: &str| -> ExitCode {
+        rep.error(msg);
+        if let (Some(xp), false) = (xp, inv.dry_run) {
+            if let Err(e) = report::write_error(&xs, xp, msg) {
+                rep.error(&format!(
+                    "Writing {xp}/hotplug-error to xenstore failed: {e}"
+                ));
+            }
+        }
+        ExitCode::from(1)
+    };
+
+    let ctx = match vif::front_end(inv, &xs) {
+        Ok(ctx) => ctx,
+        Err(Stop::NothingToDo) => return ExitCode::SUCCESS,
+        Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
+    };
+    let planned = match planner(&ctx, inv, &xs, &runner, &rep) {
+        Ok(p) => p,
+        Err(Stop::NothingToDo) => return ExitCode::SUCCESS,
+        Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
+    };
+    let connects = ctx.command == Command::Online && ctx.type_if == TypeIf::Vif;
+    if inv.dry_run {
+        print!("{}", planned.plan.render());
+        if connects {
+            println!("# XS-04: report success to the backend");
+            println!(
+                "{}",
+                xenstore::write_cmd(&[(&xenstore::join(&ctx.xp, "hotplug-status"), "connected")])
+                    .line()
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = apply(&planned.plan, &runner, None) {
+        return fail(Some(&ctx.xp), &e.to_string());
+    }
+    if let Some(msg) = planned.report_after {
+        return fail(Some(&ctx.xp), &msg);
+    }
+    rep.debug(&planned.done);
+    if connects {
+        if let Err(e) = report::write_connected(&xs, &ctx.xp) {
+            return fail(
+                Some(&ctx.xp),
+                &format!(
+                    "Writing {}/hotplug-status connected to xenstore failed: {e}",
+                    ctx.xp
+                ),
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn network_bridge_main(inv: &Invocation) -> ExitCode {
+    let runner = System::default();
+    let command = inv.command.as_deref().unwrap_or("");
+    if !matches!(command, "start" | "stop" | "status") {
+        // NB-01
+        eprintln!("Unknown command: {command}");
+        eprintln!("Valid commands are: start, stop, status");
+        return ExitCode::from(1);
+    }
+    let s = match network_bridge::settings(inv, &runner) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if command == "status" {
+        return if network_bridge::status(&s, &runner) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    println!(
+        "network-bridge {command}: netdev={} ({}), bridge={}, port {}",
+        s.netdev, s.netdev_origin, s.bridge, s.pdev
+    );
+    let journal = Journal::new("network-bridge");
+    // NB-22: start and stop run under the network-bridge lock, recovery included.
+    let _lock = if inv.dry_run {
+        None
+    } else {
+        match crate::lock::claim("network-bridge") {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::error!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
+    if journal.exists() {
+        if inv.dry_run {
+            println!(
+                "# an interrupted run left {}; it would be undone first",
+                journal.path().display()
+            );
+        } else {
+            match journal.recover(&runner) {
+                Ok(Some(n)) => println!("Recovered from an interrupted run: undid its {n} steps."),
+                Ok(None) => {}
+                Err(e) => {
+                    log::error!("{e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    let planned = if command == "start" {
+        network_bridge::plan_start(&s, &runner)
+    } else {
+        network_bridge::plan_stop(&s, &runner)
+    };
+    let plan = match planned {
+        Ok(network_bridge::Planned::Nothing(why)) => {
+            println!("{why}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(network_bridge::Planned::Plan(p)) => p,
+        Err(e) => {
+            log::error!("{e}; nothing was changed");
+            return ExitCode::from(1);
+        }
+    };
+    if inv.dry_run {
+        print!("{}", plan.render());
+        return ExitCode::SUCCESS;
+    }
+    match apply(&plan, &runner, Some(&journal)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{command} failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The one place that starts processes. Every command is resolved on `PATH` first (a missing tool
+//! names its Debian package), logged at debug level as a shell-quoted line, bounded by a timeout,
+//! and its failure carries argv, exit status or signal, and trimmed stderr.
+
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A command line, as data: what a plan holds and what the journal stores.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Extra environment for this command only (hooks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
+}
+
+impl Cmd {
+    pub fn new(program: &str) -> Self {
+        Cmd {
+            program: program.to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// The command as one shell line, quoted so it can be pasted into a shell.
+    pub fn line(&self) -> String {
+        let mut words: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_words::quote(v)))
+            .collect();
+        words.push(shell_words::quote(&self.program).into_owned());
+        words.extend(self.args.iter().map(|a| shell_words::quote(a).into_owned()));
+        words.join(" ")
+    }
+}
+
+/// Shorthand for `ip …`.
+pub fn ip<I, S>(args: I) -> Cmd
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    Cmd::new("ip").args(args)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("`{program}` was not found on PATH; install the Debian package {package}")]
+    Missing { program: String, package: String },
+    #[error("`{line}` {how}{}", stderr_suffix(.stderr))]
+    Failed {
+        line: String,
+        /// Exit status, or None when killed by a signal.
+        code: Option<i32>,
+        how: String,
+        stderr: String,
+    },
+    #[error("`{line}` did not finish within {secs} s and was killed")]
+    Timeout { line: String, secs: u64 },
+    #[error("could not start `{line}`: {source}")]
+    Spawn {
+        line: String,
+        source: std::io::Error,
+    },
+}
+
+fn stderr_suffix(s: &str) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!(": {s}")
+    }
+}
+
+impl ExecError {
+    pub fn is_missing_tool(&self) -> bool {
+        matches!(self, ExecError::Missing { .. })
+    }
+}
+
+/// The Debian package that provides a program, for the "not installed" message.
+pub fn package_of(program: &str) -> &'static str {
+    match program {
+        "ip" | "bridge" => "iproute2",
+        "brctl" => "bridge-utils",
+        "iptables" | "iptables-save" | "iptables-restore" => "iptables",
+        "nft" => "nftables",
+        p if p.starts_with("xenstore-") => "xenstore-utils",
+        "ifup" | "ifdown" | "ifquery" => "ifupdown",
+        "ifenslave" => "ifenslave",
+        "ifconfig" | "route" => "net-tools",
+        "bash" => "bash",
+        "logger" => "bsdutils",
+        _ => "that provides it",
+    }
+}
+
+/// How commands are run: the system, or a recorder in unit tests.
+pub trait Runner {
+    /// Runs the command and returns its stdout.
+    fn run(&self, cmd: &Cmd) -> Result<String, ExecError>;
+}
+
+/// Runs real processes.
+pub struct System {
+    pub timeout: Duration,
+}
+
+impl Default for System {
+    fn default() -> Self {
+        // libxl kills a hotplug script after 40 s (TS-05); one command must never take that long.
+        System {
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Runner for System {
+    fn run(&self, cmd: &Cmd) -> Result<String, ExecError> {
+        let line = cmd.line();
+        log::debug!("exec: {line}");
+        let path = which::which(&cmd.program).map_err(|_| ExecError::Missing {
+            program: cmd.program.clone(),
+            package: package_of(&cmd.program).to_string(),
+        })?;
+        let mut expr = duct::cmd(path, &cmd.args)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        for (k, v) in &cmd.env {
+            expr = expr.env(k, v);
+        }
+        let handle = expr.start().map_err(|source| ExecError::Spawn {
+            line: line.clone(),
+            source,
+        })?;
+        let output = wait_bounded(&handle, self.timeout).map_err(|e| match e {
+            Waited::TimedOut => ExecError::Timeout {
+                line: line.clone(),
+                secs: self.timeout.as_secs(),
+            },
+            Waited::Io(source) => ExecError::Spawn {
+                line: line.clone(),
+                source,
+            },
+        })?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success() {
+            return Ok(stdout);
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        let code = output.status.code();
+        let how = match code {
+            Some(c) => format!("exited with status {c}"),
+            None => "was killed by a signal".to_string(),
+        };
+        Err(ExecError::Failed {
+            line,
+            code,
+            how,
+            stderr,
+        })
+    }
+}
+
+enum Waited {
+    TimedOut,
+    Io(std::io::Error),
+}
+
+/// Waits for the child, killing it when the timeout passes. A watchdog thread does the killing so
+/// that the common, fast case costs no polling.
+fn wait_bounded(handle: &duct::Handle, timeout: Duration) -> Result<std::process::Output, Waited> {
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let timed_out = std::thread::scope(|s| {
+        let watchdog = s.spawn(move || match done_rx.recv_timeout(timeout) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = handle.kill();
+                true
+            }
+            _ => false,
+        });
+        let _ = handle.wait();
+        drop(done_tx);
+        watchdog.join().unwrap_or(false)
+    });
+    if timed_out {
+        return Err(Waited::TimedOut);
+    }
+    handle.wait().map(|o| o.clone()).map_err(Waited::Io)
+}
+
+/// Records the commands it is given and answers from a script: for unit tests of plans and of
+/// apply's rollback.
+#[derive(Default)]
+pub struct Recorder {
+    pub lines: RefCell<Vec<String>>,
+    /// Fail the call whose line contains this text.
+    pub fail_when: RefCell<Option<String>>,
+    /// Canned stdout for lines containing the key.
+    pub answers: Vec<(String, String)>,
+}
+
+impl Runner for Recorder {
+    fn run(&self, cmd: &Cmd) -> Result<String, ExecError> {
+        let line = cmd.line();
+        self.lines.borrow_mut().push(line.clone());
+        if let Some(pat) = self.fail_when.borrow().as_ref() {
+            if line.contains(pat.as_str()) {
+                return Err(ExecError::Failed {
+                    line,
+                    code: Some(2),
+                    how: "exited with status 2".into(),
+                    stderr: "injected failure".into(),
+                });
+            }
+        }
+        Ok(self
+            .answers
+            .iter()
+            .find(|(k, _)| line.contains(k.as_str()))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_is_shell_quoted() {
+        let c = Cmd::new("ip")
+            .args(["link", "set", "dev", "a b"])
+            .env("x", "1 2");
+        assert_eq!(c.line(), "x='1 2' ip link set dev 'a b'");
+    }
+
+    #[test]
+    fn system_runs_and_reports_failures() {
+        let sys = System::default();
+        assert_eq!(sys.run(&Cmd::new("echo").arg("hi")).unwrap(), "hi\n");
+        let err = sys
+            .run(&Cmd::new("sh").args(["-c", "echo oops >&2; exit 3"]))
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("exited with status 3") && msg.contains("oops"),
+            "{msg}"
+        );
+        let missing = sys.run(&Cmd::new("no-such-tool-xyz")).unwrap_err();
+        assert!(missing.is_missing_tool());
+    }
+
+    #[test]
+    fn system_kills_on_timeout() {
+        let sys = System {
+            timeout: Duration::from_millis(200),
+        };
+        let err = sys.run(&Cmd::new("sleep").arg("5")).unwrap_err();
+        assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
+    }
+}

@@ -1,0 +1,260 @@
+//! The per-vif firewall rules (spec §2.10). The iptables backend adds the originals' rules, the
+//! same as `iptables-save` shows them (IPT-03, IPT-04), but idempotently (IPT-08): the live chain
+//! is read once, missing rules are inserted, duplicates and stale copies removed; `offline`
+//! removes every rule of ours for the device and nothing else. All under the `iptables` lock.
+
+use crate::exec::{Cmd, ExecError, Runner};
+use crate::plan::{OnError, Step};
+use std::net::Ipv4Addr;
+
+/// Which firewall the vif scripts drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Iptables,
+    None,
+}
+
+impl Backend {
+    /// `firewall=iptables|none` (argument or environment); iptables, upstream's choice, by
+    /// default. (Debian's packaging adds no rules: IPT-05 — that is `firewall=none`.)
+    pub fn from_setting(v: Option<&str>) -> Result<Backend, crate::validate::Invalid> {
+        match v.unwrap_or("") {
+            "" | "iptables" => Ok(Backend::Iptables),
+            "none" => Ok(Backend::None),
+            other => Err(crate::validate::Invalid(format!(
+                "firewall={other:?} is not a firewall backend: use iptables or none"
+            ))),
+        }
+    }
+}
+
+pub const SETUP_FAILED: &str = "iptables setup failed. This may affect guest networking.";
+
+/// One rule: how `iptables-save` shows it, and the arguments after `-I FORWARD` that make it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub save: String,
+    pub insert: Vec<String>,
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+/// `-s` as iptables-save prints it: the network address and the prefix (bare = /32).
+fn source_form(entry: &str) -> Option<String> {
+    let (addr, prefix) = match entry.split_once('/') {
+        Some((a, p)) => (a, p.parse::<u32>().ok()?),
+        None => (entry, 32),
+    };
+    let a: Ipv4Addr = addr.parse().ok()?;
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    Some(format!("{}/{prefix}", Ipv4Addr::from(u32::from(a) & mask)))
+}
+
+/// The rules a vif should have, in the order they are inserted (each at the head of FORWARD).
+pub fn vif_rules(dev: &str, ips: &[String]) -> Vec<Rule> {
+    let physdev_in = format!("-m physdev --physdev-is-bridged --physdev-in {dev}");
+    let mut rules = Vec::new();
+    if ips.is_empty() {
+        rules.push(Rule {
+            save: format!(
+                "-A FORWARD -m physdev --physdev-in {dev} --physdev-is-bridged -j ACCEPT"
+            ),
+            insert: words(&format!("{physdev_in} -j ACCEPT")),
+        });
+    } else {
+        for entry in ips {
+            let Some(src) = source_form(entry) else {
+                log::warn!(
+                    "{entry} is not an IPv4 address: iptables rules for {dev} cannot name it"
+                );
+                continue;
+            };
+            rules.push(Rule {
+                save: format!(
+                    "-A FORWARD -s {src} -m physdev --physdev-in {dev} --physdev-is-bridged -j ACCEPT"
+                ),
+                insert: words(&format!("{physdev_in} -s {entry} -j ACCEPT")),
+            });
+        }
+        // DHCP requests are always let through (IPT-04).
+        rules.push(Rule {
+            save: format!(
+                "-A FORWARD -p udp -m physdev --physdev-in {dev} --physdev-is-bridged -m udp --sport 68 --dport 67 -j ACCEPT"
+            ),
+            insert: words(&format!("{physdev_in} -p udp --sport 68 --dport 67 -j ACCEPT")),
+        });
+    }
+    rules.push(Rule {
+        save: format!("-A FORWARD -m physdev --physdev-out {dev} --physdev-is-bridged -j ACCEPT"),
+        insert: words(&format!(
+            "-m physdev --physdev-is-bridged --physdev-out {dev} -j ACCEPT"
+        )),
+    });
+    rules
+}
+
+/// Is this `iptables-save` line one of the shapes the vif scripts make, for `dev`?
+pub fn is_ours(line: &str, dev: &str) -> bool {
+    let t: Vec<&str> = line.split_whitespace().collect();
+    let tail_in = [
+        "-m",
+        "physdev",
+        "--physdev-in",
+        dev,
+        "--physdev-is-bridged",
+        "-j",
+        "ACCEPT",
+    ];
+    let out = [
+        "-A",
+        "FORWARD",
+        "-m",
+        "physdev",
+        "--physdev-out",
+        dev,
+        "--physdev-is-bridged",
+        "-j",
+        "ACCEPT",
+    ];
+    let dhcp = [
+        "-A",
+        "FORWARD",
+        "-p",
+        "udp",
+        "-m",
+        "physdev",
+        "--physdev-in",
+        dev,
+        "--physdev-is-bridged",
+        "-m",
+        "udp",
+        "--sport",
+        "68",
+        "--dport",
+        "67",
+        "-j",
+        "ACCEPT",
+    ];
+    match t.as_slice() {
+        ["-A", "FORWARD", rest @ ..] if rest == tail_in => true,
+        ["-A", "FORWARD", "-s", _, rest @ ..] if rest == tail_in => true,
+        s if s == out || s == dhcp => true,
+        _ => false,
+    }
+}
+
+/// The FORWARD rules now, as `iptables-save` lines; None when iptables cannot be used here
+/// (IPT-04: then nothing is done).
+pub fn forward_rules(runner: &dyn Runner) -> Result<Option<Vec<String>>, String> {
+    match runner.run(&Cmd::new("iptables-save").args(["-t", "filter"])) {
+        Ok(out) => Ok(Some(
+            out.lines()
+                .filter(|l| l.starts_with("-A FORWARD "))
+                .map(str::to_string)
+                .collect(),
+        )),
+        Err(e @ ExecError::Missing { .. }) => Err(format!("{e}: no firewall rules were changed")),
+        Err(e) => {
+            log::debug!("iptables unusable, rules skipped: {e}");
+            Ok(None)
+        }
+    }
+}
+
+fn iptables(verb: &str, args: &[String]) -> Cmd {
+    Cmd::new("iptables")
+        .args(["-w", verb, "FORWARD"])
+        .args(args.iter().cloned())
+}
+
+/// Steps that make the live rules for `dev` exactly `vif_rules(dev, ips)`.
+pub fn online_steps(dev: &str, ips: &[String], current: &[String]) -> Vec<Step> {
+    let wanted = vif_rules(dev, ips);
+    let mut steps = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for line in current.iter().filter(|l| is_ours(l, dev)) {
+        let keep = wanted.iter().any(|r| r.save == *line) && !seen.contains(&line.as_str());
+        seen.push(line);
+        if !keep {
+            let spec = words(&line["-A FORWARD ".len()..]);
+            steps.push(
+                Step::run(format!("remove stale rule `{line}`"), iptables("-D", &spec))
+                    .undo(iptables("-A", &spec))
+                    .on_error(OnError::Warn(SETUP_FAILED))
+                    .locked("iptables"),
+            );
+        }
+    }
+    for rule in wanted.iter().filter(|r| !current.contains(&r.save)) {
+        steps.push(
+            Step::run(
+                format!("add rule `{}`", rule.save),
+                iptables("-I", &rule.insert),
+            )
+            .undo(iptables("-D", &rule.insert))
+            .on_error(OnError::Warn(SETUP_FAILED))
+            .locked("iptables"),
+        );
+    }
+    steps
+}
+
+/// Steps that remove every rule of ours for `dev` (duplicates left by the originals included).
+pub fn offline_steps(dev: &str, current: &[String]) -> Vec<Step> {
+    current
+        .iter()
+        .filter(|l| is_ours(l, dev))
+        .map(|line| {
+            let spec = words(&line["-A FORWARD ".len()..]);
+            Step::run(format!("remove rule `{line}`"), iptables("-D", &spec))
+                .on_error(OnError::Collect)
+                .locked("iptables")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_match_the_originals_save_form() {
+        let r = vif_rules("vif5.0", &["10.0.0.5".into()]);
+        let saves: Vec<&str> = r.iter().map(|r| r.save.as_str()).collect();
+        assert_eq!(
+            saves,
+            [
+                "-A FORWARD -s 10.0.0.5/32 -m physdev --physdev-in vif5.0 --physdev-is-bridged -j ACCEPT",
+                "-A FORWARD -p udp -m physdev --physdev-in vif5.0 --physdev-is-bridged -m udp --sport 68 --dport 67 -j ACCEPT",
+                "-A FORWARD -m physdev --physdev-out vif5.0 --physdev-is-bridged -j ACCEPT",
+            ]
+        );
+        assert_eq!(
+            r[0].insert.join(" "),
+            "-m physdev --physdev-is-bridged --physdev-in vif5.0 -s 10.0.0.5 -j ACCEPT"
+        );
+        assert_eq!(source_form("10.1.2.3/24").unwrap(), "10.1.2.0/24");
+        assert!(r.iter().all(|x| is_ours(&x.save, "vif5.0")));
+        assert!(!r.iter().any(|x| is_ours(&x.save, "vif5.01")));
+    }
+
+    #[test]
+    fn online_is_idempotent_and_removes_duplicates() {
+        let want = vif_rules("vif1.0", &[]);
+        let current: Vec<String> = want.iter().map(|r| r.save.clone()).collect();
+        assert!(online_steps("vif1.0", &[], &current).is_empty());
+        let mut dup = current.clone();
+        dup.push(current[1].clone());
+        dup.push("-A FORWARD -i eth9 -j ACCEPT".into());
+        let steps = online_steps("vif1.0", &[], &dup);
+        assert_eq!(steps.len(), 1);
+        assert!(steps[0].what.starts_with("remove stale rule"));
+        assert_eq!(offline_steps("vif1.0", &dup).len(), 3);
+    }
+}

@@ -1,0 +1,22 @@
+//! Core of xen-netscripts: everything with logic lives here; the script binaries are one-liners
+//! over [`cli::main`].
+//!
+//! Data flows one way: [`invocation`] → [`state`] → [`plan`] → [`apply`] → [`report`].
+
+pub mod apply;
+pub mod bridge;
+pub mod cli;
+pub mod exec;
+pub mod firewall;
+pub mod hooks;
+pub mod invocation;
+pub mod journal;
+pub mod lock;
+pub mod modes;
+pub mod paths;
+pub mod plan;
+pub mod report;
+pub mod state;
+pub mod validate;
+pub mod vif;
+pub mod xenstore;

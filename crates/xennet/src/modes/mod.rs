@@ -1,0 +1,15 @@
+//! The scripts' logic: each mode turns an invocation and the host's state into a plan.
+
+pub mod network_bridge;
+pub mod vif_bridge;
+
+use crate::plan::Plan;
+
+/// What a vif mode planned.
+pub struct Planned {
+    pub plan: Plan,
+    /// The debug line logged on success (VB-08).
+    pub done: String,
+    /// An error to report after the plan ran (VB-10: clean up first, then tell).
+    pub report_after: Option<String>,
+}

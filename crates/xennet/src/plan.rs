@@ -1,0 +1,155 @@
+//! A plan: the ordered steps a script will take, each with the step that undoes it. Planning is
+//! pure (a function of the invocation and the host's state); [`crate::apply`] runs plans.
+
+use crate::exec::Cmd;
+use serde::{Deserialize, Serialize};
+
+/// One change to the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    Run(Cmd),
+    /// Write a value into a file, e.g. a sysctl under /proc/sys.
+    WriteFile {
+        path: String,
+        value: String,
+    },
+    /// Wait until a link reports carrier, printing progress as network-bridge does (NB-12).
+    WaitRunning {
+        dev: String,
+        secs: u32,
+    },
+}
+
+impl Action {
+    /// The action as a shell line, for `--dry-run` and logs.
+    pub fn line(&self) -> String {
+        match self {
+            Action::Run(c) => c.line(),
+            Action::WriteFile { path, value } => {
+                format!("echo {} > {}", shell_words::quote(value), shell_words::quote(path))
+            }
+            Action::WaitRunning { dev, secs } => format!(
+                "for i in $(seq {secs}); do grep -q 1 /sys/class/net/{dev}/carrier && break; sleep 1; done"
+            ),
+        }
+    }
+}
+
+/// What a failed step means for the whole plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// Stop, undo every step done so far, report.
+    Fail,
+    /// Log at debug and go on (the originals' tolerated steps).
+    Ignore,
+    /// Log at err with this text and go on (IPT-09).
+    Warn(&'static str),
+    /// Teardown: remember the error, go on with the rest, report at the end.
+    Collect,
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// What the step does, in words: the error names it.
+    pub what: String,
+    pub action: Action,
+    pub undo: Option<Action>,
+    pub on_error: OnError,
+    /// A lock held while this step runs (LK-02), e.g. `iptables`.
+    pub lock: Option<&'static str>,
+}
+
+impl Step {
+    pub fn new(what: impl Into<String>, action: Action) -> Self {
+        Step {
+            what: what.into(),
+            action,
+            undo: None,
+            on_error: OnError::Fail,
+            lock: None,
+        }
+    }
+
+    pub fn run(what: impl Into<String>, cmd: Cmd) -> Self {
+        Step::new(what, Action::Run(cmd))
+    }
+
+    pub fn undo(mut self, cmd: Cmd) -> Self {
+        self.undo = Some(Action::Run(cmd));
+        self
+    }
+
+    pub fn undo_action(mut self, action: Action) -> Self {
+        self.undo = Some(action);
+        self
+    }
+
+    pub fn on_error(mut self, on_error: OnError) -> Self {
+        self.on_error = on_error;
+        self
+    }
+
+    pub fn locked(mut self, lock: &'static str) -> Self {
+        self.lock = Some(lock);
+        self
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
+    pub fn extend(&mut self, steps: impl IntoIterator<Item = Step>) {
+        self.steps.extend(steps);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The plan as a shell script: a comment with each step's purpose, then its command.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for step in &self.steps {
+            out.push_str(&format!("# {}\n", step.what));
+            let mut line = step.action.line();
+            match step.on_error {
+                OnError::Fail => {}
+                _ => line.push_str(" || true"),
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::ip;
+
+    #[test]
+    fn render_shows_purpose_and_tolerance() {
+        let mut p = Plan::default();
+        p.push(Step::run(
+            "enslave",
+            ip(["link", "set", "dev", "vif1.0", "master", "br0"]),
+        ));
+        p.push(
+            Step::run("down", ip(["link", "set", "dev", "vif1.0", "down"]))
+                .on_error(OnError::Ignore),
+        );
+        let r = p.render();
+        assert_eq!(
+            r,
+            "# enslave\nip link set dev vif1.0 master br0\n# down\nip link set dev vif1.0 down || true\n"
+        );
+    }
+}

@@ -1,0 +1,434 @@
+//! The front end every vif script shares (spec §3, `vif-common.sh`): the command and `type_if`
+//! checks, the required variables, the backend path, `vifname` renames and the `ip` list, all
+//! validated before anything on the host is touched.
+
+use crate::invocation::Invocation;
+use crate::state;
+use crate::validate;
+use crate::xenstore::{join, XenStore};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Online,
+    Offline,
+    Add,
+    Remove,
+}
+
+impl Command {
+    pub fn word(self) -> &'static str {
+        match self {
+            Command::Online => "online",
+            Command::Offline => "offline",
+            Command::Add => "add",
+            Command::Remove => "remove",
+        }
+    }
+
+    /// online and add set a device up; offline and remove take it down.
+    pub fn is_up(self) -> bool {
+        matches!(self, Command::Online | Command::Add)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeIf {
+    Vif,
+    Tap,
+}
+
+impl TypeIf {
+    pub fn word(self) -> &'static str {
+        match self {
+            TypeIf::Vif => "vif",
+            TypeIf::Tap => "tap",
+        }
+    }
+}
+
+/// Everything the front end learned; the mode scripts plan from it.
+#[derive(Clone, Debug)]
+pub struct VifContext {
+    pub command: Command,
+    pub type_if: TypeIf,
+    /// `XENBUS_PATH` as the script uses it (VC-06 for taps).
+    pub xp: String,
+    /// The kernel's name for the device: `vifD.N` or `vifD.N-emu`.
+    pub kernel_name: String,
+    /// The device the script works on, after any `vifname` (VC-08).
+    pub dev: String,
+    pub vifname: String,
+    /// A rename to do first (VC-07): from the kernel name to `dev`.
+    pub rename: bool,
+    /// The guest's addresses (VC-10), validated.
+    pub ips: Vec<String>,
+    pub domid: String,
+    pub devid: String,
+}
+
+/// Why the front end stopped.
+#[derive(Debug)]
+pub enum Stop {
+    /// VC-03: nothing to do for this pairing of command and type; exit 0.
+    NothingToDo,
+    /// An error. `xp` is set when the backend path is known, so hotplug-error can be written.
+    Error { xp: Option<String>, msg: String },
+}
+
+/// The names every vif script reads from the environment or arguments.
+pub const KNOWN: &[&str] = &[
+    "vif",
+    "XENBUS_PATH",
+    "XENBUS_TYPE",
+    "XENBUS_BASE_PATH",
+    "INTERFACE",
+    "type_if",
+    "script",
+    "ip",
+    "vifname",
+    "bridge",
+    "mtu",
+    "mac",
+    "netdev",
+    "dhcp",
+    "firewall",
+];
+
+fn err(xp: Option<&str>, msg: impl Into<String>) -> Stop {
+    Stop::Error {
+        xp: xp.map(str::to_string),
+        msg: msg.into(),
+    }
+}
+
+/// `domid` and `devid` from a backend path `…/backend/vif/<domid>/<devid>`.
+fn ids_from_xp(xp: &str) -> Option<(String, String)> {
+    let mut parts = xp.trim_end_matches('/').rsplit('/');
+    let devid = parts.next()?;
+    let domid = parts.next()?;
+    (devid.parse::<u32>().is_ok() && domid.parse::<u32>().is_ok())
+        .then(|| (domid.to_string(), devid.to_string()))
+}
+
+/// `domid` and `devid` from `vif<domid>.<devid>[-emu]` (VC-06).
+fn ids_from_name(name: &str) -> Option<(String, String)> {
+    let core = name.strip_prefix("vif")?;
+    let core = core.strip_suffix("-emu").unwrap_or(core);
+    let (d, n) = core.split_once('.')?;
+    (d.parse::<u32>().is_ok() && n.parse::<u32>().is_ok()).then(|| (d.to_string(), n.to_string()))
+}
+
+/// Reads a backend key, falling back to `default` only when the key is missing (XS-02).
+pub fn read_default(xs: &dyn XenStore, xp: &str, key: &str, default: &str) -> Result<String, Stop> {
+    xs.read(&join(xp, key))
+        .map(|v| v.unwrap_or_else(|| default.to_string()))
+        .map_err(|e| err(Some(xp), e.to_string()))
+}
+
+/// Runs the checks of §3 in their order and reads what every vif script needs.
+pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop> {
+    let xp_env = inv.get("XENBUS_PATH").filter(|x| !x.is_empty());
+    // VC-01 (the issue asks for hotplug-error here too, when the backend path is known).
+    let command = match inv.command.as_deref() {
+        Some("online") => Command::Online,
+        Some("offline") => Command::Offline,
+        Some("add") => Command::Add,
+        Some("remove") => Command::Remove,
+        other => {
+            return Err(err(
+                xp_env,
+                format!(
+                    "Invalid command: {} (valid commands are online, offline, add and remove)",
+                    other.unwrap_or("")
+                ),
+            ))
+        }
+    };
+    // VC-02
+    let type_if = match inv.get("type_if").unwrap_or("vif") {
+        "vif" | "" => TypeIf::Vif,
+        "tap" => TypeIf::Tap,
+        other => {
+            return Err(err(
+                xp_env,
+                format!("unknown interface type {other} (type_if must be vif or tap)"),
+            ))
+        }
+    };
+    // VC-03
+    let pairs_with = match command {
+        Command::Online | Command::Offline => TypeIf::Vif,
+        Command::Add | Command::Remove => TypeIf::Tap,
+    };
+    if type_if != pairs_with {
+        return Err(Stop::NothingToDo);
+    }
+
+    // VC-05, VC-06
+    let (xp, kernel_name) = match type_if {
+        TypeIf::Vif => {
+            let Some(xp) = xp_env else {
+                return Err(err(
+                    None,
+                    "XENBUS_PATH is not set: the toolstack sets it to the backend path, e.g. \
+                     XENBUS_PATH=backend/vif/1/0; set it when running the script by hand",
+                ));
+            };
+            let vif = inv.value("vif");
+            if vif.is_empty() {
+                return Err(err(
+                    Some(xp),
+                    "vif is not set: the toolstack sets it to the backend interface, e.g. vif=vif1.0",
+                ));
+            }
+            (xp.to_string(), vif.to_string())
+        }
+        TypeIf::Tap => {
+            let iface = inv.value("INTERFACE");
+            if iface.is_empty() {
+                return Err(err(
+                    xp_env,
+                    "INTERFACE is not set: for type_if=tap it names the tap device, e.g. INTERFACE=vif1.0-emu",
+                ));
+            }
+            let Some((d, n)) = ids_from_name(iface) else {
+                return Err(err(
+                    xp_env,
+                    format!(
+                        "INTERFACE={iface:?} is not a tap name of the form vif<domid>.<devid>-emu"
+                    ),
+                ));
+            };
+            (
+                format!("/local/domain/0/backend/vif/{d}/{n}"),
+                iface.to_string(),
+            )
+        }
+    };
+    let what = if type_if == TypeIf::Vif {
+        "vif"
+    } else {
+        "INTERFACE"
+    };
+    validate::ifname(what, &kernel_name).map_err(|e| err(Some(&xp), e.0))?;
+    let (domid, devid) = ids_from_xp(&xp)
+        .or_else(|| ids_from_name(&kernel_name))
+        .unwrap_or_default();
+
+    // VC-07, VC-08
+    let vifname = read_default(xs, &xp, "vifname", "")?;
+    let dev = if vifname.is_empty() {
+        kernel_name.clone()
+    } else {
+        validate::ifname("vifname", &vifname).map_err(|e| err(Some(&xp), e.0))?;
+        match type_if {
+            TypeIf::Vif => vifname.clone(),
+            TypeIf::Tap => {
+                let tap = format!("{vifname}-emu");
+                if tap.len() > 15 {
+                    return Err(err(
+                        Some(&xp),
+                        format!(
+                            "vifname={vifname:?} is too long for its tap twin {tap:?} ({} bytes; Linux allows 15): use a vifname of at most 11 characters",
+                            tap.len()
+                        ),
+                    ));
+                }
+                tap
+            }
+        }
+    };
+    let rename = dev != kernel_name && command.is_up() && state::exists(&kernel_name);
+    if rename && state::exists(&dev) {
+        return Err(err(
+            Some(&xp),
+            format!("Cannot rename interface {kernel_name}. An interface with name {dev} already exists."),
+        ));
+    }
+
+    // VC-10
+    let ip_default = inv.value("ip");
+    let ip_value = read_default(xs, &xp, "ip", ip_default)?;
+    let ips = validate::ip_list("ip", &ip_value).map_err(|e| err(Some(&xp), e.0))?;
+
+    Ok(VifContext {
+        command,
+        type_if,
+        xp,
+        kernel_name,
+        dev,
+        vifname,
+        rename,
+        ips,
+        domid,
+        devid,
+    })
+}
+
+impl VifContext {
+    /// Is `dev` the link this vif owns? A renamed link carries its kernel name as its alias; a
+    /// link that claims another vif (e.g. another guest's duplicate `vifname`) is not ours.
+    pub fn owns(&self, link: &state::Link) -> bool {
+        link.name == self.kernel_name || link.alias.is_empty() || link.alias == self.kernel_name
+    }
+
+    /// The rename step (VC-07): the link must be down, and it keeps its kernel name as alias.
+    pub fn rename_steps(&self, link: &state::Link) -> Vec<crate::plan::Step> {
+        use crate::exec::ip;
+        use crate::plan::Step;
+        let mut steps = Vec::new();
+        if link.up {
+            steps.push(crate::bridge::link_down(&self.kernel_name));
+        }
+        steps.push(
+            Step::run(
+                format!("ip link set {} name {}", self.kernel_name, self.dev),
+                ip([
+                    "link",
+                    "set",
+                    "dev",
+                    &self.kernel_name,
+                    "name",
+                    &self.dev,
+                    "alias",
+                    &self.kernel_name,
+                ]),
+            )
+            .undo(ip([
+                "link",
+                "set",
+                "dev",
+                &self.dev,
+                "name",
+                &self.kernel_name,
+            ])),
+        );
+        steps
+    }
+
+    /// The variables hooks see (HK-02).
+    pub fn hook_vars<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut v = vec![
+            ("command", self.command.word()),
+            ("dev", self.dev.as_str()),
+            ("vif", self.kernel_name.as_str()),
+            ("vifname", self.vifname.as_str()),
+            ("type_if", self.type_if.word()),
+            ("XENBUS_PATH", self.xp.as_str()),
+        ];
+        v.extend_from_slice(extra);
+        v
+    }
+
+    /// The frontend's MTU key (MTU-01), from the backend path's ids (MTU-03 FIX).
+    pub fn frontend_mtu_path(&self) -> Option<String> {
+        (!self.domid.is_empty())
+            .then(|| format!("/local/domain/{}/device/vif/{}/mtu", self.domid, self.devid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn inv(args: &[&str], env: &[(&str, &str)]) -> Invocation {
+        let argv = std::iter::once("vif-bridge")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Invocation::parse(argv, env, KNOWN).unwrap()
+    }
+
+    fn msg(r: Result<VifContext, Stop>) -> (Option<String>, String) {
+        match r {
+            Err(Stop::Error { xp, msg }) => (xp, msg),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(
+            ids_from_xp("backend/vif/5/0"),
+            Some(("5".into(), "0".into()))
+        );
+        assert_eq!(ids_from_name("vif7.1-emu"), Some(("7".into(), "1".into())));
+        assert_eq!(ids_from_name("web0"), None);
+    }
+
+    #[test]
+    fn command_and_type_checks() {
+        let xs = crate::xenstore::Memory::default();
+        let env = [("XENBUS_PATH", "backend/vif/1/0"), ("vif", "vif1.0")];
+        let (xp, m) = msg(front_end(&inv(&["frob"], &env), &xs));
+        assert_eq!(xp.as_deref(), Some("backend/vif/1/0"));
+        assert!(m.starts_with("Invalid command: frob"));
+        let (_, m) = msg(front_end(&inv(&["online", "type_if=xyz"], &env), &xs));
+        assert!(m.starts_with("unknown interface type xyz"));
+        // VC-03: udev-style add for a PV vif, online for a tap: nothing to do.
+        assert!(matches!(
+            front_end(&inv(&["add"], &env), &xs),
+            Err(Stop::NothingToDo)
+        ));
+        assert!(matches!(
+            front_end(&inv(&["online", "type_if=tap"], &env), &xs),
+            Err(Stop::NothingToDo)
+        ));
+    }
+
+    #[test]
+    fn required_variables() {
+        let xs = crate::xenstore::Memory::default();
+        let (xp, m) = msg(front_end(&inv(&["online"], &[("vif", "vif1.0")]), &xs));
+        assert!(xp.is_none() && m.contains("XENBUS_PATH"));
+        let (xp, m) = msg(front_end(
+            &inv(&["online"], &[("XENBUS_PATH", "backend/vif/1/0")]),
+            &xs,
+        ));
+        assert!(xp.is_some() && m.contains("vif is not set"));
+    }
+
+    #[test]
+    fn tap_backend_path_comes_from_the_name() {
+        // VC-06: the environment's XENBUS_PATH is ignored for taps.
+        let xs = crate::xenstore::Memory::default();
+        let ctx = front_end(
+            &inv(
+                &["add", "type_if=tap"],
+                &[
+                    ("INTERFACE", "vif3.1-emu"),
+                    ("XENBUS_PATH", "backend/vif/9/9"),
+                ],
+            ),
+            &xs,
+        )
+        .unwrap();
+        assert_eq!(ctx.xp, "/local/domain/0/backend/vif/3/1");
+        assert_eq!(ctx.dev, "vif3.1-emu");
+    }
+
+    #[test]
+    fn xenstore_overrides_arguments_and_values_are_checked() {
+        let xs = crate::xenstore::Memory::default();
+        xs.write(&[("backend/vif/1/0/ip", "192.0.2.51")]).unwrap();
+        let env = [("XENBUS_PATH", "backend/vif/1/0"), ("vif", "vif1.0")];
+        let ctx = front_end(&inv(&["online", "ip=10.0.0.1"], &env), &xs).unwrap();
+        assert_eq!(ctx.ips, vec!["192.0.2.51"]);
+        assert_eq!(
+            ctx.frontend_mtu_path().unwrap(),
+            "/local/domain/1/device/vif/0/mtu"
+        );
+        xs.write(&[("backend/vif/1/0/ip", "192.0.2.999")]).unwrap();
+        let (_, m) = msg(front_end(&inv(&["online"], &env), &xs));
+        assert!(m.contains("192.0.2.999"), "{m}");
+        xs.write(&[
+            ("backend/vif/1/0/ip", ""),
+            ("backend/vif/1/0/vifname", "averyveryverylongname"),
+        ])
+        .unwrap();
+        let (_, m) = msg(front_end(&inv(&["online"], &env), &xs));
+        assert!(m.contains("averyveryverylongname"), "{m}");
+    }
+}
