@@ -198,24 +198,20 @@ fn network_bridge_main(inv: &Invocation) -> ExitCode {
         eprintln!("Valid commands are: start, stop, status");
         return ExitCode::from(1);
     }
-    let s = match network_bridge::settings(inv, &runner) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("{e}");
-            return ExitCode::from(1);
-        }
-    };
     if command == "status" {
+        let s = match network_bridge::settings(inv, &runner) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("{e}");
+                return ExitCode::from(1);
+            }
+        };
         return if network_bridge::status(&s, &runner) {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
         };
     }
-    println!(
-        "network-bridge {command}: netdev={} ({}), bridge={}, port {}",
-        s.netdev, s.netdev_origin, s.bridge, s.pdev
-    );
     let journal = Journal::new("network-bridge");
     // NB-22: start and stop run under the network-bridge lock, recovery included.
     let _lock = if inv.dry_run {
@@ -246,6 +242,17 @@ fn network_bridge_main(inv: &Invocation) -> ExitCode {
             }
         }
     }
+    let s = match network_bridge::settings(inv, &runner) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "network-bridge {command}: netdev={} ({}), bridge={}, port {}",
+        s.netdev, s.netdev_origin, s.bridge, s.pdev
+    );
     let planned = if command == "start" {
         network_bridge::plan_start(&s, &runner)
     } else {

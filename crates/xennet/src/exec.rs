@@ -212,7 +212,7 @@ fn wait_bounded(handle: &duct::Handle, timeout: Duration) -> Result<std::process
     if timed_out {
         return Err(Waited::TimedOut);
     }
-    handle.wait().map(|o| o.clone()).map_err(Waited::Io)
+    handle.wait().cloned().map_err(Waited::Io)
 }
 
 /// Records the commands it is given and answers from a script: for unit tests of plans and of

@@ -81,7 +81,7 @@ impl Journal {
             )
         })?;
         log::warn!(
-            "{}: a run (pid {}) was interrupted; undoing its {} steps from {}",
+            "a {} run (pid {}) was interrupted; undoing its {} steps from {}",
             rec.script,
             rec.pid,
             rec.undo.len(),

@@ -61,9 +61,11 @@ pub fn ip_entry(what: &str, entry: &str) -> Result<(IpAddr, Option<u8>), Invalid
         None => None,
         Some(p) => match p.parse::<u8>() {
             Ok(n) if n <= max => Some(n),
-            _ => return Err(bad(format!(
+            _ => {
+                return Err(bad(format!(
                 "{what} holds {entry:?}, whose prefix length {p:?} is not a number from 0 to {max}"
-            ))),
+            )))
+            }
         },
     };
     Ok((parsed, prefix))

@@ -71,8 +71,7 @@ pub fn network_root_on(netdev: &str, runner: &dyn Runner) -> Option<String> {
     let mounts = std::fs::read_to_string(mounts_path).ok()?;
     let root = mounts
         .lines()
-        .filter(|l| l.split_whitespace().nth(1) == Some("/"))
-        .last()?;
+        .rfind(|l| l.split_whitespace().nth(1) == Some("/"))?;
     let f: Vec<&str> = root.split_whitespace().collect();
     let (source, fstype, options) = (f.first()?, f.get(2)?, f.get(3).unwrap_or(&""));
     let networked = fstype.starts_with("nfs")
@@ -247,6 +246,11 @@ pub fn plan_start(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> 
         format!("give {TMP} the MAC of {}", s.netdev),
         ip(["link", "set", "dev", TMP, "address", &nic.address]),
     ));
+    // A fixed MTU: a guest's smaller vif MTU must not shrink dom0's own link.
+    p.push(Step::run(
+        format!("give {TMP} the MTU of {}", s.netdev),
+        ip(["link", "set", "dev", TMP, "mtu", &nic.mtu.to_string()]),
+    ));
     p.extend(route_dels);
     p.extend(addr_dels);
     if nic.up {
@@ -393,29 +397,43 @@ pub fn plan_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> {
 /// §8.4 `status` (NB-21): the original's block, between two lines of 60 `=`. Returns false if a
 /// part could not be shown (it says which).
 pub fn status(s: &Settings, runner: &dyn Runner) -> bool {
+    use std::io::Write;
     let rule = "=".repeat(60);
+    let mut out = std::io::stdout().lock();
     let mut ok = true;
-    let mut show = |cmd: Cmd| match runner.run(&cmd) {
-        Ok(out) => print!("{out}"),
-        Err(e) if e.is_missing_tool() => println!("({} skipped: {e})", cmd.line()),
+    // A closed stdout (e.g. `| head`) just ends the output; it is not an error of ours.
+    let mut say = |text: &str| {
+        let _ = out.write_all(text.as_bytes());
+    };
+    let mut show = |say: &mut dyn FnMut(&str), cmd: Cmd| match runner.run(&cmd) {
+        Ok(text) => say(&text),
+        Err(e) if e.is_missing_tool() => say(&format!("({} skipped: {e})\n", cmd.line())),
         Err(e) => {
             ok = false;
-            println!("({e})");
+            say(&format!("({e})\n"));
         }
     };
-    println!("{rule}");
-    show(ip(["addr", "show", "dev", &s.netdev]));
-    show(ip(["addr", "show", "dev", &s.bridge]));
-    println!(" ");
-    if which::which("brctl").is_ok() {
-        show(Cmd::new("brctl").args(["show", &s.bridge]));
+    say(&format!("{rule}\n"));
+    show(&mut say, ip(["addr", "show", "dev", &s.netdev]));
+    show(&mut say, ip(["addr", "show", "dev", &s.bridge]));
+    say(" \n");
+    if !state::link(&s.bridge).is_some_and(|l| l.is_bridge) {
+        say(&format!(
+            "({} is not a bridge: network-bridge is not started)\n",
+            s.bridge
+        ));
+    } else if which::which("brctl").is_ok() {
+        show(&mut say, Cmd::new("brctl").args(["show", &s.bridge]));
     } else {
-        show(Cmd::new("bridge").args(["link", "show", "master", &s.bridge]));
+        show(
+            &mut say,
+            Cmd::new("bridge").args(["link", "show", "master", &s.bridge]),
+        );
     }
-    println!(" ");
-    show(ip(["route", "list"]));
-    println!(" ");
-    show(Cmd::new("route").arg("-n"));
-    println!("{rule}");
+    say(" \n");
+    show(&mut say, ip(["route", "list"]));
+    say(" \n");
+    show(&mut say, Cmd::new("route").arg("-n"));
+    say(&format!("{rule}\n"));
     ok
 }

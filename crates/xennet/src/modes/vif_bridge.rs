@@ -181,6 +181,14 @@ pub fn plan(
         }
     }
 
+    if bridge_link.address.eq_ignore_ascii_case(PORT_MAC) {
+        // MAC-04
+        rep.warn(&format!(
+            "bridge {} has the MAC {PORT_MAC} of its vif ports; two such hosts on one LAN collide: \
+             give it a fixed MAC (ip link set dev {} address <mac>)",
+            bridge.name, bridge.name
+        ));
+    }
     let link_name = if ctx.rename {
         &ctx.kernel_name
     } else {
