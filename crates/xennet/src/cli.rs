@@ -5,7 +5,7 @@ use crate::apply::apply;
 use crate::exec::System;
 use crate::invocation::Invocation;
 use crate::journal::Journal;
-use crate::modes::{self, network_bridge};
+use crate::modes::{self, network_bridge, network_route, HostPlanned};
 use crate::report::{self, Reporter};
 use crate::vif::{self, Command, Stop, TypeIf};
 use crate::xenstore;
@@ -56,10 +56,10 @@ fn init_logging(script: &str, verbose: bool) {
 /// The `main` of every script binary. `script` is the script's own name.
 pub fn main(script: &str) -> ExitCode {
     set_process_environment();
-    let known: &[&str] = if script.starts_with("vif-") {
-        vif::KNOWN
-    } else {
-        network_bridge::KNOWN
+    let known: &[&str] = match script {
+        "network-bridge" => network_bridge::KNOWN,
+        "network-route" => network_route::KNOWN,
+        _ => vif::KNOWN,
     };
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let inv = match Invocation::parse(argv, std::env::vars(), known) {
@@ -90,7 +90,9 @@ pub fn main(script: &str) -> ExitCode {
     }
     match script {
         "vif-bridge" => vif_main(&inv, modes::vif_bridge::plan),
-        "network-bridge" => network_bridge_main(&inv),
+        "vif-route" => vif_main(&inv, modes::vif_route::plan),
+        "network-bridge" => host_main(script, &inv, network_bridge::plan, network_bridge::status),
+        "network-route" => host_main(script, &inv, network_route::plan, network_route::status),
         other => {
             eprintln!("{other}: not implemented by xen-netscripts yet");
             ExitCode::from(1)
@@ -189,40 +191,41 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn network_bridge_main(inv: &Invocation) -> ExitCode {
+type HostPlanner = fn(bool, &Invocation, &dyn crate::exec::Runner) -> Result<HostPlanned, String>;
+type HostStatus = fn(&Invocation, &dyn crate::exec::Runner) -> Result<bool, String>;
+
+/// `network-* start|stop|status`: under the script's lock (NB-22), an interrupted run's journal
+/// is undone first, then the plan is made from the live host and applied with its journal.
+fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostStatus) -> ExitCode {
     let runner = System::default();
     let command = inv.command.as_deref().unwrap_or("");
-    if !matches!(command, "start" | "stop" | "status") {
-        // NB-01
-        eprintln!("Unknown command: {command}");
-        eprintln!("Valid commands are: start, stop, status");
-        return ExitCode::from(1);
-    }
-    if command == "status" {
-        let s = match network_bridge::settings(inv, &runner) {
-            Ok(s) => s,
-            Err(e) => {
-                log::error!("{e}");
-                return ExitCode::from(1);
+    let failed = |e: &str| {
+        log::error!("{e}");
+        ExitCode::from(1)
+    };
+    match command {
+        "start" | "stop" => {}
+        "status" => {
+            return match status(inv, &runner) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => failed(&e),
             }
-        };
-        return if network_bridge::status(&s, &runner) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        };
+        }
+        _ => {
+            // NB-01, NN-01
+            eprintln!("Unknown command: {command}");
+            eprintln!("Valid commands are: start, stop, status");
+            return ExitCode::from(1);
+        }
     }
-    let journal = Journal::new("network-bridge");
-    // NB-22: start and stop run under the network-bridge lock, recovery included.
+    let journal = Journal::new(script);
     let _lock = if inv.dry_run {
         None
     } else {
-        match crate::lock::claim("network-bridge") {
+        match crate::lock::claim(script) {
             Ok(l) => Some(l),
-            Err(e) => {
-                log::error!("{e}");
-                return ExitCode::from(1);
-            }
+            Err(e) => return failed(&e.to_string()),
         }
     };
     if journal.exists() {
@@ -235,49 +238,25 @@ fn network_bridge_main(inv: &Invocation) -> ExitCode {
             match journal.recover(&runner) {
                 Ok(Some(n)) => println!("Recovered from an interrupted run: undid its {n} steps."),
                 Ok(None) => {}
-                Err(e) => {
-                    log::error!("{e}");
-                    return ExitCode::from(1);
-                }
+                Err(e) => return failed(&e.to_string()),
             }
         }
     }
-    let s = match network_bridge::settings(inv, &runner) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("{e}");
-            return ExitCode::from(1);
-        }
-    };
-    println!(
-        "network-bridge {command}: netdev={} ({}), bridge={}, port {}",
-        s.netdev, s.netdev_origin, s.bridge, s.pdev
-    );
-    let planned = if command == "start" {
-        network_bridge::plan_start(&s, &runner)
-    } else {
-        network_bridge::plan_stop(&s, &runner)
-    };
-    let plan = match planned {
-        Ok(network_bridge::Planned::Nothing(why)) => {
+    let (intro, plan) = match planner(command == "start", inv, &runner) {
+        Ok(HostPlanned::Nothing(why)) => {
             println!("{why}");
             return ExitCode::SUCCESS;
         }
-        Ok(network_bridge::Planned::Plan(p)) => p,
-        Err(e) => {
-            log::error!("{e}; nothing was changed");
-            return ExitCode::from(1);
-        }
+        Ok(HostPlanned::Plan { intro, plan }) => (intro, plan),
+        Err(e) => return failed(&format!("{e}; nothing was changed")),
     };
+    println!("{intro}");
     if inv.dry_run {
         print!("{}", plan.render());
         return ExitCode::SUCCESS;
     }
     match apply(&plan, &runner, Some(&journal)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{command} failed: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => failed(&format!("{command} failed: {e}")),
     }
 }

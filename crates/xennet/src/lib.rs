@@ -17,6 +17,7 @@ pub mod paths;
 pub mod plan;
 pub mod report;
 pub mod state;
+pub mod sysctl;
 pub mod validate;
 pub mod vif;
 pub mod xenstore;

@@ -105,6 +105,8 @@ pub struct Addr {
     #[serde(default)]
     pub label: Option<String>,
     #[serde(default)]
+    pub secondary: bool,
+    #[serde(default)]
     pub dynamic: bool,
     #[serde(default)]
     pub noprefixroute: bool,
@@ -177,6 +179,36 @@ pub fn addrs(runner: &dyn Runner, dev: &str) -> Result<Vec<Addr>, ExecError> {
     let out = runner.run(&ip(["-j", "addr", "show", "dev", dev]))?;
     let links: Vec<AddrLink> = serde_json::from_str(out.trim()).unwrap_or_default();
     Ok(links.into_iter().flat_map(|l| l.addr_info).collect())
+}
+
+/// IP-01: the first primary IPv4 address of a link, without prefix; None if it has none.
+pub fn primary_ipv4(runner: &dyn Runner, dev: &str) -> Result<Option<String>, ExecError> {
+    if !exists(dev) {
+        return Ok(None);
+    }
+    Ok(addrs(runner, dev)?
+        .into_iter()
+        .find(|a| a.family == "inet" && !a.secondary)
+        .map(|a| a.local))
+}
+
+/// The uplink of the routed modes: `netdev` when given; else `eth0`, the originals' default, when
+/// it exists; else the device of the default route (modern names like `enp0s3`). Returns the
+/// device and how it was chosen.
+pub fn choose_uplink(runner: &dyn Runner, given: Option<&str>, origin: &str) -> (String, String) {
+    if let Some(n) = given.filter(|n| !n.is_empty()) {
+        return (n.to_string(), origin.to_string());
+    }
+    if exists("eth0") {
+        return ("eth0".into(), "the default".into());
+    }
+    match default_route_dev(runner) {
+        Ok(Some(d)) => (
+            d,
+            "the device of the default route, as there is no eth0".into(),
+        ),
+        _ => ("eth0".into(), "the default".into()),
+    }
 }
 
 /// A route as `ip -j route` shows it.

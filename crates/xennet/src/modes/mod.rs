@@ -1,7 +1,9 @@
 //! The scripts' logic: each mode turns an invocation and the host's state into a plan.
 
 pub mod network_bridge;
+pub mod network_route;
 pub mod vif_bridge;
+pub mod vif_route;
 
 use crate::plan::Plan;
 
@@ -12,4 +14,12 @@ pub struct Planned {
     pub done: String,
     /// An error to report after the plan ran (VB-10: clean up first, then tell).
     pub report_after: Option<String>,
+}
+
+/// What a host-wide (`network-*`) script planned.
+pub enum HostPlanned {
+    /// Nothing to do, and why.
+    Nothing(String),
+    /// A line telling the administrator what was chosen, and the plan.
+    Plan { intro: String, plan: Plan },
 }

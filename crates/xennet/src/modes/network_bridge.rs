@@ -188,10 +188,26 @@ fn forward_policy(runner: &dyn Runner) -> Result<(String, Vec<String>), String> 
     Ok((policy, out.lines().map(str::to_string).collect()))
 }
 
-/// Why start has nothing to do, or its plan.
-pub enum Planned {
-    Nothing(String),
-    Plan(Plan),
+use super::HostPlanned as Planned;
+
+/// Reads the settings and plans `start` or `stop`.
+pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<Planned, String> {
+    let s = settings(inv, runner)?;
+    let planned = if start {
+        plan_start(&s, runner)?
+    } else {
+        plan_stop(&s, runner)?
+    };
+    Ok(match planned {
+        Planned::Plan { plan, .. } => Planned::Plan {
+            intro: format!(
+                "network-bridge: netdev={} ({}), bridge={}, port {}",
+                s.netdev, s.netdev_origin, s.bridge, s.pdev
+            ),
+            plan,
+        },
+        nothing => nothing,
+    })
 }
 
 /// §8.2 `start`, NB-05…NB-16.
@@ -300,7 +316,10 @@ pub fn plan_start(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> 
             );
         }
     }
-    Ok(Planned::Plan(p))
+    Ok(Planned::Plan {
+        intro: String::new(),
+        plan: p,
+    })
 }
 
 /// §8.3 `stop`, NB-17…NB-20: everything start did, undone from the live state.
@@ -391,12 +410,16 @@ pub fn plan_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> {
         format!("delete bridge {TMP}"),
         ip(["link", "del", "dev", TMP]),
     ));
-    Ok(Planned::Plan(p))
+    Ok(Planned::Plan {
+        intro: String::new(),
+        plan: p,
+    })
 }
 
 /// §8.4 `status` (NB-21): the original's block, between two lines of 60 `=`. Returns false if a
 /// part could not be shown (it says which).
-pub fn status(s: &Settings, runner: &dyn Runner) -> bool {
+pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
+    let s = &settings(inv, runner)?;
     use std::io::Write;
     let rule = "=".repeat(60);
     let mut out = std::io::stdout().lock();
@@ -435,5 +458,5 @@ pub fn status(s: &Settings, runner: &dyn Runner) -> bool {
     say(" \n");
     show(&mut say, Cmd::new("route").arg("-n"));
     say(&format!("{rule}\n"));
-    ok
+    Ok(ok)
 }

@@ -1,0 +1,272 @@
+//! `vif-route` (spec §6): the guest's interface as a routed point-to-point link. dom0's primary
+//! address of the uplink goes on the vif as a /32, proxy ARP answers for the guest's neighbours,
+//! and one host route per guest address points at the vif. Only missing pieces are added, so a
+//! second `online` changes nothing (VR-07); `offline` removes exactly this vif's routes, even
+//! when the uplink has lost its address (VR-02).
+
+use super::Planned;
+use crate::exec::{ip, Runner};
+use crate::firewall::{self, Backend};
+use crate::invocation::Invocation;
+use crate::plan::{OnError, Plan, Step};
+use crate::report::Reporter;
+use crate::state;
+use crate::sysctl;
+use crate::vif::{Stop, TypeIf, VifContext};
+use crate::xenstore::XenStore;
+use std::net::IpAddr;
+
+fn fatal(ctx: &VifContext, msg: impl Into<String>) -> Stop {
+    Stop::Error {
+        xp: Some(ctx.xp.clone()),
+        msg: msg.into(),
+    }
+}
+
+/// A guest address as the kernel names its route: `192.0.2.60` for a host, `10.0.0.0/24` for a
+/// network (the address masked to its prefix).
+pub fn route_dst(entry: &str) -> String {
+    let (addr, prefix) = match entry.split_once('/') {
+        Some((a, p)) => (a, p.parse::<u32>().ok()),
+        None => (entry, None),
+    };
+    match (addr.parse::<IpAddr>(), prefix) {
+        (Ok(IpAddr::V4(a)), Some(p)) if p < 32 => {
+            let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+            format!("{}/{p}", std::net::Ipv4Addr::from(u32::from(a) & mask))
+        }
+        (Ok(IpAddr::V6(a)), Some(p)) if p < 128 => {
+            let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+            format!("{}/{p}", std::net::Ipv6Addr::from(u128::from(a) & mask))
+        }
+        (Ok(a), _) => a.to_string(),
+        (Err(_), _) => entry.to_string(),
+    }
+}
+
+/// VR-05, VR-06: `ip route add|del <addr> dev <dev> src <main_ip> metric <m>` (IPv6 without src).
+fn route_cmd(verb: &str, dst: &str, dev: &str, main_ip: Option<&str>, metric: u32) -> Vec<String> {
+    let v6 = dst.contains(':');
+    let mut a: Vec<String> = Vec::new();
+    if v6 {
+        a.push("-6".into());
+    }
+    a.extend(["route", verb, dst, "dev", dev].map(String::from));
+    if let (Some(src), false) = (main_ip, v6) {
+        a.extend(["src".into(), src.to_string()]);
+    }
+    a.extend(["metric".into(), metric.to_string()]);
+    a
+}
+
+pub fn plan(
+    ctx: &VifContext,
+    inv: &Invocation,
+    _xs: &dyn XenStore,
+    runner: &dyn Runner,
+    rep: &Reporter,
+) -> Result<Planned, Stop> {
+    let backend = Backend::from_setting(inv.get("firewall")).map_err(|e| fatal(ctx, e.0))?;
+    let (netdev, origin) = state::choose_uplink(runner, inv.get("netdev"), &inv.origin("netdev"));
+    crate::validate::ifname("netdev", &netdev).map_err(|e| fatal(ctx, e.0))?;
+    let main_ip = state::primary_ipv4(runner, &netdev).map_err(|e| fatal(ctx, e.to_string()))?;
+    let metric = if ctx.type_if == TypeIf::Tap { 1 } else { 2 };
+    let dev = ctx.dev.as_str();
+    let done = format!("Successful vif-route {} for {dev}.", ctx.command.word());
+    let ip_joined = ctx.ips.join(" ");
+    let main_ip_text = main_ip.clone().unwrap_or_default();
+    let vars = ctx.hook_vars(&[
+        ("ip", ip_joined.as_str()),
+        ("main_ip", main_ip_text.as_str()),
+        ("netdev", netdev.as_str()),
+    ]);
+    let rules = if backend == Backend::Iptables {
+        firewall::forward_rules(runner).unwrap_or_else(|e| {
+            rep.warn(&e);
+            None
+        })
+    } else {
+        None
+    };
+    let wanted: Vec<String> = ctx.ips.iter().map(|e| route_dst(e)).collect();
+    let mut plan = Plan::default();
+
+    if !ctx.command.is_up() {
+        if let Some(rules) = &rules {
+            plan.extend(firewall::offline_steps(dev, rules));
+        }
+        match state::link(dev) {
+            Some(link) if ctx.owns(&link) => {
+                let routes = state::routes(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?;
+                for r in routes.iter().filter(|r| wanted.contains(&r.dst)) {
+                    plan.push(
+                        Step::run(
+                            format!("remove route {} from {dev}", r.dst),
+                            ip(r.args("del", dev)),
+                        )
+                        .on_error(OnError::Collect),
+                    );
+                }
+                // The vif is going away; leave it as it was before online.
+                let addrs = state::addrs(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?;
+                for a in addrs
+                    .iter()
+                    .filter(|a| a.family == "inet" && a.prefixlen == 32)
+                {
+                    plan.push(
+                        Step::run(
+                            format!("remove {}/32 from {dev}", a.local),
+                            ip(a.args("del", dev, dev)),
+                        )
+                        .on_error(OnError::Ignore),
+                    );
+                }
+                let path = sysctl::proxy_arp(dev);
+                plan.extend(sysctl::set(
+                    &format!("turn proxy ARP off on {dev}"),
+                    &path,
+                    "0",
+                    sysctl::read(&path).as_deref(),
+                ));
+                if link.up {
+                    plan.push(
+                        Step::run(
+                            format!("take {dev} down"),
+                            ip(["link", "set", "dev", dev, "down"]),
+                        )
+                        .on_error(OnError::Ignore),
+                    );
+                }
+            }
+            Some(link) => rep.warn(&format!(
+                "{dev} belongs to {}, not to {}: left alone",
+                link.alias, ctx.kernel_name
+            )),
+            None => rep.debug(&format!("{dev} is already gone")),
+        }
+        plan.extend(crate::hooks::steps(&vars, OnError::Collect));
+        return Ok(Planned {
+            plan,
+            done,
+            report_after: None,
+        });
+    }
+
+    // IP-02, with the device named even when defaulted.
+    let Some(main_ip) = main_ip else {
+        return Err(fatal(
+            ctx,
+            format!(
+                "{netdev} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {} ({netdev} is {origin}; it has no IPv4 address)",
+                rep.argv0()
+            ),
+        ));
+    };
+    let link_name = if ctx.rename {
+        &ctx.kernel_name
+    } else {
+        &ctx.dev
+    };
+    let Some(link) = state::link(link_name) else {
+        return Err(fatal(ctx, format!("{link_name} does not exist: the backend has not created it yet, or the guest is gone")));
+    };
+    if !ctx.owns(&link) {
+        return Err(fatal(
+            ctx,
+            format!(
+                "{dev} belongs to {}, not to {}: choose another vifname",
+                link.alias, ctx.kernel_name
+            ),
+        ));
+    }
+    let mut up = link.up;
+    if ctx.rename {
+        plan.extend(ctx.rename_steps(&link));
+        up = false;
+    }
+    // VR-03: <main_ip>/32 on the vif, up, proxy ARP on.
+    let addrs = if ctx.rename {
+        Vec::new()
+    } else {
+        state::addrs(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?
+    };
+    if !addrs
+        .iter()
+        .any(|a| a.local == main_ip && a.prefixlen == 32)
+    {
+        let cidr = format!("{main_ip}/32");
+        plan.push(
+            Step::run(
+                format!("give {dev} the address {cidr}"),
+                ip(["addr", "add", &cidr, "dev", dev]),
+            )
+            .undo(ip(["addr", "del", &cidr, "dev", dev])),
+        );
+    }
+    if !up {
+        plan.push(crate::bridge::link_up(dev));
+    }
+    let path = sysctl::proxy_arp(dev);
+    let old = if ctx.rename {
+        Some("0".to_string())
+    } else {
+        sysctl::read(&path)
+    };
+    plan.extend(sysctl::set(
+        &format!("turn proxy ARP on on {dev}"),
+        &path,
+        "1",
+        old.as_deref(),
+    ));
+    // VR-06
+    let routes = if ctx.rename {
+        Vec::new()
+    } else {
+        state::routes(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?
+    };
+    for dst in &wanted {
+        let present = routes
+            .iter()
+            .any(|r| &r.dst == dst && r.metric == Some(metric));
+        if !present {
+            plan.push(
+                Step::run(
+                    format!("route {dst} to {dev}"),
+                    ip(route_cmd("add", dst, dev, Some(&main_ip), metric)),
+                )
+                .undo(ip(route_cmd("del", dst, dev, None, metric))),
+            );
+        }
+    }
+    if ctx.ips.is_empty() {
+        rep.warn(&format!(
+            "no ip= is set for {dev}: no route is made and the guest is unreachable"
+        ));
+    }
+    if let Some(rules) = &rules {
+        plan.extend(firewall::online_steps(dev, &ctx.ips, rules));
+    }
+    plan.extend(crate::hooks::steps(&vars, OnError::Fail));
+    Ok(Planned {
+        plan,
+        done,
+        report_after: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_named_as_the_kernel_names_them() {
+        assert_eq!(route_dst("192.0.2.60"), "192.0.2.60");
+        assert_eq!(route_dst("192.0.2.60/32"), "192.0.2.60");
+        assert_eq!(route_dst("10.0.0.5/24"), "10.0.0.0/24");
+        assert_eq!(route_dst("2001:db8::5/128"), "2001:db8::5");
+        assert_eq!(
+            route_cmd("add", "192.0.2.60", "vif1.0", Some("192.0.2.10"), 2).join(" "),
+            "route add 192.0.2.60 dev vif1.0 src 192.0.2.10 metric 2"
+        );
+    }
+}
