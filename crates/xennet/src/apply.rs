@@ -54,6 +54,17 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
             wait_running(dev, *secs);
             Ok(())
         }
+        Action::SetLine { path, key, line } => {
+            crate::dhcpd::set_line(std::path::Path::new(path), key, line.as_deref())
+                .map(|_| ())
+                .map_err(|e| format!("editing {path}: {e}"))
+        }
+        Action::ArgsWord {
+            path,
+            word,
+            present,
+        } => crate::dhcpd::set_args_word(std::path::Path::new(path), word, *present)
+            .map_err(|e| format!("editing {path}: {e}")),
     }
 }
 

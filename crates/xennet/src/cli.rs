@@ -5,7 +5,7 @@ use crate::apply::apply;
 use crate::exec::System;
 use crate::invocation::Invocation;
 use crate::journal::Journal;
-use crate::modes::{self, network_bridge, network_route, HostPlanned};
+use crate::modes::{self, network_bridge, network_nat, network_route, HostPlanned};
 use crate::report::{self, Reporter};
 use crate::vif::{self, Command, Stop, TypeIf};
 use crate::xenstore;
@@ -59,6 +59,7 @@ pub fn main(script: &str) -> ExitCode {
     let known: &[&str] = match script {
         "network-bridge" => network_bridge::KNOWN,
         "network-route" => network_route::KNOWN,
+        "network-nat" => network_nat::KNOWN,
         _ => vif::KNOWN,
     };
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -91,6 +92,8 @@ pub fn main(script: &str) -> ExitCode {
     match script {
         "vif-bridge" => vif_main(&inv, modes::vif_bridge::plan),
         "vif-route" => vif_main(&inv, modes::vif_route::plan),
+        "vif-nat" => vif_main(&inv, modes::vif_nat::plan),
+        "network-nat" => host_main(script, &inv, network_nat::plan, network_nat::status),
         "network-bridge" => host_main(script, &inv, network_bridge::plan, network_bridge::status),
         "network-route" => host_main(script, &inv, network_route::plan, network_route::status),
         other => {

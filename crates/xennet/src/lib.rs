@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod bridge;
 pub mod cli;
+pub mod dhcpd;
 pub mod exec;
 pub mod firewall;
 pub mod hooks;

@@ -18,6 +18,18 @@ pub enum Action {
         dev: String,
         secs: u32,
     },
+    /// Make `line` the only line of a file starting with `key` (none, when None).
+    SetLine {
+        path: String,
+        key: String,
+        line: Option<String>,
+    },
+    /// Add or remove a word in the interface lists of dhcpd's args file.
+    ArgsWord {
+        path: String,
+        word: String,
+        present: bool,
+    },
 }
 
 impl Action {
@@ -31,8 +43,30 @@ impl Action {
             Action::WaitRunning { dev, secs } => format!(
                 "for i in $(seq {secs}); do grep -q 1 /sys/class/net/{dev}/carrier && break; sleep 1; done"
             ),
+            Action::SetLine { path, key, line } => {
+                let p = shell_words::quote(path);
+                let del = format!("sed -i {} {p}", shell_words::quote(&format!("/^[[:space:]]*{}/d", sed_escape(key))));
+                match line {
+                    Some(l) => format!("{del} && echo {} >> {p}", shell_words::quote(l)),
+                    None => del,
+                }
+            }
+            Action::ArgsWord { path, word, present } => format!(
+                "# {} {word} {} the interface lists of {path}",
+                if *present { "add" } else { "remove" },
+                if *present { "to" } else { "from" }
+            ),
         }
     }
+}
+
+fn sed_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            '/' | '.' | '[' | ']' | '*' | '^' | '$' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
 }
 
 /// What a failed step means for the whole plan.

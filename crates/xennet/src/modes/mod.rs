@@ -1,8 +1,10 @@
 //! The scripts' logic: each mode turns an invocation and the host's state into a plan.
 
 pub mod network_bridge;
+pub mod network_nat;
 pub mod network_route;
 pub mod vif_bridge;
+pub mod vif_nat;
 pub mod vif_route;
 
 use crate::plan::Plan;

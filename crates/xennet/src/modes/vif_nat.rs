@@ -1,0 +1,439 @@
+//! `vif-nat` (spec §5): the guest's interface as a routed link behind dom0's NAT. The dom0 side
+//! gets the "router address" (the guest's last octet + 127) as a /32, the guest a host route,
+//! proxy ARP lets guests reach each other, and with `dhcp=yes` a host entry in dhcpd's
+//! configuration hands the guest its address. Addresses whose router address would be invalid,
+//! and lists of several addresses, are refused up front (VN-06, VN-07 FIX).
+
+use super::Planned;
+use crate::dhcpd;
+use crate::exec::{ip, Cmd, Runner};
+use crate::firewall::{self, Backend};
+use crate::invocation::Invocation;
+use crate::plan::{Action, OnError, Plan, Step};
+use crate::report::Reporter;
+use crate::state;
+use crate::sysctl;
+use crate::validate;
+use crate::vif::{read_default, Stop, TypeIf, VifContext};
+use crate::xenstore::{join, XenStore};
+use std::net::Ipv4Addr;
+
+fn fatal(ctx: &VifContext, msg: impl Into<String>) -> Stop {
+    Stop::Error {
+        xp: Some(ctx.xp.clone()),
+        msg: msg.into(),
+    }
+}
+
+/// The guest's address and the router address derived from it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Addressing {
+    /// As configured, with its prefix if any (`10.0.5.1/16`).
+    pub ip: String,
+    /// The guest address proper (`10.0.5.1`).
+    pub vif_ip: String,
+    /// dom0's address on the vif (`10.0.5.128`), added as a /32.
+    pub router_ip: String,
+}
+
+/// VN-04: `10.<domid/256>.<domid%256>.<handle+1>/16`.
+pub fn default_ip(domid: u32, vifid: u32) -> String {
+    format!("10.{}.{}.{vifid}/16", domid / 256, domid % 256)
+}
+
+/// VN-05…VN-07: one IPv4 address whose last octet is at most 127.
+pub fn addressing(ips: &[String], what: &str) -> Result<Addressing, String> {
+    let ip = match ips {
+        [one] => one.clone(),
+        [] => return Err(format!("{what} is empty")),
+        many => {
+            return Err(format!(
+                "{what} holds {} addresses ({}); vif-nat routes one address per vif: give one, or use vif-route",
+                many.len(),
+                many.join(" ")
+            ))
+        }
+    };
+    let vif_ip = ip.split('/').next().unwrap_or_default().to_string();
+    let addr: Ipv4Addr = vif_ip.parse().map_err(|_| {
+        format!("{what}={ip:?} is not an IPv4 address: vif-nat needs one like 10.0.0.1")
+    })?;
+    let o = addr.octets();
+    if o[3] > 127 {
+        return Err(format!(
+            "{what}={ip:?}: vif-nat gives dom0 the router address {}.{}.{}.{} (the guest's last octet + 127), which is not an address: choose a guest address whose last octet is at most 127",
+            o[0],
+            o[1],
+            o[2],
+            u32::from(o[3]) + 127
+        ));
+    }
+    let router_ip = Ipv4Addr::new(o[0], o[1], o[2], o[3] + 127).to_string();
+    Ok(Addressing {
+        ip,
+        vif_ip,
+        router_ip,
+    })
+}
+
+/// VN-08: `dom<domid>`, or `dom<domid>-<vifid>` for the second and later NICs.
+pub fn hostname(domid: u32, vifid: u32) -> String {
+    if vifid == 1 {
+        format!("dom{domid}")
+    } else {
+        format!("dom{domid}-{vifid}")
+    }
+}
+
+/// XS-01: a key that must be present and non-empty.
+fn read_required(ctx: &VifContext, xs: &dyn XenStore, key: &str) -> Result<String, Stop> {
+    let path = join(&ctx.xp, key);
+    match xs.read(&path).map_err(|e| fatal(ctx, e.to_string()))? {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(fatal(ctx, format!("xenstore-read {path} failed."))),
+    }
+}
+
+pub fn plan(
+    ctx: &VifContext,
+    inv: &Invocation,
+    xs: &dyn XenStore,
+    runner: &dyn Runner,
+    rep: &Reporter,
+) -> Result<Planned, Stop> {
+    let backend = Backend::from_setting(inv.get("firewall")).map_err(|e| fatal(ctx, e.0))?;
+    // VN-01, VN-02, VN-03 (FIX: reported through hotplug-error).
+    let dhcp = match inv.get("dhcp") {
+        Some(v) => v != "no",
+        None => dhcpd::default_on(),
+    };
+    let files = if dhcp {
+        dhcpd::find()
+    } else {
+        dhcpd::Files::default()
+    };
+    let (conf, init, args) = match (dhcp, &files.conf, &files.init, &files.args) {
+        (false, ..) => (None, None, None),
+        (true, Some(c), Some(i), Some(a)) => (Some(c.clone()), Some(i.clone()), Some(a.clone())),
+        (true, ..) => {
+            return Err(fatal(
+                ctx,
+                "Failed to find dhcpd configuration or init or args file. (looked for \
+                 /etc/dhcp/dhcpd.conf, /etc/init.d/isc-dhcp-server and /etc/default/isc-dhcp-server \
+                 among others; install isc-dhcp-server, or set dhcp=no)",
+            ))
+        }
+    };
+    let domid_s = read_required(ctx, xs, "frontend-id")?;
+    let handle_s = read_required(ctx, xs, "handle")?;
+    let domid =
+        validate::number(&join(&ctx.xp, "frontend-id"), &domid_s).map_err(|e| fatal(ctx, e.0))?;
+    let vifid =
+        validate::number(&join(&ctx.xp, "handle"), &handle_s).map_err(|e| fatal(ctx, e.0))? + 1;
+    let ips = if ctx.ips.is_empty() {
+        vec![default_ip(domid, vifid)]
+    } else {
+        ctx.ips.clone()
+    };
+    let a = addressing(&ips, "ip").map_err(|e| fatal(ctx, e))?;
+    let host = hostname(domid, vifid);
+    let dev = ctx.dev.as_str();
+    let done = format!("Successful vif-nat {} for {dev}.", ctx.command.word());
+    let vars = ctx.hook_vars(&[
+        ("ip", a.ip.as_str()),
+        ("router_ip", a.router_ip.as_str()),
+        ("hostname", host.as_str()),
+    ]);
+    let rules = if backend == Backend::Iptables {
+        firewall::forward_rules(runner).unwrap_or_else(|e| {
+            rep.warn(&e);
+            None
+        })
+    } else {
+        None
+    };
+    let routed = ctx.type_if == TypeIf::Vif; // VN-12: taps get no address or route.
+    let mut plan = Plan::default();
+
+    if !ctx.command.is_up() {
+        if let (Some(conf), Some(args), Some(init)) = (&conf, &args, &init) {
+            if dhcpd::get_line(conf, &dhcpd::host_key(&host)).is_some()
+                || dhcpd::args_has_word(args, dev)
+            {
+                plan.extend(dhcp_steps(conf, args, init, &host, dev, None));
+            }
+        }
+        if let Some(rules) = &rules {
+            plan.extend(firewall::offline_steps(dev, rules));
+        }
+        match state::link(dev) {
+            Some(link) if routed && ctx.owns(&link) => {
+                // VN-11: the device goes away with the guest; leave it as online found it.
+                let routes = state::routes(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?;
+                for r in routes.iter().filter(|r| r.dst == a.vif_ip) {
+                    plan.push(
+                        Step::run(
+                            format!("remove route {} from {dev}", r.dst),
+                            ip(r.args("del", dev)),
+                        )
+                        .on_error(OnError::Collect),
+                    );
+                }
+                let cidr = format!("{}/32", a.router_ip);
+                let addrs = state::addrs(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?;
+                if addrs.iter().any(|x| x.local == a.router_ip) {
+                    plan.push(
+                        Step::run(
+                            format!("remove {cidr} from {dev}"),
+                            ip(["addr", "del", &cidr, "dev", dev]),
+                        )
+                        .on_error(OnError::Collect),
+                    );
+                }
+                let path = sysctl::proxy_arp(dev);
+                plan.extend(sysctl::set(
+                    &format!("turn proxy ARP off on {dev}"),
+                    &path,
+                    "0",
+                    sysctl::read(&path).as_deref(),
+                ));
+                if link.up {
+                    plan.push(
+                        Step::run(
+                            format!("take {dev} down"),
+                            ip(["link", "set", "dev", dev, "down"]),
+                        )
+                        .on_error(OnError::Ignore),
+                    );
+                }
+            }
+            Some(link) if routed => rep.warn(&format!(
+                "{dev} belongs to {}, not to {}: left alone",
+                link.alias, ctx.kernel_name
+            )),
+            _ => {}
+        }
+        plan.extend(crate::hooks::steps(&vars, OnError::Collect));
+        return Ok(Planned {
+            plan,
+            done,
+            report_after: None,
+        });
+    }
+
+    let mac = if dhcp {
+        let m = read_required(ctx, xs, "mac")?;
+        validate::mac(&join(&ctx.xp, "mac"), &m).map_err(|e| fatal(ctx, e.0))?;
+        m
+    } else {
+        let m = read_default(xs, &ctx.xp, "mac", "")?;
+        if !m.is_empty() {
+            validate::mac(&join(&ctx.xp, "mac"), &m).map_err(|e| fatal(ctx, e.0))?;
+        }
+        m
+    };
+    let link_name = if ctx.rename {
+        &ctx.kernel_name
+    } else {
+        &ctx.dev
+    };
+    let Some(link) = state::link(link_name) else {
+        return Err(fatal(ctx, format!("{link_name} does not exist: the backend has not created it yet, or the guest is gone")));
+    };
+    if !ctx.owns(&link) {
+        return Err(fatal(
+            ctx,
+            format!(
+                "{dev} belongs to {}, not to {}: choose another vifname",
+                link.alias, ctx.kernel_name
+            ),
+        ));
+    }
+    if routed {
+        let mut up = link.up;
+        if ctx.rename {
+            plan.extend(ctx.rename_steps(&link));
+            up = false;
+        }
+        // VN-09, VN-10 FIX: only what is missing, so an "already up" vif is checked, not skipped.
+        if !up {
+            plan.push(
+                Step::run(
+                    format!("ip link set dev {dev} up arp on"),
+                    ip(["link", "set", "dev", dev, "up", "arp", "on"]),
+                )
+                .undo(ip(["link", "set", "dev", dev, "down"])),
+            );
+        }
+        let addrs = if ctx.rename {
+            Vec::new()
+        } else {
+            state::addrs(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?
+        };
+        if !addrs
+            .iter()
+            .any(|x| x.local == a.router_ip && x.prefixlen == 32)
+        {
+            plan.push(
+                Step::run(
+                    format!("ip addr add {} dev {dev}", a.router_ip),
+                    ip(["addr", "add", &format!("{}/32", a.router_ip), "dev", dev]),
+                )
+                .undo(ip([
+                    "addr",
+                    "del",
+                    &format!("{}/32", a.router_ip),
+                    "dev",
+                    dev,
+                ])),
+            );
+        }
+        let routes = if ctx.rename {
+            Vec::new()
+        } else {
+            state::routes(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?
+        };
+        if !routes.iter().any(|r| r.dst == a.vif_ip) {
+            plan.push(
+                Step::run(
+                    format!("ip route add {} dev {dev} src {}", a.vif_ip, a.router_ip),
+                    ip(["route", "add", &a.vif_ip, "dev", dev, "src", &a.router_ip]),
+                )
+                .undo(ip(["route", "del", &a.vif_ip, "dev", dev])),
+            );
+        }
+        let path = sysctl::proxy_arp(dev);
+        let old = if ctx.rename {
+            Some("0".to_string())
+        } else {
+            sysctl::read(&path)
+        };
+        plan.extend(sysctl::set(
+            &format!("turn proxy ARP on on {dev}"),
+            &path,
+            "1",
+            old.as_deref(),
+        ));
+        if let (Some(conf), Some(args), Some(init)) = (&conf, &args, &init) {
+            let line = dhcpd::host_line(&host, &mac, &a.vif_ip, &a.router_ip);
+            let current = dhcpd::get_line(conf, &dhcpd::host_key(&host));
+            if current.as_deref() != Some(line.as_str()) || !dhcpd::args_has_word(args, dev) {
+                plan.extend(dhcp_steps(
+                    conf,
+                    args,
+                    init,
+                    &host,
+                    dev,
+                    Some((line, current)),
+                ));
+            }
+        }
+    }
+    if let Some(rules) = &rules {
+        plan.extend(firewall::online_steps(dev, &ips, rules));
+    }
+    plan.extend(crate::hooks::steps(&vars, OnError::Fail));
+    Ok(Planned {
+        plan,
+        done,
+        report_after: None,
+    })
+}
+
+/// VN-13: under the `vif-nat-dhcp` lock, set (or remove) the host entry and the interface word,
+/// then restart dhcpd (its failure ignored: ISC dhcpd 3 refuses to start with nothing to serve).
+fn dhcp_steps(
+    conf: &std::path::Path,
+    args: &std::path::Path,
+    init: &std::path::Path,
+    host: &str,
+    dev: &str,
+    add: Option<(String, Option<String>)>,
+) -> Vec<Step> {
+    let conf_s = conf.display().to_string();
+    let args_s = args.display().to_string();
+    let key = dhcpd::host_key(host);
+    let present = add.is_some();
+    let (line, old) = match add {
+        Some((line, old)) => (Some(line), old),
+        None => (None, dhcpd::get_line(conf, &key)),
+    };
+    let on_error = if present {
+        OnError::Fail
+    } else {
+        OnError::Collect
+    };
+    vec![
+        Step::new(
+            format!(
+                "{} the dhcpd host entry {host} in {conf_s}",
+                if present { "write" } else { "remove" }
+            ),
+            Action::SetLine {
+                path: conf_s.clone(),
+                key: key.clone(),
+                line,
+            },
+        )
+        .undo_action(Action::SetLine {
+            path: conf_s,
+            key,
+            line: old,
+        })
+        .on_error(on_error)
+        .locked("vif-nat-dhcp"),
+        Step::new(
+            format!(
+                "{} {dev} in {args_s}",
+                if present { "list" } else { "unlist" }
+            ),
+            Action::ArgsWord {
+                path: args_s.clone(),
+                word: dev.to_string(),
+                present,
+            },
+        )
+        .undo_action(Action::ArgsWord {
+            path: args_s,
+            word: dev.to_string(),
+            present: !present,
+        })
+        .on_error(on_error)
+        .locked("vif-nat-dhcp"),
+        Step::run(
+            "restart dhcpd",
+            Cmd::new(&init.display().to_string()).arg("restart"),
+        )
+        .on_error(OnError::Ignore),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_address_and_defaults() {
+        assert_eq!(default_ip(5, 1), "10.0.5.1/16");
+        assert_eq!(default_ip(300, 2), "10.1.44.2/16");
+        let a = addressing(&["10.0.5.1/16".into()], "ip").unwrap();
+        assert_eq!(
+            (a.vif_ip.as_str(), a.router_ip.as_str()),
+            ("10.0.5.1", "10.0.5.128")
+        );
+        assert_eq!(
+            addressing(&["192.168.1.10/24".into()], "ip")
+                .unwrap()
+                .router_ip,
+            "192.168.1.137"
+        );
+        let e = addressing(&["10.0.0.200".into()], "ip").unwrap_err();
+        assert!(e.contains("10.0.0.327") && e.contains("10.0.0.200"), "{e}");
+        assert!(addressing(&["10.0.0.1".into(), "10.0.0.2".into()], "ip")
+            .unwrap_err()
+            .contains("one address"));
+        assert!(addressing(&["2001:db8::1".into()], "ip").is_err());
+        assert_eq!(hostname(5, 1), "dom5");
+        assert_eq!(hostname(5, 2), "dom5-2");
+    }
+}
