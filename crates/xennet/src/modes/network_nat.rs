@@ -27,6 +27,8 @@ struct Settings {
 struct Record {
     ip_forward_before: String,
     masquerade_added: bool,
+    #[serde(default)]
+    inbound_drop_added: bool,
     subnet_added: bool,
 }
 
@@ -89,6 +91,32 @@ fn masquerade(verb: &str, netdev: &str) -> Cmd {
     ])
 }
 
+/// A NAT router lets no connection in: new flows arriving on the uplink are not forwarded to the
+/// guests (replies to the guests' own connections still are).
+fn inbound_drop(verb: &str, netdev: &str) -> Cmd {
+    Cmd::new("iptables").args([
+        "-w",
+        verb,
+        "FORWARD",
+        "-i",
+        netdev,
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "NEW",
+        "-j",
+        "DROP",
+    ])
+}
+
+fn inbound_drop_present(runner: &dyn Runner, netdev: &str) -> Result<bool, String> {
+    let out = runner
+        .run(&Cmd::new("iptables").args(["-w", "-S", "FORWARD"]))
+        .map_err(|e| e.to_string())?;
+    let rule = format!("-A FORWARD -i {netdev} -m conntrack --ctstate NEW -j DROP");
+    Ok(out.lines().any(|l| l.trim() == rule))
+}
+
 fn masquerade_present(runner: &dyn Runner, netdev: &str) -> Result<bool, String> {
     let out = runner
         .run(&Cmd::new("iptables").args(["-w", "-t", "nat", "-S", "POSTROUTING"]))
@@ -112,6 +140,7 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
         }
         let old_fwd = sysctl::read(&fwd).unwrap_or_else(|| "0".into());
         let masq = masquerade_present(runner, &s.netdev)?;
+        let drop = inbound_drop_present(runner, &s.netdev)?;
         let subnet_missing = s
             .dhcp
             .as_ref()
@@ -125,6 +154,7 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
                 .as_ref()
                 .map_or(old_fwd.clone(), |r| r.ip_forward_before.clone()),
             masquerade_added: !masq || earlier.as_ref().is_some_and(|r| r.masquerade_added),
+            inbound_drop_added: !drop || earlier.as_ref().is_some_and(|r| r.inbound_drop_added),
             subnet_added: subnet_missing || earlier.as_ref().is_some_and(|r| r.subnet_added),
         };
         p.extend(sysctl::set(
@@ -140,6 +170,15 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
                     masquerade("-A", &s.netdev),
                 )
                 .undo(masquerade("-D", &s.netdev)),
+            );
+        }
+        if !drop {
+            p.push(
+                Step::run(
+                    format!("refuse new connections from {} to the guests", s.netdev),
+                    inbound_drop("-A", &s.netdev),
+                )
+                .undo(inbound_drop("-D", &s.netdev)),
             );
         }
         if let (Some((conf, init)), true) = (&s.dhcp, subnet_missing) {
@@ -217,6 +256,15 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             Step::run(
                 format!("stop masquerading out of {}", s.netdev),
                 masquerade("-D", &s.netdev),
+            )
+            .on_error(OnError::Collect),
+        );
+    }
+    if rec.inbound_drop_added && inbound_drop_present(runner, &s.netdev)? {
+        p.push(
+            Step::run(
+                format!("let new connections from {} through again", s.netdev),
+                inbound_drop("-D", &s.netdev),
             )
             .on_error(OnError::Collect),
         );
