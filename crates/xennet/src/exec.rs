@@ -15,6 +15,9 @@ pub struct Cmd {
     /// Extra environment for this command only (hooks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<(String, String)>,
+    /// Text fed to the command's standard input (e.g. an `iptables-restore` batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
 }
 
 impl Cmd {
@@ -23,6 +26,7 @@ impl Cmd {
             program: program.to_string(),
             args: Vec::new(),
             env: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -45,7 +49,13 @@ impl Cmd {
         self
     }
 
-    /// The command as one shell line, quoted so it can be pasted into a shell.
+    pub fn stdin(mut self, text: impl Into<String>) -> Self {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    /// The command as one shell line, quoted so it can be pasted into a shell (with its standard
+    /// input as a here-document).
     pub fn line(&self) -> String {
         let mut words: Vec<String> = self
             .env
@@ -54,7 +64,11 @@ impl Cmd {
             .collect();
         words.push(shell_words::quote(&self.program).into_owned());
         words.extend(self.args.iter().map(|a| shell_words::quote(a).into_owned()));
-        words.join(" ")
+        let line = words.join(" ");
+        match &self.stdin {
+            Some(text) => format!("{line} <<'EOF'\n{}EOF", text),
+            None => line,
+        }
     }
 }
 
@@ -147,11 +161,13 @@ impl Runner for System {
             program: cmd.program.clone(),
             package: package_of(&cmd.program).to_string(),
         })?;
-        let mut expr = duct::cmd(path, &cmd.args)
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked();
+        let mut expr = match &cmd.stdin {
+            Some(text) => duct::cmd(path, &cmd.args).stdin_bytes(text.as_bytes().to_vec()),
+            None => duct::cmd(path, &cmd.args).stdin_null(),
+        }
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked();
         for (k, v) in &cmd.env {
             expr = expr.env(k, v);
         }

@@ -167,56 +167,65 @@ pub fn forward_rules(runner: &dyn Runner) -> Result<Option<Vec<String>>, String>
     }
 }
 
-fn iptables(verb: &str, args: &[String]) -> Cmd {
-    Cmd::new("iptables")
-        .args(["-w", verb, "FORWARD"])
-        .args(args.iter().cloned())
+/// One `iptables-restore --noflush` batch: a single process, and one transaction, per vif event.
+fn batch(lines: &[String]) -> Cmd {
+    let mut text = String::from("*filter\n");
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    text.push_str("COMMIT\n");
+    Cmd::new("iptables-restore")
+        .args(["-w", "--noflush"])
+        .stdin(text)
 }
 
-/// Steps that make the live rules for `dev` exactly `vif_rules(dev, ips)`.
+/// Steps that make the live rules for `dev` exactly `vif_rules(dev, ips)`: stale copies and
+/// duplicates out, missing rules in.
 pub fn online_steps(dev: &str, ips: &[String], current: &[String]) -> Vec<Step> {
     let wanted = vif_rules(dev, ips);
-    let mut steps = Vec::new();
+    let (mut apply, mut undo) = (Vec::new(), Vec::new());
     let mut seen: Vec<&str> = Vec::new();
     for line in current.iter().filter(|l| is_ours(l, dev)) {
         let keep = wanted.iter().any(|r| r.save == *line) && !seen.contains(&line.as_str());
         seen.push(line);
         if !keep {
-            let spec = words(&line["-A FORWARD ".len()..]);
-            steps.push(
-                Step::run(format!("remove stale rule `{line}`"), iptables("-D", &spec))
-                    .undo(iptables("-A", &spec))
-                    .on_error(OnError::Warn(SETUP_FAILED))
-                    .locked("iptables"),
-            );
+            let spec = &line["-A FORWARD ".len()..];
+            apply.push(format!("-D FORWARD {spec}"));
+            undo.push(format!("-A FORWARD {spec}"));
         }
     }
     for rule in wanted.iter().filter(|r| !current.contains(&r.save)) {
-        steps.push(
-            Step::run(
-                format!("add rule `{}`", rule.save),
-                iptables("-I", &rule.insert),
-            )
-            .undo(iptables("-D", &rule.insert))
+        let spec = rule.insert.join(" ");
+        apply.push(format!("-I FORWARD {spec}"));
+        undo.insert(0, format!("-D FORWARD {spec}"));
+    }
+    if apply.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        Step::run(format!("set the iptables rules of {dev}"), batch(&apply))
+            .undo(batch(&undo))
             .on_error(OnError::Warn(SETUP_FAILED))
             .locked("iptables"),
-        );
-    }
-    steps
+    ]
 }
 
 /// Steps that remove every rule of ours for `dev` (duplicates left by the originals included).
 pub fn offline_steps(dev: &str, current: &[String]) -> Vec<Step> {
-    current
+    let lines: Vec<String> = current
         .iter()
         .filter(|l| is_ours(l, dev))
-        .map(|line| {
-            let spec = words(&line["-A FORWARD ".len()..]);
-            Step::run(format!("remove rule `{line}`"), iptables("-D", &spec))
-                .on_error(OnError::Collect)
-                .locked("iptables")
-        })
-        .collect()
+        .map(|l| format!("-D FORWARD {}", &l["-A FORWARD ".len()..]))
+        .collect();
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        Step::run(format!("remove the iptables rules of {dev}"), batch(&lines))
+            .on_error(OnError::Collect)
+            .locked("iptables"),
+    ]
 }
 
 #[cfg(test)]
@@ -253,8 +262,23 @@ mod tests {
         dup.push(current[1].clone());
         dup.push("-A FORWARD -i eth9 -j ACCEPT".into());
         let steps = online_steps("vif1.0", &[], &dup);
-        assert_eq!(steps.len(), 1);
-        assert!(steps[0].what.starts_with("remove stale rule"));
-        assert_eq!(offline_steps("vif1.0", &dup).len(), 3);
+        let crate::plan::Action::Run(cmd) = &steps[0].action else {
+            panic!()
+        };
+        let text = cmd.stdin.as_deref().unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "*filter\n-D FORWARD {}\nCOMMIT\n",
+                &current[1]["-A FORWARD ".len()..]
+            )
+        );
+        let crate::plan::Action::Run(cmd) = &offline_steps("vif1.0", &dup)[0].action else {
+            panic!()
+        };
+        assert_eq!(
+            cmd.stdin.as_deref().unwrap().matches("-D FORWARD").count(),
+            3
+        );
     }
 }
