@@ -6,6 +6,7 @@ use crate::exec::{ExecError, Runner};
 use crate::journal::Journal;
 use crate::lock::{self, Lock};
 use crate::plan::{Action, OnError, Plan};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -48,12 +49,21 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
         }),
         Action::WriteFile { path, value } => {
             log::debug!("write {value} > {path}");
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
             std::fs::write(path, format!("{value}\n")).map_err(|e| format!("writing {path}: {e}"))
         }
         Action::WaitRunning { dev, secs } => {
             wait_running(dev, *secs);
             Ok(())
         }
+        Action::RemoveFile { path } => match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("removing {path}: {e}"))
+            }
+            _ => Ok(()),
+        },
         Action::SetLine { path, key, line } => {
             crate::dhcpd::set_line(std::path::Path::new(path), key, line.as_deref())
                 .map(|_| ())
@@ -76,7 +86,7 @@ fn wait_running(dev: &str, secs: u32) {
     let _ = write!(out, "Waiting for {dev} to negotiate link.");
     let _ = out.flush();
     let mut up = false;
-    for _ in 0..secs.max(1) * 10 {
+    for tick in 0..secs.max(1) * 10 {
         if std::fs::read_to_string(&carrier)
             .map(|s| s.trim() == "1")
             .unwrap_or(false)
@@ -85,13 +95,59 @@ fn wait_running(dev: &str, secs: u32) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let _ = write!(out, ".");
-        let _ = out.flush();
+        if tick % 10 == 9 {
+            let _ = write!(out, ".");
+            let _ = out.flush();
+        }
     }
     if !up {
         let _ = write!(out, "(link isnt in running state)");
     }
     let _ = writeln!(out);
+}
+
+/// Set by SIGINT/SIGTERM while a plan runs: the step in flight finishes, then the plan is
+/// rolled back instead of leaving the host between states.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Ignores SIGHUP (a dropped SSH session must not stop a run half-way) and turns SIGINT and
+/// SIGTERM into a clean rollback at the next step boundary.
+pub fn guard_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    let catch = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        let _ = sigaction(Signal::SIGHUP, &ignore);
+        let _ = sigaction(Signal::SIGINT, &catch);
+        let _ = sigaction(Signal::SIGTERM, &catch);
+    }
+}
+
+/// A done step's undo, with the lock the step held (the undo runs under it too).
+struct Done {
+    undo: Action,
+    lock: Option<&'static str>,
+}
+
+/// Holds exactly the lock the next step names.
+fn hold(held: &mut Option<(&'static str, Lock)>, want: Option<&'static str>) -> Result<(), String> {
+    if held.as_ref().map(|(n, _)| *n) == want {
+        return Ok(());
+    }
+    *held = None;
+    if let Some(name) = want {
+        *held = Some((name, lock::claim(name).map_err(|e| e.to_string())?));
+    }
+    Ok(())
 }
 
 /// Runs the plan; see the module comment. With a journal, progress is recorded before each step.
@@ -100,33 +156,38 @@ pub fn apply(
     runner: &dyn Runner,
     journal: Option<&Journal>,
 ) -> Result<(), ApplyError> {
-    let mut done: Vec<Action> = Vec::new();
+    let mut done: Vec<Done> = Vec::new();
     let mut begun: Vec<Action> = Vec::new();
     let mut collected = Vec::new();
     let mut held: Option<(&'static str, Lock)> = None;
 
     for step in &plan.steps {
-        // Hold exactly the lock this step names.
-        if held.as_ref().map(|(n, _)| Some(*n)) != Some(step.lock) {
-            held = None;
-            if let Some(name) = step.lock {
-                match lock::claim(name) {
-                    Ok(l) => held = Some((name, l)),
-                    Err(e) => {
-                        let err = fail(
-                            step.what.clone(),
-                            String::new(),
-                            e.to_string(),
-                            &done,
-                            runner,
-                        );
-                        if let Some(j) = journal {
-                            j.clear();
-                        }
-                        return Err(err);
-                    }
-                }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            drop(held.take());
+            return Err(fail(
+                "the run".into(),
+                String::new(),
+                "interrupted by a signal".into(),
+                &done,
+                runner,
+                journal,
+            ));
+        }
+        // A lock that cannot be had is a stuck host, not a tolerable command failure: it fails
+        // the run (a teardown records it and goes on).
+        if let Err(cause) = hold(&mut held, step.lock) {
+            if step.on_error == OnError::Collect {
+                collected.push(format!("{} failed: {cause}", step.what));
+                continue;
             }
+            return Err(fail(
+                step.what.clone(),
+                String::new(),
+                cause,
+                &done,
+                runner,
+                journal,
+            ));
         }
         if let Some(j) = journal {
             if let Some(u) = &step.undo {
@@ -137,10 +198,14 @@ pub fn apply(
             }
         }
         log::debug!("step: {}", step.what);
-        match perform(&step.action, runner) {
+        let outcome = perform(&step.action, runner);
+        match outcome {
             Ok(()) => {
                 if let Some(u) = &step.undo {
-                    done.push(u.clone());
+                    done.push(Done {
+                        undo: u.clone(),
+                        lock: step.lock,
+                    });
                 }
             }
             Err(cause) => match step.on_error {
@@ -151,12 +216,15 @@ pub fn apply(
                 }
                 OnError::Collect => collected.push(format!("{} failed: {cause}", step.what)),
                 OnError::Fail => {
-                    drop(held);
-                    let err = fail(step.what.clone(), step.action.line(), cause, &done, runner);
-                    if let Some(j) = journal {
-                        j.clear();
-                    }
-                    return Err(err);
+                    drop(held.take());
+                    return Err(fail(
+                        step.what.clone(),
+                        step.action.line(),
+                        cause,
+                        &done,
+                        runner,
+                        journal,
+                    ));
                 }
             },
         }
@@ -172,17 +240,32 @@ pub fn apply(
     }
 }
 
+/// Undoes the done steps in reverse, each under the lock its step held. Undo actions that fail
+/// stay in the journal, so the next run tries them again.
 fn fail(
     what: String,
     line: String,
     cause: String,
-    done: &[Action],
+    done: &[Done],
     runner: &dyn Runner,
+    journal: Option<&Journal>,
 ) -> ApplyError {
     let mut undo_failures = Vec::new();
-    for action in done.iter().rev() {
-        if let Err(e) = perform(action, runner) {
-            undo_failures.push(format!("`{}`: {e}", action.line()));
+    let mut left = Vec::new();
+    let mut held: Option<(&'static str, Lock)> = None;
+    for d in done.iter().rev() {
+        let result = hold(&mut held, d.lock).and_then(|()| perform(&d.undo, runner));
+        if let Err(e) = result {
+            undo_failures.push(format!("`{}`: {e}", d.undo.line()));
+            left.insert(0, d.undo.clone());
+        }
+    }
+    drop(held);
+    if let Some(j) = journal {
+        if left.is_empty() {
+            j.clear();
+        } else if let Err(e) = j.record(&left) {
+            log::warn!("could not write journal {}: {e}", j.path().display());
         }
     }
     ApplyError::Step {

@@ -15,9 +15,9 @@ use std::process::ExitCode;
 /// GEN-06: children run with `LANG=POSIX`, no `LC_*`, and the system directories on PATH (kept
 /// after the caller's own entries, so a test's stand-in tools still come first).
 fn set_process_environment() {
-    let lc: Vec<String> = std::env::vars()
+    let lc: Vec<std::ffi::OsString> = std::env::vars_os()
         .map(|(k, _)| k)
-        .filter(|k| k.starts_with("LC_"))
+        .filter(|k| k.to_string_lossy().starts_with("LC_"))
         .collect();
     for k in lc {
         std::env::remove_var(k);
@@ -63,7 +63,14 @@ pub fn main(script: &str) -> ExitCode {
         _ => vif::KNOWN,
     };
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let inv = match Invocation::parse(argv, std::env::vars(), known) {
+    // Lossily: a stray non-UTF-8 variable must not stop a hotplug script.
+    let env = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    let inv = match Invocation::parse(argv, env, known) {
         Ok(inv) => inv,
         Err(crate::invocation::GrammarError::Clap(text)) => {
             // --help and usage errors: clap's own text.
@@ -127,10 +134,15 @@ type VifPlanner = fn(
 ) -> Result<modes::Planned, Stop>;
 
 fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
+    // Finish, or fail and say why, well inside libxl's 40 s (TS-05).
+    crate::budget::start(std::time::Duration::from_secs(30));
     let runner = System::default();
     let xs = xenstore::Cli { runner: &runner };
     let rep = Reporter::new(&inv.argv0, true);
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     // GEN-09
     rep.debug(&format!(
         "{} XENBUS_PATH={}",
@@ -161,8 +173,13 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
     };
     let connects = ctx.command == Command::Online && ctx.type_if == TypeIf::Vif;
+    let plan = if ctx.command.is_up() {
+        planned.plan
+    } else {
+        planned.plan.teardown()
+    };
     if inv.dry_run {
-        print!("{}", planned.plan.render());
+        print!("{}", plan.render());
         if connects {
             println!("# XS-04: report success to the backend");
             println!(
@@ -173,7 +190,8 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = apply(&planned.plan, &runner, None) {
+    crate::apply::guard_signals();
+    if let Err(e) = apply(&plan, &runner, None) {
         return fail(Some(&ctx.xp), &e.to_string());
     }
     if let Some(msg) = planned.report_after {
@@ -258,6 +276,7 @@ fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostS
         print!("{}", plan.render());
         return ExitCode::SUCCESS;
     }
+    crate::apply::guard_signals();
     match apply(&plan, &runner, Some(&journal)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => failed(&format!("{command} failed: {e}")),

@@ -161,35 +161,38 @@ impl Runner for System {
             program: cmd.program.clone(),
             package: package_of(&cmd.program).to_string(),
         })?;
+        // Output goes to unnamed files, not pipes: a command that leaves a process behind (an
+        // init script starting a daemon, a hook) must not hold us until that process ends.
+        let spawn_err = |source| ExecError::Spawn {
+            line: line.clone(),
+            source,
+        };
+        let out_file = tempfile::tempfile().map_err(spawn_err)?;
+        let err_file = tempfile::tempfile().map_err(spawn_err)?;
         let mut expr = match &cmd.stdin {
             Some(text) => duct::cmd(path, &cmd.args).stdin_bytes(text.as_bytes().to_vec()),
             None => duct::cmd(path, &cmd.args).stdin_null(),
         }
-        .stdout_capture()
-        .stderr_capture()
+        .stdout_file(out_file.try_clone().map_err(spawn_err)?)
+        .stderr_file(err_file.try_clone().map_err(spawn_err)?)
         .unchecked();
         for (k, v) in &cmd.env {
             expr = expr.env(k, v);
         }
-        let handle = expr.start().map_err(|source| ExecError::Spawn {
-            line: line.clone(),
-            source,
-        })?;
-        let output = wait_bounded(&handle, self.timeout).map_err(|e| match e {
+        let handle = expr.start().map_err(spawn_err)?;
+        let timeout = crate::budget::bound(self.timeout);
+        let output = wait_bounded(&handle, timeout).map_err(|e| match e {
             Waited::TimedOut => ExecError::Timeout {
                 line: line.clone(),
-                secs: self.timeout.as_secs(),
+                secs: timeout.as_secs(),
             },
-            Waited::Io(source) => ExecError::Spawn {
-                line: line.clone(),
-                source,
-            },
+            Waited::Io(source) => spawn_err(source),
         })?;
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stdout = read_back(out_file);
         if output.status.success() {
             return Ok(stdout);
         }
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        let stderr = read_back(err_file).trim().to_string();
         let code = output.status.code();
         let how = match code {
             Some(c) => format!("exited with status {c}"),
@@ -202,6 +205,13 @@ impl Runner for System {
             stderr,
         })
     }
+}
+
+fn read_back(mut f: std::fs::File) -> String {
+    use std::io::{Read, Seek};
+    let mut buf = Vec::new();
+    let _ = f.rewind().and_then(|_| f.read_to_end(&mut buf));
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 enum Waited {

@@ -167,6 +167,22 @@ pub fn forward_rules(runner: &dyn Runner) -> Result<Option<Vec<String>>, String>
     }
 }
 
+/// The live FORWARD rules for a vif script, or None when the firewall is off (`firewall=none`)
+/// or iptables is unusable here (a missing tool is warned about, not fatal: IPT-04).
+pub fn rules_for_vif(
+    setting: Option<&str>,
+    runner: &dyn Runner,
+    rep: &crate::report::Reporter,
+) -> Result<Option<Vec<String>>, crate::validate::Invalid> {
+    if Backend::from_setting(setting)? == Backend::None {
+        return Ok(None);
+    }
+    Ok(forward_rules(runner).unwrap_or_else(|e| {
+        rep.warn(&e);
+        None
+    }))
+}
+
 /// One `iptables-restore --noflush` batch: a single process, and one transaction, per vif event.
 fn batch(lines: &[String]) -> Cmd {
     let mut text = String::from("*filter\n");

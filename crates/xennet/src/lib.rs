@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod bridge;
+pub mod budget;
 pub mod cli;
 pub mod dhcpd;
 pub mod exec;

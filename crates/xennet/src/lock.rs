@@ -83,7 +83,7 @@ pub fn claim_in(dir: &Path, name: &str, timeout: Duration) -> Result<Lock, LockE
                     });
                 }
                 std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(25));
+                pause = (pause * 2).min(Duration::from_millis(10));
             }
         }
     }
@@ -91,7 +91,11 @@ pub fn claim_in(dir: &Path, name: &str, timeout: Duration) -> Result<Lock, LockE
 
 /// Claims a lock of the given name in the shared lock directory.
 pub fn claim(name: &str) -> Result<Lock, LockError> {
-    claim_in(&crate::paths::lock_dir(), name, default_timeout())
+    claim_in(
+        &crate::paths::lock_dir(),
+        name,
+        crate::budget::bound(default_timeout()),
+    )
 }
 
 impl Drop for Lock {

@@ -18,6 +18,10 @@ pub enum Action {
         dev: String,
         secs: u32,
     },
+    /// Remove a file (a record that is no longer true); a missing file is fine.
+    RemoveFile {
+        path: String,
+    },
     /// Make `line` the only line of a file starting with `key` (none, when None).
     SetLine {
         path: String,
@@ -43,6 +47,7 @@ impl Action {
             Action::WaitRunning { dev, secs } => format!(
                 "for i in $(seq {secs}); do grep -q 1 /sys/class/net/{dev}/carrier && break; sleep 1; done"
             ),
+            Action::RemoveFile { path } => format!("rm -f {}", shell_words::quote(path)),
             Action::SetLine { path, key, line } => {
                 let p = shell_words::quote(path);
                 let del = format!("sed -i {} {p}", shell_words::quote(&format!("/^[[:space:]]*{}/d", sed_escape(key))));
@@ -67,6 +72,38 @@ fn sed_escape(s: &str) -> String {
             c => vec![c],
         })
         .collect()
+}
+
+/// A step that writes a record file, undone by putting back what was there before.
+pub fn write_record(what: &str, path: &std::path::Path, value: String) -> Step {
+    let path_s = path.display().to_string();
+    let undo = match std::fs::read_to_string(path) {
+        Ok(old) => Action::WriteFile {
+            path: path_s.clone(),
+            value: old.trim_end().to_string(),
+        },
+        Err(_) => Action::RemoveFile {
+            path: path_s.clone(),
+        },
+    };
+    Step::new(
+        what.to_string(),
+        Action::WriteFile {
+            path: path_s,
+            value,
+        },
+    )
+    .undo_action(undo)
+}
+
+/// A step that removes a record file; last in a plan, so nothing can fail after it.
+pub fn remove_record(what: &str, path: &std::path::Path) -> Step {
+    Step::new(
+        what.to_string(),
+        Action::RemoveFile {
+            path: path.display().to_string(),
+        },
+    )
 }
 
 /// What a failed step means for the whole plan.
@@ -145,6 +182,18 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// A teardown goes on past failures and undoes nothing: a vif that is going away is better
+    /// cleaned as far as possible than put back (craft: teardown keeps going).
+    pub fn teardown(mut self) -> Plan {
+        for step in &mut self.steps {
+            step.undo = None;
+            if step.on_error == OnError::Fail {
+                step.on_error = OnError::Collect;
+            }
+        }
+        self
     }
 
     /// The plan as a shell script: a comment with each step's purpose, then its command.

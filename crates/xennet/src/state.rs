@@ -1,7 +1,7 @@
 //! What the host looks like now. Link facts come from `/sys/class/net` (no process needed);
 //! addresses and routes from `ip -j`, parsed with serde.
 
-use crate::exec::{ip, ExecError, Runner};
+use crate::exec::{ip, Runner};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -111,6 +111,12 @@ pub struct Addr {
     #[serde(default)]
     pub noprefixroute: bool,
     #[serde(default)]
+    pub nodad: bool,
+    #[serde(default)]
+    pub mngtmpaddr: bool,
+    #[serde(default)]
+    pub home: bool,
+    #[serde(default)]
     pub valid_life_time: Option<u64>,
     #[serde(default)]
     pub preferred_life_time: Option<u64>,
@@ -160,8 +166,16 @@ impl Addr {
                 ]);
             }
         }
-        if self.noprefixroute {
-            a.push("noprefixroute".into());
+        // The flags an administrator sets survive the move (IPv6's nodad, home, mngtmpaddr).
+        for (set, flag) in [
+            (self.noprefixroute, "noprefixroute"),
+            (self.nodad, "nodad"),
+            (self.mngtmpaddr, "mngtmpaddr"),
+            (self.home, "home"),
+        ] {
+            if set {
+                a.push(flag.into());
+            }
         }
         a.extend(["dev".into(), dev.into()]);
         a
@@ -174,15 +188,31 @@ struct AddrLink {
     addr_info: Vec<Addr>,
 }
 
+/// Parses `ip -j` output; no output is an empty list, anything unreadable an error (planning on
+/// a misread host would move nothing and then lose what it did not see).
+fn parse_json<T: serde::de::DeserializeOwned>(out: &str, what: &str) -> Result<Vec<T>, String> {
+    let text = out.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(text).map_err(|e| {
+        format!(
+            "cannot read the output of `ip -j {what}` ({e}): iproute2 with JSON output is needed"
+        )
+    })
+}
+
 /// The addresses of a link, in the kernel's order (primary before secondary).
-pub fn addrs(runner: &dyn Runner, dev: &str) -> Result<Vec<Addr>, ExecError> {
-    let out = runner.run(&ip(["-j", "addr", "show", "dev", dev]))?;
-    let links: Vec<AddrLink> = serde_json::from_str(out.trim()).unwrap_or_default();
+pub fn addrs(runner: &dyn Runner, dev: &str) -> Result<Vec<Addr>, String> {
+    let out = runner
+        .run(&ip(["-j", "addr", "show", "dev", dev]))
+        .map_err(|e| e.to_string())?;
+    let links: Vec<AddrLink> = parse_json(&out, "addr show")?;
     Ok(links.into_iter().flat_map(|l| l.addr_info).collect())
 }
 
 /// IP-01: the first primary IPv4 address of a link, without prefix; None if it has none.
-pub fn primary_ipv4(runner: &dyn Runner, dev: &str) -> Result<Option<String>, ExecError> {
+pub fn primary_ipv4(runner: &dyn Runner, dev: &str) -> Result<Option<String>, String> {
     if !exists(dev) {
         return Ok(None);
     }
@@ -231,6 +261,8 @@ pub struct Route {
     pub flags: Vec<String>,
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
+    #[serde(default)]
+    pub table: Option<String>,
     #[serde(skip)]
     pub v6: bool,
 }
@@ -240,6 +272,7 @@ impl Route {
     pub fn movable(&self) -> bool {
         self.protocol.as_deref() != Some("kernel")
             && self.kind.as_deref().is_none_or(|k| k == "unicast")
+            && self.table.as_deref() != Some("local")
     }
 
     /// `ip route add|del` arguments for this route on `dev`.
@@ -270,17 +303,29 @@ impl Route {
         if self.flags.iter().any(|f| f == "onlink") {
             a.push("onlink".into());
         }
+        if let Some(t) = self.table.as_deref().filter(|t| *t != "main") {
+            a.extend(["table".into(), t.to_string()]);
+        }
         a
+    }
+
+    /// A route that needs another route to reach its gateway goes after routes without one.
+    pub fn has_gateway(&self) -> bool {
+        self.gateway.is_some()
     }
 }
 
-/// The routes of the main table through `dev`, IPv4 then IPv6.
-pub fn routes(runner: &dyn Runner, dev: &str) -> Result<Vec<Route>, ExecError> {
+/// The routes through `dev` in every table (policy-routing tables included), IPv4 then IPv6.
+pub fn routes(runner: &dyn Runner, dev: &str) -> Result<Vec<Route>, String> {
     let mut all = Vec::new();
     for v6 in [false, true] {
         let fam = if v6 { "-6" } else { "-4" };
-        let out = runner.run(&ip([fam, "-j", "route", "show", "dev", dev]))?;
-        let mut rs: Vec<Route> = serde_json::from_str(out.trim()).unwrap_or_default();
+        let out = runner
+            .run(&ip([
+                fam, "-j", "route", "show", "table", "all", "dev", dev,
+            ]))
+            .map_err(|e| e.to_string())?;
+        let mut rs: Vec<Route> = parse_json(&out, "route show")?;
         for r in &mut rs {
             r.v6 = v6;
         }
@@ -290,9 +335,11 @@ pub fn routes(runner: &dyn Runner, dev: &str) -> Result<Vec<Route>, ExecError> {
 }
 
 /// The device of the first IPv4 default route (NB-02, parsed properly: `enp0s3` stays whole).
-pub fn default_route_dev(runner: &dyn Runner) -> Result<Option<String>, ExecError> {
-    let out = runner.run(&ip(["-4", "-j", "route", "show", "default"]))?;
-    let rs: Vec<Route> = serde_json::from_str(out.trim()).unwrap_or_default();
+pub fn default_route_dev(runner: &dyn Runner) -> Result<Option<String>, String> {
+    let out = runner
+        .run(&ip(["-4", "-j", "route", "show", "default"]))
+        .map_err(|e| e.to_string())?;
+    let rs: Vec<Route> = parse_json(&out, "route show default")?;
     Ok(rs.into_iter().find_map(|r| r.dev))
 }
 

@@ -27,6 +27,12 @@ pub fn ifname(what: &str, name: &str) -> Result<(), Invalid> {
             "{what}={name:?} is not a valid interface name"
         )));
     }
+    if name == "all" || name == "default" {
+        // /proc/sys/net/ipv4/conf/{all,default} would set every interface's value.
+        return Err(bad(format!(
+            "{what}={name:?} names the kernel's settings for every interface, not an interface: give a device name"
+        )));
+    }
     if let Some(c) = name
         .chars()
         .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
@@ -144,6 +150,7 @@ mod tests {
         assert!(ifname("bridge", "br 0").is_err());
         assert!(ifname("bridge", "eth0:1").is_err());
         assert!(ifname("bridge", "").is_err());
+        assert!(ifname("netdev", "all").is_err());
     }
 
     #[test]

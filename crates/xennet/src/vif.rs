@@ -265,7 +265,55 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
     })
 }
 
+/// What `offline`/`remove` find of the device.
+pub enum Found {
+    Ours(state::Link),
+    Gone,
+    /// A link of that name that belongs to another vif: nothing of it may be touched.
+    NotOurs(state::Link),
+}
+
 impl VifContext {
+    /// An error for this vif, reported through hotplug-error.
+    pub fn fatal(&self, msg: impl Into<String>) -> Stop {
+        Stop::Error {
+            xp: Some(self.xp.clone()),
+            msg: msg.into(),
+        }
+    }
+
+    /// online/add: the link to configure (still under its kernel name when a rename is due),
+    /// checked to exist and to be this vif's.
+    pub fn link_to_configure(&self) -> Result<state::Link, Stop> {
+        let name = if self.rename {
+            &self.kernel_name
+        } else {
+            &self.dev
+        };
+        let Some(link) = state::link(name) else {
+            return Err(self.fatal(format!(
+                "{name} does not exist: the backend has not created it yet (is xen-netback \
+                 loaded, and has the backend reached InitWait?), or the guest is gone"
+            )));
+        };
+        if !self.owns(&link) {
+            return Err(self.fatal(format!(
+                "{} belongs to {}, not to {}: choose another vifname",
+                self.dev, link.alias, self.kernel_name
+            )));
+        }
+        Ok(link)
+    }
+
+    /// offline/remove: the device, if it is still there and this vif's.
+    pub fn link_to_release(&self) -> Found {
+        match state::link(&self.dev) {
+            Some(l) if self.owns(&l) => Found::Ours(l),
+            Some(l) => Found::NotOurs(l),
+            None => Found::Gone,
+        }
+    }
+
     /// Is `dev` the link this vif owns? A renamed link carries its kernel name as its alias; a
     /// link that claims another vif (e.g. another guest's duplicate `vifname`) is not ours.
     pub fn owns(&self, link: &state::Link) -> bool {

@@ -125,23 +125,28 @@ fn addr_moves(addrs: &[Addr], from: &str, to: &str) -> (Vec<Step>, Vec<Step>) {
 }
 
 fn route_moves(routes: &[Route], from: &str, to: &str) -> (Vec<Step>, Vec<Step>) {
-    let movable: Vec<&Route> = routes.iter().filter(|r| r.movable()).collect();
+    // Routes to the link itself first: a gateway must be reachable before a route uses it.
+    let mut movable: Vec<&Route> = routes.iter().filter(|r| r.movable()).collect();
+    movable.sort_by_key(|r| r.has_gateway());
     let dels = movable
         .iter()
+        .rev()
         .map(|r| {
             Step::run(
                 format!("remove route {} from {from}", r.dst),
                 ip(r.args("del", from)),
             )
-            .undo(ip(r.args("add", from)))
+            .undo(ip(r.args("replace", from)))
         })
         .collect();
+    // `replace`, not `add`: the kernel may already have made the route on the new link (an IPv6
+    // router advertisement), and that must not fail the move.
     let adds = movable
         .iter()
         .map(|r| {
             Step::run(
                 format!("add route {} via {to}", r.dst),
-                ip(r.args("add", to)),
+                ip(r.args("replace", to)),
             )
             .undo(ip(r.args("del", to)))
         })
@@ -253,6 +258,19 @@ pub fn plan_start(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> 
     let routes = state::routes(runner, &s.netdev).map_err(|e| e.to_string())?;
     let (addr_dels, addr_adds) = addr_moves(&addrs, &s.netdev, &s.bridge);
     let (route_dels, route_adds) = route_moves(&routes, &s.netdev, &s.bridge);
+    for a in addrs.iter().filter(|a| a.movable() && a.dynamic) {
+        log::warn!(
+            "{}/{} on {} was given by DHCP and moves with its remaining lifetime ({} s); \
+             nothing renews it on {}: start your DHCP client on {} (e.g. dhclient {})",
+            a.local,
+            a.prefixlen,
+            s.netdev,
+            a.valid_life_time.unwrap_or(0),
+            s.bridge,
+            s.bridge,
+            s.bridge
+        );
+    }
 
     let mut p = Plan::default();
     p.push(bridge::create(TMP));
@@ -300,12 +318,10 @@ pub fn plan_start(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> 
             );
         }
         if policy != "DROP" {
-            p.push(Step::new(
+            p.push(crate::plan::write_record(
                 "remember the FORWARD policy for stop",
-                Action::WriteFile {
-                    path: antispoof_record(&s.bridge).display().to_string(),
-                    value: policy.clone(),
-                },
+                &antispoof_record(&s.bridge),
+                policy.clone(),
             ));
             p.push(
                 Step::run(
@@ -344,6 +360,11 @@ pub fn plan_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> {
             "a link named {TMP} exists: remove it with `ip link del {TMP}` and retry"
         ));
     }
+    if let Some(why) = network_root_on(&s.bridge, runner) {
+        return Ok(Planned::Nothing(format!(
+            "bridging not supported on network root; not stopping: {why}"
+        )));
+    }
     let bridge_link = state::link(&s.bridge).ok_or("bridge vanished")?;
     let addrs = state::addrs(runner, &s.bridge).map_err(|e| e.to_string())?;
     let routes = state::routes(runner, &s.bridge).map_err(|e| e.to_string())?;
@@ -376,10 +397,6 @@ pub fn plan_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> {
                     .undo(Cmd::new("iptables").args(["-w", "-P", "FORWARD", "DROP"])),
                 );
             }
-            p.push(Step::run(
-                "forget the FORWARD policy record",
-                Cmd::new("rm").args(["-f", &record.display().to_string()]),
-            ));
         }
     }
     p.extend(route_dels);
@@ -410,6 +427,12 @@ pub fn plan_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> {
         format!("delete bridge {TMP}"),
         ip(["link", "del", "dev", TMP]),
     ));
+    if record.exists() {
+        p.push(crate::plan::remove_record(
+            "forget the FORWARD policy record",
+            &record,
+        ));
+    }
     Ok(Planned::Plan {
         intro: String::new(),
         plan: p,

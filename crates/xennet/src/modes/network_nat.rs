@@ -143,12 +143,10 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             .map_err(|e| e.to_string())?
             .is_none()
         {
+            log::warn!("{} ({}) has no IPv4 address", s.netdev, s.origin);
             return Err(format!(
-                "{} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {} ({} is {}; it has no IPv4 address)",
-                s.netdev,
-                inv.argv0,
-                s.netdev,
-                s.origin
+                "{} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {}.",
+                s.netdev, inv.argv0
             ));
         }
         let old_fwd = sysctl::read(&fwd).unwrap_or_else(|| "0".into());
@@ -230,13 +228,7 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
         let json = serde_json::to_string(&rec).map_err(|e| e.to_string())?;
         p.steps.insert(
             0,
-            Step::new(
-                "remember what start changes, for stop",
-                Action::WriteFile {
-                    path: rec_path.display().to_string(),
-                    value: json,
-                },
-            ),
+            crate::plan::write_record("remember what start changes, for stop", &rec_path, json),
         );
         return Ok(HostPlanned::Plan { intro, plan: p });
     }
@@ -294,9 +286,9 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
         &rec.ip_forward_before,
         sysctl::read(&fwd).as_deref(),
     ));
-    p.push(Step::run(
+    p.push(crate::plan::remove_record(
         "forget what start changed",
-        Cmd::new("rm").args(["-f", &rec_path.display().to_string()]),
+        &rec_path,
     ));
     Ok(HostPlanned::Plan { intro, plan: p })
 }

@@ -5,7 +5,7 @@
 use super::HostPlanned;
 use crate::exec::Runner;
 use crate::invocation::Invocation;
-use crate::plan::{Action, Plan, Step};
+use crate::plan::Plan;
 use crate::state;
 use crate::sysctl;
 use crate::validate;
@@ -57,12 +57,10 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
         };
         let old_fwd = sysctl::read(&fwd).unwrap_or_else(|| "0".into());
         if !rec.exists() {
-            p.push(Step::new(
+            p.push(crate::plan::write_record(
                 "remember forwarding and proxy ARP for stop",
-                Action::WriteFile {
-                    path: rec.display().to_string(),
-                    value: format!("ip_forward={old_fwd}\nproxy_arp={old_parp}"),
-                },
+                &rec,
+                format!("ip_forward={old_fwd}\nproxy_arp={old_parp}"),
             ));
         }
         p.extend(sysctl::set(
@@ -105,10 +103,7 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             sysctl::read(&fwd).as_deref(),
         ));
     }
-    p.push(Step::run(
-        "forget what start found",
-        crate::exec::Cmd::new("rm").args(["-f", &rec.display().to_string()]),
-    ));
+    p.push(crate::plan::remove_record("forget what start found", &rec));
     Ok(HostPlanned::Plan { intro, plan: p })
 }
 

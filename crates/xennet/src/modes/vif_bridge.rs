@@ -4,26 +4,19 @@
 use super::Planned;
 use crate::bridge::{self, PORT_MAC};
 use crate::exec::{ip, Runner};
-use crate::firewall::{self, Backend};
+use crate::firewall;
 use crate::invocation::Invocation;
 use crate::plan::{OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::state;
 use crate::validate;
-use crate::vif::{read_default, Stop, TypeIf, VifContext};
+use crate::vif::{read_default, Found, Stop, TypeIf, VifContext};
 use crate::xenstore::{join, write_cmd, XenStore};
 
 /// The bridge this vif belongs on, and where its name came from (for messages).
 struct BridgeChoice {
     name: String,
     origin: String,
-}
-
-fn fatal(ctx: &VifContext, msg: impl Into<String>) -> Stop {
-    Stop::Error {
-        xp: Some(ctx.xp.clone()),
-        msg: msg.into(),
-    }
 }
 
 /// VB-01…VB-04: name the bridge (xenstore, then argument/environment, then the first bridge on the
@@ -35,7 +28,7 @@ fn choose_bridge(
     rep: &Reporter,
 ) -> Result<BridgeChoice, Stop> {
     let key = join(&ctx.xp, "bridge");
-    let (mut name, mut origin) = match xs.read(&key).map_err(|e| fatal(ctx, e.to_string()))? {
+    let (mut name, mut origin) = match xs.read(&key).map_err(|e| ctx.fatal(e.to_string()))? {
         Some(v) => (v, format!("from xenstore key {key}")),
         None => (
             inv.value("bridge").to_string(),
@@ -52,10 +45,10 @@ fn choose_bridge(
                 origin = "chosen as the first bridge on this host".into();
                 name = first;
             }
-            None => return Err(fatal(ctx, "Could not find bridge, and none was specified")),
+            None => return Err(ctx.fatal("Could not find bridge, and none was specified")),
         }
     }
-    validate::ifname("bridge", &name).map_err(|e| fatal(ctx, format!("{} ({origin})", e.0)))?;
+    validate::ifname("bridge", &name).map_err(|e| ctx.fatal(format!("{} ({origin})", e.0)))?;
     // VB-04
     if let Some(suffix) = name.strip_prefix("xenbr") {
         let eth = format!("eth{suffix}");
@@ -95,17 +88,6 @@ fn check_bridge(b: &BridgeChoice) -> Result<(), String> {
     }
 }
 
-/// The live FORWARD rules, or None when the firewall is off or iptables is unusable here.
-fn current_rules(backend: Backend, runner: &dyn Runner, rep: &Reporter) -> Option<Vec<String>> {
-    if backend == Backend::None {
-        return None;
-    }
-    firewall::forward_rules(runner).unwrap_or_else(|e| {
-        rep.warn(&e);
-        None
-    })
-}
-
 pub fn plan(
     ctx: &VifContext,
     inv: &Invocation,
@@ -113,74 +95,31 @@ pub fn plan(
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
-    let backend = Backend::from_setting(inv.get("firewall")).map_err(|e| fatal(ctx, e.0))?;
-    let bridge = choose_bridge(ctx, inv, xs, rep)?;
-    let bridge_missing = check_bridge(&bridge).err();
-    let done = format!(
-        "Successful vif-bridge {} for {}, bridge {}.",
-        ctx.command.word(),
-        ctx.dev,
-        bridge.name
-    );
-    let ip_joined = ctx.ips.join(" ");
-    let vars = ctx.hook_vars(&[("bridge", bridge.name.as_str()), ("ip", ip_joined.as_str())]);
-
-    let mut plan = Plan::default();
     if !ctx.command.is_up() {
-        // VB-07, VB-10: rules before links; keep going; a missing bridge is reported at the end.
-        if let Some(rules) = current_rules(backend, runner, rep) {
-            plan.extend(firewall::offline_steps(&ctx.dev, &rules));
-        }
-        match state::link(&ctx.dev) {
-            Some(link) if ctx.owns(&link) => {
-                if link.up {
-                    plan.push(
-                        Step::run(
-                            format!("take {} down", ctx.dev),
-                            ip(["link", "set", "dev", &ctx.dev, "down"]),
-                        )
-                        .on_error(OnError::Ignore),
-                    );
-                }
-                if let Some(master) = &link.master {
-                    plan.push(bridge::release(master, &ctx.dev));
-                }
-            }
-            Some(link) => rep.warn(&format!(
-                "{} belongs to {}, not to {}: left alone",
-                ctx.dev, link.alias, ctx.kernel_name
-            )),
-            None => rep.debug(&format!("{} is already gone", ctx.dev)),
-        }
-        plan.extend(crate::hooks::steps(&vars, OnError::Collect));
-        return Ok(Planned {
-            plan,
-            done,
-            report_after: bridge_missing,
-        });
+        return plan_release(ctx, inv, xs, runner, rep);
     }
-
-    if let Some(msg) = bridge_missing {
-        return Err(fatal(ctx, msg));
-    }
+    let bridge = choose_bridge(ctx, inv, xs, rep)?;
+    check_bridge(&bridge).map_err(|msg| ctx.fatal(msg))?;
+    let rules =
+        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
     // MTU-01: the backend key, else the bridge's.
     let mtu_key = read_default(xs, &ctx.xp, "mtu", "")?;
     let bridge_link = state::link(&bridge.name)
-        .ok_or_else(|| fatal(ctx, format!("bridge {} vanished", bridge.name)))?;
+        .ok_or_else(|| ctx.fatal(format!("bridge {} vanished", bridge.name)))?;
     let mtu = match mtu_key.trim() {
         "" | "0" => {
             rep.debug(&format!("{} MTU is {}", bridge.name, bridge_link.mtu));
             bridge_link.mtu
         }
-        v => validate::mtu(&join(&ctx.xp, "mtu"), v).map_err(|e| fatal(ctx, e.0))?,
+        v => validate::mtu(&join(&ctx.xp, "mtu"), v).map_err(|e| ctx.fatal(e.0))?,
     };
     if ctx.type_if == TypeIf::Vif {
+        // The guest's MAC is checked here so that a bad one is reported before the guest runs.
         let mac = read_default(xs, &ctx.xp, "mac", inv.value("mac"))?;
         if !mac.is_empty() {
-            validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| fatal(ctx, e.0))?;
+            validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
         }
     }
-
     if bridge_link.address.eq_ignore_ascii_case(PORT_MAC) {
         // MAC-04
         rep.warn(&format!(
@@ -189,30 +128,9 @@ pub fn plan(
             bridge.name, bridge.name
         ));
     }
-    let link_name = if ctx.rename {
-        &ctx.kernel_name
-    } else {
-        &ctx.dev
-    };
-    let Some(link) = state::link(link_name) else {
-        return Err(fatal(
-            ctx,
-            format!(
-                "{} does not exist: the backend has not created it yet (is xen-netback loaded, and \
-                 has the backend reached InitWait?), or the guest is gone",
-                link_name
-            ),
-        ));
-    };
-    if !ctx.owns(&link) {
-        return Err(fatal(
-            ctx,
-            format!(
-                "{} belongs to {}, not to {}: choose another vifname",
-                ctx.dev, link.alias, ctx.kernel_name
-            ),
-        ));
-    }
+    let link = ctx.link_to_configure()?;
+
+    let mut plan = Plan::default();
     let mut was_up = link.up;
     if ctx.rename {
         plan.extend(ctx.rename_steps(&link));
@@ -220,8 +138,12 @@ pub fn plan(
     }
     let dev = ctx.dev.as_str();
     let is_port = link.master.as_deref() == Some(bridge.name.as_str());
-    let ready =
-        is_port && link.up && link.address.eq_ignore_ascii_case(PORT_MAC) && link.mtu == mtu;
+    // VB-09: a working port is left alone. A rename takes the link down, so it is never ready.
+    let ready = !ctx.rename
+        && is_port
+        && link.up
+        && link.address.eq_ignore_ascii_case(PORT_MAC)
+        && link.mtu == mtu;
     if !ready {
         if let Some(other) = link.master.as_deref().filter(|m| *m != bridge.name) {
             plan.push(
@@ -268,13 +190,83 @@ pub fn plan(
             ));
         }
     }
-    if let Some(rules) = current_rules(backend, runner, rep) {
+    if let Some(rules) = rules {
         plan.extend(firewall::online_steps(dev, &ctx.ips, &rules));
     }
+    let ip_joined = ctx.ips.join(" ");
+    let vars = ctx.hook_vars(&[("bridge", bridge.name.as_str()), ("ip", ip_joined.as_str())]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail));
     Ok(Planned {
         plan,
-        done,
+        done: format!(
+            "Successful vif-bridge {} for {dev}, bridge {}.",
+            ctx.command.word(),
+            bridge.name
+        ),
         report_after: None,
+    })
+}
+
+/// VB-07, VB-10: offline/remove clean up whatever is left (rules before links), even when the
+/// bridge is gone or misnamed, and report the bridge problem only afterwards.
+fn plan_release(
+    ctx: &VifContext,
+    inv: &Invocation,
+    xs: &dyn XenStore,
+    runner: &dyn Runner,
+    rep: &Reporter,
+) -> Result<Planned, Stop> {
+    let (name, problem) = match choose_bridge(ctx, inv, xs, rep) {
+        Ok(b) => (b.name.clone(), check_bridge(&b).err()),
+        Err(Stop::Error { msg, .. }) => (String::new(), Some(msg)),
+        Err(other) => return Err(other),
+    };
+    let mut plan = Plan::default();
+    match ctx.link_to_release() {
+        Found::NotOurs(link) => {
+            // KP-16: another guest's interface of that name keeps its port and its rules.
+            rep.warn(&format!(
+                "{} belongs to {}, not to {}: left alone",
+                ctx.dev, link.alias, ctx.kernel_name
+            ));
+            return Ok(Planned {
+                plan,
+                done: String::new(),
+                report_after: problem,
+            });
+        }
+        Found::Gone => rep.debug(&format!("{} is already gone", ctx.dev)),
+        Found::Ours(_) => {}
+    }
+    if let Some(rules) =
+        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?
+    {
+        plan.extend(firewall::offline_steps(&ctx.dev, &rules));
+    }
+    if let Found::Ours(link) = ctx.link_to_release() {
+        if link.up {
+            plan.push(
+                Step::run(
+                    format!("take {} down", ctx.dev),
+                    ip(["link", "set", "dev", &ctx.dev, "down"]),
+                )
+                .on_error(OnError::Ignore),
+            );
+        }
+        if let Some(master) = &link.master {
+            plan.push(bridge::release(master, &ctx.dev));
+        }
+    }
+    let ip_joined = ctx.ips.join(" ");
+    let vars = ctx.hook_vars(&[("bridge", name.as_str()), ("ip", ip_joined.as_str())]);
+    plan.extend(crate::hooks::steps(&vars, OnError::Collect));
+    Ok(Planned {
+        plan,
+        done: format!(
+            "Successful vif-bridge {} for {}, bridge {name}.",
+            ctx.command.word(),
+            ctx.dev
+        ),
+        report_after: problem,
     })
 }

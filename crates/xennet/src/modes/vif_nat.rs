@@ -7,23 +7,16 @@
 use super::Planned;
 use crate::dhcpd;
 use crate::exec::{ip, Cmd, Runner};
-use crate::firewall::{self, Backend};
+use crate::firewall;
 use crate::invocation::Invocation;
 use crate::plan::{Action, OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::state;
 use crate::sysctl;
 use crate::validate;
-use crate::vif::{read_default, Stop, TypeIf, VifContext};
+use crate::vif::{read_default, Found, Stop, TypeIf, VifContext};
 use crate::xenstore::{join, XenStore};
 use std::net::Ipv4Addr;
-
-fn fatal(ctx: &VifContext, msg: impl Into<String>) -> Stop {
-    Stop::Error {
-        xp: Some(ctx.xp.clone()),
-        msg: msg.into(),
-    }
-}
 
 /// The guest's address and the router address derived from it.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,9 +81,9 @@ pub fn hostname(domid: u32, vifid: u32) -> String {
 /// XS-01: a key that must be present and non-empty.
 fn read_required(ctx: &VifContext, xs: &dyn XenStore, key: &str) -> Result<String, Stop> {
     let path = join(&ctx.xp, key);
-    match xs.read(&path).map_err(|e| fatal(ctx, e.to_string()))? {
+    match xs.read(&path).map_err(|e| ctx.fatal(e.to_string()))? {
         Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(fatal(ctx, format!("xenstore-read {path} failed."))),
+        _ => Err(ctx.fatal(format!("xenstore-read {path} failed."))),
     }
 }
 
@@ -101,7 +94,6 @@ pub fn plan(
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
-    let backend = Backend::from_setting(inv.get("firewall")).map_err(|e| fatal(ctx, e.0))?;
     // VN-01, VN-02, VN-03 (FIX: reported through hotplug-error).
     let dhcp = match inv.get("dhcp") {
         Some(v) => v != "no",
@@ -112,12 +104,11 @@ pub fn plan(
     } else {
         dhcpd::Files::default()
     };
-    let (conf, init, args) = match (dhcp, &files.conf, &files.init, &files.args) {
-        (false, ..) => (None, None, None),
-        (true, Some(c), Some(i), Some(a)) => (Some(c.clone()), Some(i.clone()), Some(a.clone())),
+    let dhcp_files = match (dhcp, files.conf, files.init, files.args) {
+        (false, ..) => None,
+        (true, Some(c), Some(i), Some(a)) => Some((c, a, i)),
         (true, ..) => {
-            return Err(fatal(
-                ctx,
+            return Err(ctx.fatal(
                 "Failed to find dhcpd configuration or init or args file. (looked for \
                  /etc/dhcp/dhcpd.conf, /etc/init.d/isc-dhcp-server and /etc/default/isc-dhcp-server \
                  among others; install isc-dhcp-server, or set dhcp=no)",
@@ -127,16 +118,24 @@ pub fn plan(
     let domid_s = read_required(ctx, xs, "frontend-id")?;
     let handle_s = read_required(ctx, xs, "handle")?;
     let domid =
-        validate::number(&join(&ctx.xp, "frontend-id"), &domid_s).map_err(|e| fatal(ctx, e.0))?;
-    let vifid =
-        validate::number(&join(&ctx.xp, "handle"), &handle_s).map_err(|e| fatal(ctx, e.0))? + 1;
+        validate::number(&join(&ctx.xp, "frontend-id"), &domid_s).map_err(|e| ctx.fatal(e.0))?;
+    let handle =
+        validate::number(&join(&ctx.xp, "handle"), &handle_s).map_err(|e| ctx.fatal(e.0))?;
+    let vifid = handle.checked_add(1).ok_or_else(|| {
+        ctx.fatal(format!(
+            "{} = {handle} is not a device number",
+            join(&ctx.xp, "handle")
+        ))
+    })?;
     let ips = if ctx.ips.is_empty() {
         vec![default_ip(domid, vifid)]
     } else {
         ctx.ips.clone()
     };
-    let a = addressing(&ips, "ip").map_err(|e| fatal(ctx, e))?;
+    let a = addressing(&ips, "ip").map_err(|e| ctx.fatal(e))?;
     let host = hostname(domid, vifid);
+    let rules =
+        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
     let dev = ctx.dev.as_str();
     let done = format!("Successful vif-nat {} for {dev}.", ctx.command.word());
     let vars = ctx.hook_vars(&[
@@ -144,19 +143,27 @@ pub fn plan(
         ("router_ip", a.router_ip.as_str()),
         ("hostname", host.as_str()),
     ]);
-    let rules = if backend == Backend::Iptables {
-        firewall::forward_rules(runner).unwrap_or_else(|e| {
-            rep.warn(&e);
-            None
-        })
-    } else {
-        None
-    };
     let routed = ctx.type_if == TypeIf::Vif; // VN-12: taps get no address or route.
     let mut plan = Plan::default();
 
     if !ctx.command.is_up() {
-        if let (Some(conf), Some(args), Some(init)) = (&conf, &args, &init) {
+        let link = match ctx.link_to_release() {
+            Found::NotOurs(link) => {
+                // KP-16: another guest's interface of that name keeps everything of its own.
+                rep.warn(&format!(
+                    "{dev} belongs to {}, not to {}: left alone",
+                    link.alias, ctx.kernel_name
+                ));
+                return Ok(Planned {
+                    plan,
+                    done,
+                    report_after: None,
+                });
+            }
+            Found::Gone => None,
+            Found::Ours(link) => Some(link),
+        };
+        if let (Some((conf, args, init)), true) = (&dhcp_files, routed) {
             if dhcpd::get_line(conf, &dhcpd::host_key(&host)).is_some()
                 || dhcpd::args_has_word(args, dev)
             {
@@ -166,52 +173,51 @@ pub fn plan(
         if let Some(rules) = &rules {
             plan.extend(firewall::offline_steps(dev, rules));
         }
-        match state::link(dev) {
-            Some(link) if routed && ctx.owns(&link) => {
-                // VN-11: the device goes away with the guest; leave it as online found it.
-                let routes = state::routes(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?;
-                for r in routes.iter().filter(|r| r.dst == a.vif_ip) {
-                    plan.push(
-                        Step::run(
-                            format!("remove route {} from {dev}", r.dst),
-                            ip(r.args("del", dev)),
-                        )
-                        .on_error(OnError::Collect),
-                    );
-                }
-                let cidr = format!("{}/32", a.router_ip);
-                let addrs = state::addrs(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?;
-                if addrs.iter().any(|x| x.local == a.router_ip) {
-                    plan.push(
-                        Step::run(
-                            format!("remove {cidr} from {dev}"),
-                            ip(["addr", "del", &cidr, "dev", dev]),
-                        )
-                        .on_error(OnError::Collect),
-                    );
-                }
-                let path = sysctl::proxy_arp(dev);
-                plan.extend(sysctl::set(
-                    &format!("turn proxy ARP off on {dev}"),
-                    &path,
-                    "0",
-                    sysctl::read(&path).as_deref(),
-                ));
-                if link.up {
-                    plan.push(
-                        Step::run(
-                            format!("take {dev} down"),
-                            ip(["link", "set", "dev", dev, "down"]),
-                        )
-                        .on_error(OnError::Ignore),
-                    );
-                }
+        if let (Some(link), true) = (link, routed) {
+            // VN-11: the device goes away with the guest; leave it as online found it.
+            let routes = state::routes(runner, dev).unwrap_or_else(|e| {
+                rep.warn(&format!("cannot list the routes of {dev}: {e}"));
+                Vec::new()
+            });
+            for r in routes.iter().filter(|r| r.dst == a.vif_ip) {
+                plan.push(
+                    Step::run(
+                        format!("remove route {} from {dev}", r.dst),
+                        ip(r.args("del", dev)),
+                    )
+                    .on_error(OnError::Collect),
+                );
             }
-            Some(link) if routed => rep.warn(&format!(
-                "{dev} belongs to {}, not to {}: left alone",
-                link.alias, ctx.kernel_name
-            )),
-            _ => {}
+            let cidr = format!("{}/32", a.router_ip);
+            if state::addrs(runner, dev)
+                .unwrap_or_default()
+                .iter()
+                .any(|x| x.local == a.router_ip)
+            {
+                plan.push(
+                    Step::run(
+                        format!("remove {cidr} from {dev}"),
+                        ip(["addr", "del", &cidr, "dev", dev]),
+                    )
+                    .on_error(OnError::Collect),
+                );
+            }
+            let path = sysctl::proxy_arp(dev);
+            plan.extend(sysctl::set(
+                &format!("turn proxy ARP off on {dev}"),
+                &path,
+                "0",
+                sysctl::read(&path).as_deref(),
+            ));
+            if link.up {
+                plan.push(
+                    Step::run(
+                        format!("take {dev} down"),
+                        ip(["link", "set", "dev", dev, "down"]),
+                    )
+                    .on_error(OnError::Ignore),
+                );
+            }
         }
         plan.extend(crate::hooks::steps(&vars, OnError::Collect));
         return Ok(Planned {
@@ -221,40 +227,23 @@ pub fn plan(
         });
     }
 
-    let mac = if dhcp {
-        let m = read_required(ctx, xs, "mac")?;
-        validate::mac(&join(&ctx.xp, "mac"), &m).map_err(|e| fatal(ctx, e.0))?;
-        m
+    let mac = if dhcp_files.is_some() && routed {
+        read_required(ctx, xs, "mac")?
     } else {
-        let m = read_default(xs, &ctx.xp, "mac", "")?;
-        if !m.is_empty() {
-            validate::mac(&join(&ctx.xp, "mac"), &m).map_err(|e| fatal(ctx, e.0))?;
-        }
-        m
+        read_default(xs, &ctx.xp, "mac", "")?
     };
-    let link_name = if ctx.rename {
-        &ctx.kernel_name
-    } else {
-        &ctx.dev
-    };
-    let Some(link) = state::link(link_name) else {
-        return Err(fatal(ctx, format!("{link_name} does not exist: the backend has not created it yet, or the guest is gone")));
-    };
-    if !ctx.owns(&link) {
-        return Err(fatal(
-            ctx,
-            format!(
-                "{dev} belongs to {}, not to {}: choose another vifname",
-                link.alias, ctx.kernel_name
-            ),
-        ));
+    if !mac.is_empty() {
+        validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
+    }
+    let link = ctx.link_to_configure()?;
+    // VC-07: taps are renamed too.
+    let fresh = ctx.rename;
+    let mut up = link.up;
+    if ctx.rename {
+        plan.extend(ctx.rename_steps(&link));
+        up = false;
     }
     if routed {
-        let mut up = link.up;
-        if ctx.rename {
-            plan.extend(ctx.rename_steps(&link));
-            up = false;
-        }
         // VN-09, VN-10 FIX: only what is missing, so an "already up" vif is checked, not skipped.
         if !up {
             plan.push(
@@ -265,33 +254,28 @@ pub fn plan(
                 .undo(ip(["link", "set", "dev", dev, "down"])),
             );
         }
-        let addrs = if ctx.rename {
+        let addrs = if fresh {
             Vec::new()
         } else {
-            state::addrs(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?
+            state::addrs(runner, dev).map_err(|e| ctx.fatal(e.to_string()))?
         };
         if !addrs
             .iter()
             .any(|x| x.local == a.router_ip && x.prefixlen == 32)
         {
+            let cidr = format!("{}/32", a.router_ip);
             plan.push(
                 Step::run(
                     format!("ip addr add {} dev {dev}", a.router_ip),
-                    ip(["addr", "add", &format!("{}/32", a.router_ip), "dev", dev]),
+                    ip(["addr", "add", &cidr, "dev", dev]),
                 )
-                .undo(ip([
-                    "addr",
-                    "del",
-                    &format!("{}/32", a.router_ip),
-                    "dev",
-                    dev,
-                ])),
+                .undo(ip(["addr", "del", &cidr, "dev", dev])),
             );
         }
-        let routes = if ctx.rename {
+        let routes = if fresh {
             Vec::new()
         } else {
-            state::routes(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?
+            state::routes(runner, dev).map_err(|e| ctx.fatal(e.to_string()))?
         };
         if !routes.iter().any(|r| r.dst == a.vif_ip) {
             plan.push(
@@ -303,7 +287,7 @@ pub fn plan(
             );
         }
         let path = sysctl::proxy_arp(dev);
-        let old = if ctx.rename {
+        let old = if fresh {
             Some("0".to_string())
         } else {
             sysctl::read(&path)
@@ -314,7 +298,7 @@ pub fn plan(
             "1",
             old.as_deref(),
         ));
-        if let (Some(conf), Some(args), Some(init)) = (&conf, &args, &init) {
+        if let Some((conf, args, init)) = &dhcp_files {
             let line = dhcpd::host_line(&host, &mac, &a.vif_ip, &a.router_ip);
             let current = dhcpd::get_line(conf, &dhcpd::host_key(&host));
             if current.as_deref() != Some(line.as_str()) || !dhcpd::args_has_word(args, dev) {
@@ -328,6 +312,9 @@ pub fn plan(
                 ));
             }
         }
+    } else if ctx.rename && link.up {
+        // VN-12: a tap gets no address or route, but a rename must not leave it down.
+        plan.push(crate::bridge::link_up(dev));
     }
     if let Some(rules) = &rules {
         plan.extend(firewall::online_steps(dev, &ips, rules));

@@ -6,22 +6,15 @@
 
 use super::Planned;
 use crate::exec::{ip, Runner};
-use crate::firewall::{self, Backend};
+use crate::firewall;
 use crate::invocation::Invocation;
 use crate::plan::{OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::state;
 use crate::sysctl;
-use crate::vif::{Stop, TypeIf, VifContext};
+use crate::vif::{Found, Stop, TypeIf, VifContext};
 use crate::xenstore::XenStore;
 use std::net::IpAddr;
-
-fn fatal(ctx: &VifContext, msg: impl Into<String>) -> Stop {
-    Stop::Error {
-        xp: Some(ctx.xp.clone()),
-        msg: msg.into(),
-    }
-}
 
 /// A guest address as the kernel names its route: `192.0.2.60` for a host, `10.0.0.0/24` for a
 /// network (the address masked to its prefix).
@@ -66,38 +59,36 @@ pub fn plan(
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
-    let backend = Backend::from_setting(inv.get("firewall")).map_err(|e| fatal(ctx, e.0))?;
-    let (netdev, origin) = state::choose_uplink(runner, inv.get("netdev"), &inv.origin("netdev"));
-    crate::validate::ifname("netdev", &netdev).map_err(|e| fatal(ctx, e.0))?;
-    let main_ip = state::primary_ipv4(runner, &netdev).map_err(|e| fatal(ctx, e.to_string()))?;
+    let rules =
+        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
     let metric = if ctx.type_if == TypeIf::Tap { 1 } else { 2 };
     let dev = ctx.dev.as_str();
     let done = format!("Successful vif-route {} for {dev}.", ctx.command.word());
     let ip_joined = ctx.ips.join(" ");
-    let main_ip_text = main_ip.clone().unwrap_or_default();
-    let vars = ctx.hook_vars(&[
-        ("ip", ip_joined.as_str()),
-        ("main_ip", main_ip_text.as_str()),
-        ("netdev", netdev.as_str()),
-    ]);
-    let rules = if backend == Backend::Iptables {
-        firewall::forward_rules(runner).unwrap_or_else(|e| {
-            rep.warn(&e);
-            None
-        })
-    } else {
-        None
-    };
     let wanted: Vec<String> = ctx.ips.iter().map(|e| route_dst(e)).collect();
     let mut plan = Plan::default();
 
     if !ctx.command.is_up() {
-        if let Some(rules) = &rules {
-            plan.extend(firewall::offline_steps(dev, rules));
-        }
-        match state::link(dev) {
-            Some(link) if ctx.owns(&link) => {
-                let routes = state::routes(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?;
+        // VR-02 FIX: the routes go whatever the uplink looks like, so it is not even looked at.
+        let vars = ctx.hook_vars(&[("ip", ip_joined.as_str()), ("main_ip", "")]);
+        match ctx.link_to_release() {
+            Found::NotOurs(link) => {
+                rep.warn(&format!(
+                    "{dev} belongs to {}, not to {}: left alone",
+                    link.alias, ctx.kernel_name
+                ));
+                return Ok(Planned {
+                    plan,
+                    done,
+                    report_after: None,
+                });
+            }
+            Found::Gone => rep.debug(&format!("{dev} is already gone")),
+            Found::Ours(link) => {
+                let routes = state::routes(runner, dev).unwrap_or_else(|e| {
+                    rep.warn(&format!("cannot list the routes of {dev}: {e}"));
+                    Vec::new()
+                });
                 for r in routes.iter().filter(|r| wanted.contains(&r.dst)) {
                     plan.push(
                         Step::run(
@@ -108,7 +99,7 @@ pub fn plan(
                     );
                 }
                 // The vif is going away; leave it as it was before online.
-                let addrs = state::addrs(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?;
+                let addrs = state::addrs(runner, dev).unwrap_or_default();
                 for a in addrs
                     .iter()
                     .filter(|a| a.family == "inet" && a.prefixlen == 32)
@@ -138,11 +129,9 @@ pub fn plan(
                     );
                 }
             }
-            Some(link) => rep.warn(&format!(
-                "{dev} belongs to {}, not to {}: left alone",
-                link.alias, ctx.kernel_name
-            )),
-            None => rep.debug(&format!("{dev} is already gone")),
+        }
+        if let Some(rules) = &rules {
+            plan.extend(firewall::offline_steps(dev, rules));
         }
         plan.extend(crate::hooks::steps(&vars, OnError::Collect));
         return Ok(Planned {
@@ -152,43 +141,29 @@ pub fn plan(
         });
     }
 
-    // IP-02, with the device named even when defaulted.
+    let (netdev, origin) = state::choose_uplink(runner, inv.get("netdev"), &inv.origin("netdev"));
+    crate::validate::ifname("netdev", &netdev).map_err(|e| ctx.fatal(e.0))?;
+    let main_ip = state::primary_ipv4(runner, &netdev).map_err(|e| ctx.fatal(e.to_string()))?;
+    // IP-02, word for word, with the device named even when defaulted.
     let Some(main_ip) = main_ip else {
-        return Err(fatal(
-            ctx,
-            format!(
-                "{netdev} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {} ({netdev} is {origin}; it has no IPv4 address)",
-                rep.argv0()
-            ),
-        ));
+        rep.warn(&format!("{netdev} ({origin}) has no IPv4 address"));
+        return Err(ctx.fatal(format!(
+            "{netdev} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {}.",
+            rep.argv0()
+        )));
     };
-    let link_name = if ctx.rename {
-        &ctx.kernel_name
-    } else {
-        &ctx.dev
-    };
-    let Some(link) = state::link(link_name) else {
-        return Err(fatal(ctx, format!("{link_name} does not exist: the backend has not created it yet, or the guest is gone")));
-    };
-    if !ctx.owns(&link) {
-        return Err(fatal(
-            ctx,
-            format!(
-                "{dev} belongs to {}, not to {}: choose another vifname",
-                link.alias, ctx.kernel_name
-            ),
-        ));
-    }
+    let link = ctx.link_to_configure()?;
     let mut up = link.up;
     if ctx.rename {
         plan.extend(ctx.rename_steps(&link));
         up = false;
     }
-    // VR-03: <main_ip>/32 on the vif, up, proxy ARP on.
-    let addrs = if ctx.rename {
+    // VR-03: <main_ip>/32 on the vif, up, proxy ARP on. A link just renamed has nothing yet.
+    let fresh = ctx.rename;
+    let addrs = if fresh {
         Vec::new()
     } else {
-        state::addrs(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?
+        state::addrs(runner, dev).map_err(|e| ctx.fatal(e.to_string()))?
     };
     if !addrs
         .iter()
@@ -197,7 +172,7 @@ pub fn plan(
         let cidr = format!("{main_ip}/32");
         plan.push(
             Step::run(
-                format!("give {dev} the address {cidr}"),
+                format!("ip addr add {cidr} dev {dev}"),
                 ip(["addr", "add", &cidr, "dev", dev]),
             )
             .undo(ip(["addr", "del", &cidr, "dev", dev])),
@@ -207,7 +182,7 @@ pub fn plan(
         plan.push(crate::bridge::link_up(dev));
     }
     let path = sysctl::proxy_arp(dev);
-    let old = if ctx.rename {
+    let old = if fresh {
         Some("0".to_string())
     } else {
         sysctl::read(&path)
@@ -219,16 +194,16 @@ pub fn plan(
         old.as_deref(),
     ));
     // VR-06
-    let routes = if ctx.rename {
+    let routes = if fresh {
         Vec::new()
     } else {
-        state::routes(runner, dev).map_err(|e| fatal(ctx, e.to_string()))?
+        state::routes(runner, dev).map_err(|e| ctx.fatal(e.to_string()))?
     };
     for dst in &wanted {
-        let present = routes
+        if !routes
             .iter()
-            .any(|r| &r.dst == dst && r.metric == Some(metric));
-        if !present {
+            .any(|r| &r.dst == dst && r.metric == Some(metric))
+        {
             plan.push(
                 Step::run(
                     format!("route {dst} to {dev}"),
@@ -246,6 +221,11 @@ pub fn plan(
     if let Some(rules) = &rules {
         plan.extend(firewall::online_steps(dev, &ctx.ips, rules));
     }
+    let vars = ctx.hook_vars(&[
+        ("ip", ip_joined.as_str()),
+        ("main_ip", main_ip.as_str()),
+        ("netdev", netdev.as_str()),
+    ]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail));
     Ok(Planned {
         plan,
