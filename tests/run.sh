@@ -17,4 +17,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --workspace (the binaries under test and xenstore-fake)"
 cargo build --workspace
 step "cargo test (unit and integration tests)"
-cargo test --workspace -- --test-threads="${TEST_THREADS:-2}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-targets -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee "$log"
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "\ntotal: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
