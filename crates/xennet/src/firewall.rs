@@ -191,8 +191,9 @@ fn batch(lines: &[String]) -> Cmd {
         text.push('\n');
     }
     text.push_str("COMMIT\n");
+    // IPT-01's -w, with a bound so a stuck xtables lock cannot outlast libxl's limit (TS-05).
     Cmd::new("iptables-restore")
-        .args(["-w", "--noflush"])
+        .args(["--wait=10", "--noflush"])
         .stdin(text)
 }
 
