@@ -3,6 +3,7 @@
 pub mod network_bridge;
 pub mod network_nat;
 pub mod network_route;
+pub mod routed;
 pub mod vif_bridge;
 pub mod vif_nat;
 pub mod vif_route;

@@ -11,8 +11,6 @@ use crate::firewall;
 use crate::invocation::Invocation;
 use crate::plan::{Action, OnError, Plan, Step};
 use crate::report::Reporter;
-use crate::state;
-use crate::sysctl;
 use crate::validate;
 use crate::vif::{read_default, Found, Stop, TypeIf, VifContext};
 use crate::xenstore::{join, XenStore};
@@ -175,49 +173,15 @@ pub fn plan(
         }
         if let (Some(link), true) = (link, routed) {
             // VN-11: the device goes away with the guest; leave it as online found it.
-            let routes = state::routes(runner, dev).unwrap_or_else(|e| {
-                rep.warn(&format!("cannot list the routes of {dev}: {e}"));
-                Vec::new()
-            });
-            for r in routes.iter().filter(|r| r.dst == a.vif_ip) {
-                plan.push(
-                    Step::run(
-                        format!("remove route {} from {dev}", r.dst),
-                        ip(r.args("del", dev)),
-                    )
-                    .on_error(OnError::Collect),
-                );
-            }
-            let cidr = format!("{}/32", a.router_ip);
-            if state::addrs(runner, dev)
-                .unwrap_or_default()
-                .iter()
-                .any(|x| x.local == a.router_ip)
-            {
-                plan.push(
-                    Step::run(
-                        format!("remove {cidr} from {dev}"),
-                        ip(["addr", "del", &cidr, "dev", dev]),
-                    )
-                    .on_error(OnError::Collect),
-                );
-            }
-            let path = sysctl::proxy_arp(dev);
-            plan.extend(sysctl::set(
-                &format!("turn proxy ARP off on {dev}"),
-                &path,
-                "0",
-                sysctl::read(&path).as_deref(),
+            let dsts = [a.vif_ip.clone()];
+            plan.extend(super::routed::release(
+                dev,
+                &link,
+                &dsts,
+                Some(&a.router_ip),
+                runner,
+                rep,
             ));
-            if link.up {
-                plan.push(
-                    Step::run(
-                        format!("take {dev} down"),
-                        ip(["link", "set", "dev", dev, "down"]),
-                    )
-                    .on_error(OnError::Ignore),
-                );
-            }
         }
         plan.extend(crate::hooks::steps(&vars, OnError::Collect));
         return Ok(Planned {
@@ -245,38 +209,11 @@ pub fn plan(
     }
     if routed {
         // VN-09, VN-10 FIX: only what is missing, so an "already up" vif is checked, not skipped.
-        if !up {
-            plan.push(
-                Step::run(
-                    format!("ip link set dev {dev} up arp on"),
-                    ip(["link", "set", "dev", dev, "up", "arp", "on"]),
-                )
-                .undo(ip(["link", "set", "dev", dev, "down"])),
-            );
-        }
-        let addrs = if fresh {
-            Vec::new()
-        } else {
-            state::addrs(runner, dev).map_err(|e| ctx.fatal(e.to_string()))?
-        };
-        if !addrs
-            .iter()
-            .any(|x| x.local == a.router_ip && x.prefixlen == 32)
-        {
-            let cidr = format!("{}/32", a.router_ip);
-            plan.push(
-                Step::run(
-                    format!("ip addr add {} dev {dev}", a.router_ip),
-                    ip(["addr", "add", &cidr, "dev", dev]),
-                )
-                .undo(ip(["addr", "del", &cidr, "dev", dev])),
-            );
-        }
-        let routes = if fresh {
-            Vec::new()
-        } else {
-            state::routes(runner, dev).map_err(|e| ctx.fatal(e.to_string()))?
-        };
+        plan.extend(
+            super::routed::attach(dev, up, &a.router_ip, fresh, runner)
+                .map_err(|e| ctx.fatal(e))?,
+        );
+        let routes = super::routed::current_routes(dev, fresh, runner).map_err(|e| ctx.fatal(e))?;
         if !routes.iter().any(|r| r.dst == a.vif_ip) {
             plan.push(
                 Step::run(
@@ -286,18 +223,6 @@ pub fn plan(
                 .undo(ip(["route", "del", &a.vif_ip, "dev", dev])),
             );
         }
-        let path = sysctl::proxy_arp(dev);
-        let old = if fresh {
-            Some("0".to_string())
-        } else {
-            sysctl::read(&path)
-        };
-        plan.extend(sysctl::set(
-            &format!("turn proxy ARP on on {dev}"),
-            &path,
-            "1",
-            old.as_deref(),
-        ));
         if let Some((conf, args, init)) = &dhcp_files {
             let line = dhcpd::host_line(&host, &mac, &a.vif_ip, &a.router_ip);
             let current = dhcpd::get_line(conf, &dhcpd::host_key(&host));

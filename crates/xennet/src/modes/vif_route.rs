@@ -4,14 +4,13 @@
 //! second `online` changes nothing (VR-07); `offline` removes exactly this vif's routes, even
 //! when the uplink has lost its address (VR-02).
 
-use super::Planned;
+use super::{routed, Planned};
 use crate::exec::{ip, Runner};
 use crate::firewall;
 use crate::invocation::Invocation;
 use crate::plan::{OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::state;
-use crate::sysctl;
 use crate::vif::{Found, Stop, TypeIf, VifContext};
 use crate::xenstore::XenStore;
 use std::net::IpAddr;
@@ -85,49 +84,8 @@ pub fn plan(
             }
             Found::Gone => rep.debug(&format!("{dev} is already gone")),
             Found::Ours(link) => {
-                let routes = state::routes(runner, dev).unwrap_or_else(|e| {
-                    rep.warn(&format!("cannot list the routes of {dev}: {e}"));
-                    Vec::new()
-                });
-                for r in routes.iter().filter(|r| wanted.contains(&r.dst)) {
-                    plan.push(
-                        Step::run(
-                            format!("remove route {} from {dev}", r.dst),
-                            ip(r.args("del", dev)),
-                        )
-                        .on_error(OnError::Collect),
-                    );
-                }
                 // The vif is going away; leave it as it was before online.
-                let addrs = state::addrs(runner, dev).unwrap_or_default();
-                for a in addrs
-                    .iter()
-                    .filter(|a| a.family == "inet" && a.prefixlen == 32)
-                {
-                    plan.push(
-                        Step::run(
-                            format!("remove {}/32 from {dev}", a.local),
-                            ip(a.args("del", dev, dev)),
-                        )
-                        .on_error(OnError::Ignore),
-                    );
-                }
-                let path = sysctl::proxy_arp(dev);
-                plan.extend(sysctl::set(
-                    &format!("turn proxy ARP off on {dev}"),
-                    &path,
-                    "0",
-                    sysctl::read(&path).as_deref(),
-                ));
-                if link.up {
-                    plan.push(
-                        Step::run(
-                            format!("take {dev} down"),
-                            ip(["link", "set", "dev", dev, "down"]),
-                        )
-                        .on_error(OnError::Ignore),
-                    );
-                }
+                plan.extend(routed::release(dev, &link, &wanted, None, runner, rep));
             }
         }
         if let Some(rules) = &rules {
@@ -160,45 +118,9 @@ pub fn plan(
     }
     // VR-03: <main_ip>/32 on the vif, up, proxy ARP on. A link just renamed has nothing yet.
     let fresh = ctx.rename;
-    let addrs = if fresh {
-        Vec::new()
-    } else {
-        state::addrs(runner, dev).map_err(|e| ctx.fatal(e.to_string()))?
-    };
-    if !addrs
-        .iter()
-        .any(|a| a.local == main_ip && a.prefixlen == 32)
-    {
-        let cidr = format!("{main_ip}/32");
-        plan.push(
-            Step::run(
-                format!("ip addr add {cidr} dev {dev}"),
-                ip(["addr", "add", &cidr, "dev", dev]),
-            )
-            .undo(ip(["addr", "del", &cidr, "dev", dev])),
-        );
-    }
-    if !up {
-        plan.push(crate::bridge::link_up(dev));
-    }
-    let path = sysctl::proxy_arp(dev);
-    let old = if fresh {
-        Some("0".to_string())
-    } else {
-        sysctl::read(&path)
-    };
-    plan.extend(sysctl::set(
-        &format!("turn proxy ARP on on {dev}"),
-        &path,
-        "1",
-        old.as_deref(),
-    ));
+    plan.extend(routed::attach(dev, up, &main_ip, fresh, runner).map_err(|e| ctx.fatal(e))?);
     // VR-06
-    let routes = if fresh {
-        Vec::new()
-    } else {
-        state::routes(runner, dev).map_err(|e| ctx.fatal(e.to_string()))?
-    };
+    let routes = routed::current_routes(dev, fresh, runner).map_err(|e| ctx.fatal(e))?;
     for dst in &wanted {
         if !routes
             .iter()

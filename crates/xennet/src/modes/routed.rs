@@ -1,0 +1,127 @@
+//! What vif-nat and vif-route share: the dom0 side of a routed point-to-point link. `online`
+//! gives the vif a /32 of dom0's, brings it up and turns proxy ARP on; `offline` takes exactly
+//! that, and the guest's routes, away again.
+
+use crate::exec::{ip, Runner};
+use crate::plan::{OnError, Step};
+use crate::report::Reporter;
+use crate::state::{self, Link};
+use crate::sysctl;
+
+/// offline/remove: the routes to `dsts` through `dev`, dom0's /32 address `local` on it, proxy
+/// ARP and the link itself, as online found them. Failures are recorded and the rest goes on.
+pub fn release(
+    dev: &str,
+    link: &Link,
+    dsts: &[String],
+    local: Option<&str>,
+    runner: &dyn Runner,
+    rep: &Reporter,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let routes = state::routes(runner, dev).unwrap_or_else(|e| {
+        rep.warn(&format!("cannot list the routes of {dev}: {e}"));
+        Vec::new()
+    });
+    for r in routes.iter().filter(|r| dsts.contains(&r.dst)) {
+        steps.push(
+            Step::run(
+                format!("remove route {} from {dev}", r.dst),
+                ip(r.args("del", dev)),
+            )
+            .on_error(OnError::Collect),
+        );
+    }
+    let addrs = state::addrs(runner, dev).unwrap_or_default();
+    let ours = addrs
+        .iter()
+        .filter(|a| a.family == "inet" && a.prefixlen == 32 && local.is_none_or(|l| a.local == l));
+    for a in ours {
+        steps.push(
+            Step::run(
+                format!("remove {}/32 from {dev}", a.local),
+                ip(a.args("del", dev, dev)),
+            )
+            .on_error(OnError::Collect),
+        );
+    }
+    let path = sysctl::proxy_arp(dev);
+    steps.extend(sysctl::set(
+        &format!("turn proxy ARP off on {dev}"),
+        &path,
+        "0",
+        sysctl::read(&path).as_deref(),
+    ));
+    if link.up {
+        steps.push(
+            Step::run(
+                format!("take {dev} down"),
+                ip(["link", "set", "dev", dev, "down"]),
+            )
+            .on_error(OnError::Ignore),
+        );
+    }
+    steps
+}
+
+/// online/add: `local/32` on `dev`, the link up (with ARP), proxy ARP on; only what is missing.
+/// `fresh` says the link was just renamed, so it has none of it yet.
+pub fn attach(
+    dev: &str,
+    up: bool,
+    local: &str,
+    fresh: bool,
+    runner: &dyn Runner,
+) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
+    if !up {
+        steps.push(
+            Step::run(
+                format!("ip link set dev {dev} up arp on"),
+                ip(["link", "set", "dev", dev, "up", "arp", "on"]),
+            )
+            .undo(ip(["link", "set", "dev", dev, "down"])),
+        );
+    }
+    let addrs = if fresh {
+        Vec::new()
+    } else {
+        state::addrs(runner, dev)?
+    };
+    if !addrs.iter().any(|a| a.local == local && a.prefixlen == 32) {
+        let cidr = format!("{local}/32");
+        steps.push(
+            Step::run(
+                format!("ip addr add {cidr} dev {dev}"),
+                ip(["addr", "add", &cidr, "dev", dev]),
+            )
+            .undo(ip(["addr", "del", &cidr, "dev", dev])),
+        );
+    }
+    let path = sysctl::proxy_arp(dev);
+    let old = if fresh {
+        Some("0".to_string())
+    } else {
+        sysctl::read(&path)
+    };
+    steps.extend(sysctl::set(
+        &format!("turn proxy ARP on on {dev}"),
+        &path,
+        "1",
+        old.as_deref(),
+    ));
+    Ok(steps)
+}
+
+/// The routes through `dev` now (none for a link just renamed).
+pub fn current_routes(
+    dev: &str,
+    fresh: bool,
+    runner: &dyn Runner,
+) -> Result<Vec<state::Route>, String> {
+    if fresh {
+        Ok(Vec::new())
+    } else {
+        state::routes(runner, dev)
+    }
+}
