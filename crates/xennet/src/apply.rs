@@ -114,6 +114,11 @@ extern "C" fn on_signal(_: nix::libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
+/// Has SIGINT or SIGTERM arrived?
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// Ignores SIGHUP (a dropped SSH session must not stop a run half-way) and turns SIGINT and
 /// SIGTERM into a clean rollback at the next step boundary.
 pub fn guard_signals() {
@@ -155,6 +160,25 @@ pub fn apply(
     plan: &Plan,
     runner: &dyn Runner,
     journal: Option<&Journal>,
+) -> Result<(), ApplyError> {
+    run(plan, runner, journal, false)
+}
+
+/// Like [`apply`], but on success the journal keeps the undo of every step, so that the change
+/// can still be rolled back as a whole (`confirm=`: kept only when confirmed).
+pub fn apply_pending(
+    plan: &Plan,
+    runner: &dyn Runner,
+    journal: &Journal,
+) -> Result<(), ApplyError> {
+    run(plan, runner, Some(journal), true)
+}
+
+fn run(
+    plan: &Plan,
+    runner: &dyn Runner,
+    journal: Option<&Journal>,
+    keep_journal: bool,
 ) -> Result<(), ApplyError> {
     let mut done: Vec<Done> = Vec::new();
     let mut begun: Vec<Action> = Vec::new();
@@ -231,7 +255,14 @@ pub fn apply(
     }
     drop(held);
     if let Some(j) = journal {
-        j.clear();
+        if keep_journal {
+            let undo: Vec<Action> = done.into_iter().map(|d| d.undo).collect();
+            if let Err(e) = j.record(&undo) {
+                log::warn!("could not write journal {}: {e}", j.path().display());
+            }
+        } else {
+            j.clear();
+        }
     }
     if collected.is_empty() {
         Ok(())

@@ -226,6 +226,15 @@ fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostS
     };
     match command {
         "start" | "stop" => {}
+        "confirm" => {
+            return match crate::confirm::confirm(script) {
+                Ok(msg) => {
+                    println!("{msg}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => failed(&e),
+            }
+        }
         "status" => {
             return match status(inv, &runner) {
                 Ok(true) => ExitCode::SUCCESS,
@@ -240,6 +249,17 @@ fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostS
             return ExitCode::from(1);
         }
     }
+    let confirm_secs = match inv.get("confirm").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match crate::validate::number("confirm", v) {
+            Ok(n) if (1..=3600).contains(&n) => Some(u64::from(n)),
+            _ => {
+                return failed(&format!(
+                    "confirm={v:?} is not a number of seconds from 1 to 3600"
+                ))
+            }
+        },
+    };
     let journal = Journal::new(script);
     let _lock = if inv.dry_run {
         None
@@ -277,8 +297,26 @@ fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostS
         return ExitCode::SUCCESS;
     }
     crate::apply::guard_signals();
-    match apply(&plan, &runner, Some(&journal)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => failed(&format!("{command} failed: {e}")),
+    let Some(secs) = confirm_secs else {
+        return match apply(&plan, &runner, Some(&journal)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => failed(&format!("{command} failed: {e}")),
+        };
+    };
+    if let Err(e) = crate::apply::apply_pending(&plan, &runner, &journal) {
+        return failed(&format!("{command} failed: {e}"));
+    }
+    if crate::confirm::wait(script, secs) {
+        journal.clear();
+        println!("Confirmed: keeping the change.");
+        return ExitCode::SUCCESS;
+    }
+    match journal.recover(&runner) {
+        Ok(_) => failed(&format!(
+            "not confirmed within {secs} s: the change was rolled back"
+        )),
+        Err(e) => failed(&format!(
+            "not confirmed within {secs} s, and rolling back failed: {e}"
+        )),
     }
 }

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod bridge;
 pub mod budget;
 pub mod cli;
+pub mod confirm;
 pub mod dhcpd;
 pub mod exec;
 pub mod firewall;

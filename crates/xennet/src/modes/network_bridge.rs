@@ -10,7 +10,14 @@ use crate::plan::{Action, Plan, Step};
 use crate::state::{self, Addr, Route};
 use crate::validate;
 
-pub const KNOWN: &[&str] = &["netdev", "bridge", "vifnum", "antispoof", "firewall"];
+pub const KNOWN: &[&str] = &[
+    "netdev",
+    "bridge",
+    "vifnum",
+    "antispoof",
+    "firewall",
+    "confirm",
+];
 
 /// The temporary name of the bridge while the NIC still has its name (G2).
 pub const TMP: &str = "tmpbridge";

@@ -11,7 +11,7 @@ use crate::sysctl;
 use crate::validate;
 use std::path::PathBuf;
 
-pub const KNOWN: &[&str] = &["netdev", "antispoof", "vifnum"];
+pub const KNOWN: &[&str] = &["netdev", "antispoof", "vifnum", "confirm"];
 
 struct Settings {
     netdev: String,
