@@ -110,6 +110,17 @@ fn ids_from_xp(xp: &str) -> Option<(String, String)> {
         .then(|| (domid.to_string(), devid.to_string()))
 }
 
+/// Is the path `backend/vif/<d>/<n>`, relative or under `/local/domain/<id>/`?
+fn in_backend_tree(xp: &str) -> bool {
+    let parts: Vec<&str> = xp.trim_end_matches('/').split('/').collect();
+    let tail_ok = |t: &[&str]| t.len() == 4 && t[0] == "backend" && t[1] == "vif";
+    match parts.as_slice() {
+        t if tail_ok(t) => true,
+        ["", "local", "domain", id, rest @ ..] => id.parse::<u32>().is_ok() && tail_ok(rest),
+        _ => false,
+    }
+}
+
 /// `domid` and `devid` from `vif<domid>.<devid>[-emu]` (VC-06).
 fn ids_from_name(name: &str) -> Option<(String, String)> {
     let core = name.strip_prefix("vif")?;
@@ -210,10 +221,33 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
     } else {
         "INTERFACE"
     };
+    // The backend path must be a vif backend directory: hotplug-error goes there, and a path
+    // elsewhere (a guest's own tree, `..`) would write where no backend looks.
+    let Some((domid, devid)) = ids_from_xp(&xp).filter(|_| in_backend_tree(&xp)) else {
+        return Err(err(
+            None,
+            format!(
+                "XENBUS_PATH={xp:?} is not a vif backend path: it must be backend/vif/<domid>/<devid> \
+                 (or /local/domain/<backend>/backend/vif/<domid>/<devid>)"
+            ),
+        ));
+    };
     validate::ifname(what, &kernel_name).map_err(|e| err(Some(&xp), e.0))?;
-    let (domid, devid) = ids_from_xp(&xp)
-        .or_else(|| ids_from_name(&kernel_name))
-        .unwrap_or_default();
+    // netback names a backend vif<domid>.<devid> (and QEMU its tap …-emu): a `vif` naming any other
+    // link (dom0's own NIC, say) must not be enslaved or taken down.
+    let expected = match type_if {
+        TypeIf::Vif => format!("vif{domid}.{devid}"),
+        TypeIf::Tap => format!("vif{domid}.{devid}-emu"),
+    };
+    if kernel_name != expected {
+        return Err(err(
+            Some(&xp),
+            format!(
+                "{what}={kernel_name:?} is not the backend interface of {xp} (expected {expected}): \
+                 the toolstack names it vif<domid>.<devid>"
+            ),
+        ));
+    }
 
     // VC-07, VC-08
     let vifname = read_default(xs, &xp, "vifname", "")?;
@@ -394,6 +428,15 @@ mod tests {
             Err(Stop::Error { xp, msg }) => (xp, msg),
             other => panic!("expected an error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn backend_paths() {
+        assert!(in_backend_tree("backend/vif/1/0"));
+        assert!(in_backend_tree("/local/domain/0/backend/vif/12/3"));
+        assert!(!in_backend_tree("/local/domain/1/device/vif/0"));
+        assert!(!in_backend_tree("backend/vif/../../x/1/0"));
+        assert!(!in_backend_tree("/local/domain/0/backend/vbd/1/0"));
     }
 
     #[test]
