@@ -220,7 +220,8 @@ fn dry_run_shows_the_route_plan_and_changes_nothing() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("ip addr add 192.0.2.10/32 dev vif1.0"),
+        r.stdout
+            .contains("ip addr add 192.0.2.10/32 broadcast 192.0.2.255 dev vif1.0"),
         "{}",
         r.stdout
     );

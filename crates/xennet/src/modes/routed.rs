@@ -64,12 +64,13 @@ pub fn release(
     steps
 }
 
-/// online/add: `local/32` on `dev`, the link up (with ARP), proxy ARP on; only what is missing.
-/// `fresh` says the link was just renamed, so it has none of it yet.
+/// online/add: `local/32` on `dev` (with `broadcast` when given), the link up (with ARP), proxy
+/// ARP on; only what is missing. `fresh` says the link was just renamed, so it has none of it yet.
 pub fn attach(
     dev: &str,
     up: bool,
     local: &str,
+    broadcast: Option<&str>,
     fresh: bool,
     runner: &dyn Runner,
 ) -> Result<Vec<Step>, String> {
@@ -90,10 +91,15 @@ pub fn attach(
     };
     if !addrs.iter().any(|a| a.local == local && a.prefixlen == 32) {
         let cidr = format!("{local}/32");
+        let mut add = vec!["addr", "add", cidr.as_str()];
+        if let Some(b) = broadcast {
+            add.extend(["broadcast", b]);
+        }
+        add.extend(["dev", dev]);
         steps.push(
             Step::run(
-                format!("ip addr add {cidr} dev {dev}"),
-                ip(["addr", "add", &cidr, "dev", dev]),
+                format!("ip {} dev {dev}", add[..add.len() - 2].join(" ")),
+                ip(add),
             )
             .undo(ip(["addr", "del", &cidr, "dev", dev])),
         );
@@ -123,5 +129,39 @@ pub fn current_routes(
         Ok(Vec::new())
     } else {
         state::routes(runner, dev)
+    }
+}
+
+/// The broadcast address `ifconfig <addr> netmask 255.255.255.255` leaves on an address: the
+/// classful one, because ifconfig sets the address (with its class's netmask) before the netmask.
+/// vif-route's state must match the original's (VR-03).
+pub fn classful_broadcast(addr: &str) -> Option<String> {
+    let a: std::net::Ipv4Addr = addr.parse().ok()?;
+    let o = a.octets();
+    match o[0] {
+        0..=127 => Some(format!("{}.255.255.255", o[0])),
+        128..=191 => Some(format!("{}.{}.255.255", o[0], o[1])),
+        192..=223 => Some(format!("{}.{}.{}.255", o[0], o[1], o[2])),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn classful_broadcasts() {
+        assert_eq!(
+            super::classful_broadcast("192.0.2.10").as_deref(),
+            Some("192.0.2.255")
+        );
+        assert_eq!(
+            super::classful_broadcast("10.1.2.3").as_deref(),
+            Some("10.255.255.255")
+        );
+        assert_eq!(
+            super::classful_broadcast("172.16.5.4").as_deref(),
+            Some("172.16.255.255")
+        );
+        assert_eq!(super::classful_broadcast("224.0.0.1"), None);
     }
 }

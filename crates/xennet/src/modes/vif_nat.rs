@@ -210,7 +210,7 @@ pub fn plan(
     if routed {
         // VN-09, VN-10 FIX: only what is missing, so an "already up" vif is checked, not skipped.
         plan.extend(
-            super::routed::attach(dev, up, &a.router_ip, fresh, runner)
+            super::routed::attach(dev, up, &a.router_ip, None, fresh, runner)
                 .map_err(|e| ctx.fatal(e))?,
         );
         let routes = super::routed::current_routes(dev, fresh, runner).map_err(|e| ctx.fatal(e))?;

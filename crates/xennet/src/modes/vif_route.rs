@@ -118,7 +118,17 @@ pub fn plan(
     }
     // VR-03: <main_ip>/32 on the vif, up, proxy ARP on. A link just renamed has nothing yet.
     let fresh = ctx.rename;
-    plan.extend(routed::attach(dev, up, &main_ip, fresh, runner).map_err(|e| ctx.fatal(e))?);
+    plan.extend(
+        routed::attach(
+            dev,
+            up,
+            &main_ip,
+            routed::classful_broadcast(&main_ip).as_deref(),
+            fresh,
+            runner,
+        )
+        .map_err(|e| ctx.fatal(e))?,
+    );
     // VR-06
     let routes = routed::current_routes(dev, fresh, runner).map_err(|e| ctx.fatal(e))?;
     for dst in &wanted {
