@@ -1,0 +1,750 @@
+//! `xennet doctor`: what the scripts need from the host, one line per check, each problem with
+//! what to do about it. It only reads: files under /proc, /sys and the scripts' directories, and
+//! the tools' own version output. It never creates a link, rule, file or directory.
+
+use crate::install::{classify, Found};
+use crate::scripts::SCRIPTS;
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use xennet::exec::{Cmd, Runner, System};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Ok => "OK  ",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub status: Status,
+    pub name: String,
+    pub detail: String,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.name, self.detail)
+    }
+}
+
+fn check(status: Status, name: impl Into<String>, detail: impl Into<String>) -> Check {
+    Check {
+        status,
+        name: name.into(),
+        detail: detail.into(),
+    }
+}
+
+/// The directories the scripts add after the caller's PATH (GEN-06).
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// Where the doctor looks for tools.
+pub struct Search {
+    /// The caller's PATH.
+    pub path: Vec<PathBuf>,
+    /// Searched after PATH, as the scripts do.
+    pub system: Vec<PathBuf>,
+}
+
+impl Search {
+    pub fn from_env() -> Search {
+        Search {
+            path: std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).collect())
+                .unwrap_or_default(),
+            system: SYSTEM_DIRS.iter().map(PathBuf::from).collect(),
+        }
+    }
+
+    /// The tool's path, and whether it was found only in the system directories.
+    pub fn find(&self, tool: &str) -> Option<(PathBuf, bool)> {
+        let exe = |d: &PathBuf| {
+            let p = d.join(tool);
+            std::fs::metadata(&p)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .then_some(p)
+        };
+        if let Some(p) = self.path.iter().find_map(exe) {
+            return Some((p, false));
+        }
+        self.system.iter().find_map(exe).map(|p| (p, true))
+    }
+}
+
+/// How much a missing tool matters.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Required,
+    /// Missing is a warning; the text says what it is for.
+    Wanted(&'static str),
+    /// Missing is fine; the text says what is used instead.
+    Optional(&'static str),
+}
+
+struct Tool {
+    name: &'static str,
+    version_args: &'static [&'static str],
+    need: Need,
+}
+
+const TOOLS: &[Tool] = &[
+    Tool {
+        name: "ip",
+        version_args: &["-V"],
+        need: Need::Required,
+    },
+    Tool {
+        name: "bridge",
+        version_args: &["-V"],
+        need: Need::Required,
+    },
+    Tool {
+        name: "brctl",
+        version_args: &["-V"],
+        need: Need::Optional("ip link is used instead"),
+    },
+    Tool {
+        name: "iptables",
+        version_args: &["-V"],
+        need: Need::Required,
+    },
+    Tool {
+        name: "iptables-save",
+        version_args: &["-V"],
+        need: Need::Required,
+    },
+    Tool {
+        name: "iptables-restore",
+        version_args: &["-V"],
+        need: Need::Required,
+    },
+    Tool {
+        name: "nft",
+        version_args: &["-v"],
+        need: Need::Optional("the scripts drive the firewall through iptables"),
+    },
+    Tool {
+        name: "xenstore-read",
+        version_args: &[],
+        need: Need::Required,
+    },
+    Tool {
+        name: "xenstore-write",
+        version_args: &[],
+        need: Need::Required,
+    },
+    Tool {
+        name: "logger",
+        version_args: &[],
+        need: Need::Wanted(
+            "Xen's own scripts and many hooks log with it (xennet writes to /dev/log itself)",
+        ),
+    },
+    Tool {
+        name: "bash",
+        version_args: &[],
+        need: Need::Wanted("the vif-post.d hooks run in bash"),
+    },
+];
+
+/// What a missing required tool breaks, for the FAIL line.
+fn needed_for(tool: &str) -> &'static str {
+    match tool {
+        "ip" | "bridge" => "every script manages links with it",
+        "iptables" | "iptables-save" | "iptables-restore" => {
+            "the vif scripts' rules and network-nat need it (vif scripts with firewall=none do not)"
+        }
+        t if t.starts_with("xenstore-") => {
+            "the vif scripts read their settings and report to the toolstack with it"
+        }
+        _ => "the scripts need it",
+    }
+}
+
+/// The first line of a tool's version output, trimmed.
+fn version(runner: &dyn Runner, path: &Path, args: &[&str]) -> Option<String> {
+    if args.is_empty() {
+        return None;
+    }
+    let out = runner
+        .run(&Cmd::new(&path.to_string_lossy()).args(args.iter().copied()))
+        .ok()?;
+    out.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+/// `iptables v1.8.9 (nf_tables)` → (1, 8, 9) and the backend.
+pub fn parse_iptables_version(line: &str) -> Option<((u32, u32, u32), Option<String>)> {
+    let v = line
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix('v'))
+        .find(|v| v.starts_with(|c: char| c.is_ascii_digit()))?;
+    let mut n = v.split('.').map(|p| p.parse::<u32>().ok());
+    let version = (n.next()??, n.next()??, n.next().flatten().unwrap_or(0));
+    let backend = line
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(b, _)| b.to_string());
+    Some((version, backend))
+}
+
+fn tool_checks(search: &Search, runner: &dyn Runner, hooks: &[PathBuf]) -> Vec<Check> {
+    let mut out = Vec::new();
+    for t in TOOLS {
+        let package = xennet::exec::package_of(t.name);
+        let Some((path, outside_path)) = search.find(t.name) else {
+            let c = match t.need {
+                Need::Required => check(
+                    Status::Fail,
+                    t.name,
+                    format!(
+                        "not found on PATH nor in {}; install the Debian package {package} ({})",
+                        SYSTEM_DIRS.join(":"),
+                        needed_for(t.name)
+                    ),
+                ),
+                Need::Wanted(_) if t.name == "bash" && !hooks.is_empty() => check(
+                    Status::Fail,
+                    t.name,
+                    format!(
+                        "not found on PATH nor in the system directories, and {} hook(s) need it ({}); install the Debian \
+                         package bash",
+                        hooks.len(),
+                        hooks[0].display()
+                    ),
+                ),
+                Need::Wanted(why) => check(
+                    Status::Warn,
+                    t.name,
+                    format!("not found on PATH nor in the system directories; install the Debian package {package}: {why}"),
+                ),
+                Need::Optional(instead) => check(
+                    Status::Ok,
+                    t.name,
+                    format!(
+                        "not installed (optional: {instead}; the Debian package is {package})"
+                    ),
+                ),
+            };
+            out.push(c);
+            continue;
+        };
+        let ver = version(runner, &path, t.version_args);
+        let mut detail = match &ver {
+            Some(v) => format!("{v} ({})", path.display()),
+            None => path.display().to_string(),
+        };
+        if outside_path {
+            detail.push_str(", outside your PATH; the scripts add the system directories to PATH");
+        }
+        let mut status = Status::Ok;
+        match t.name {
+            "ip" => {
+                // The scripts read the host through `ip -j` (JSON).
+                let json = runner
+                    .run(
+                        &Cmd::new(&path.to_string_lossy())
+                            .args(["-j", "link", "show", "dev", "lo"]),
+                    )
+                    .map(|o| o.trim_start().starts_with('['));
+                if !matches!(json, Ok(true)) {
+                    status = Status::Fail;
+                    detail.push_str(
+                        "; but `ip -j` gives no JSON: the scripts need iproute2 4.15 or newer",
+                    );
+                }
+            }
+            "iptables" => match ver.as_deref().and_then(parse_iptables_version) {
+                Some((v, backend)) => {
+                    detail.push_str(&format!(
+                        "; backend {}",
+                        backend.as_deref().unwrap_or("legacy")
+                    ));
+                    if v < (1, 6, 2) {
+                        status = Status::Warn;
+                        detail.push_str(
+                            "; older than 1.6.2, so iptables-restore has no --wait and \
+                             parallel guests may fail on the xtables lock: upgrade iptables",
+                        );
+                    }
+                }
+                None => {
+                    status = Status::Warn;
+                    detail.push_str("; its version could not be read (`iptables -V`)");
+                }
+            },
+            "bash" if !hooks.is_empty() => {
+                detail.push_str(&format!("; runs {} hook(s)", hooks.len()));
+            }
+            _ => {}
+        }
+        out.push(check(status, t.name, detail));
+    }
+    out
+}
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn dom0_check() -> Check {
+    match read_trimmed(Path::new("/proc/xen/capabilities")) {
+        Some(c) if c.split(',').any(|w| w.trim() == "control_d") => check(
+            Status::Ok,
+            "dom0",
+            "this is Xen's dom0 (/proc/xen/capabilities: control_d)",
+        ),
+        Some(_) => check(
+            Status::Warn,
+            "dom0",
+            "this is a Xen guest, not dom0: the toolstack runs the vif scripts in dom0 (or a \
+             driver domain)",
+        ),
+        None => check(
+            Status::Warn,
+            "dom0",
+            "not running on Xen (no /proc/xen/capabilities): fine for trying the scripts, but no \
+             toolstack will call them here; boot Xen and mount xenfs on /proc/xen",
+        ),
+    }
+}
+
+fn kernel_release() -> Option<String> {
+    read_trimmed(Path::new("/proc/sys/kernel/osrelease"))
+}
+
+fn bridge_check(proc_sys_net: &Path) -> Check {
+    if Path::new("/sys/module/bridge").exists() || proc_sys_net.join("bridge").exists() {
+        return check(Status::Ok, "kernel bridge", "bridge support is loaded");
+    }
+    if let Some(rel) = kernel_release() {
+        let dir = Path::new("/lib/modules").join(&rel);
+        let listed = |file: &str| {
+            std::fs::read_to_string(dir.join(file))
+                .is_ok_and(|s| s.lines().any(|l| l.contains("net/bridge/bridge.ko")))
+        };
+        if listed("modules.builtin") {
+            return check(Status::Ok, "kernel bridge", "built into the kernel");
+        }
+        if listed("modules.dep") {
+            return check(
+                Status::Ok,
+                "kernel bridge",
+                "the bridge module is not loaded yet; the kernel loads it when the first bridge \
+                 is made",
+            );
+        }
+    }
+    check(
+        Status::Warn,
+        "kernel bridge",
+        "no bridge support found (no /sys/module/bridge, no bridge.ko for this kernel): \
+         vif-bridge and network-bridge need a kernel with CONFIG_BRIDGE; try `modprobe bridge`",
+    )
+}
+
+fn br_netfilter_check(proc_sys_net: &Path) -> Check {
+    let key = proc_sys_net.join("bridge/bridge-nf-call-iptables");
+    match read_trimmed(&key).as_deref() {
+        Some("1") => check(
+            Status::Ok,
+            "br_netfilter",
+            format!(
+                "{} = 1: bridged traffic passes iptables, so vif-bridge's antispoof rules apply",
+                key.display()
+            ),
+        ),
+        Some(v) => check(
+            Status::Warn,
+            "br_netfilter",
+            format!(
+                "{} = {v}: bridged traffic skips iptables, so vif-bridge's antispoof rules do \
+                 nothing; `sysctl -w net.bridge.bridge-nf-call-iptables=1` and keep it in \
+                 /etc/sysctl.d",
+                key.display()
+            ),
+        ),
+        None => check(
+            Status::Warn,
+            "br_netfilter",
+            format!(
+                "not loaded (no {}): bridged traffic skips iptables, so vif-bridge's antispoof \
+                 rules do nothing; `modprobe br_netfilter` and list it in /etc/modules-load.d",
+                key.display()
+            ),
+        ),
+    }
+}
+
+fn root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A directory the scripts write to (or create): writable, or its nearest existing parent is.
+fn dir_check(name: &str, dir: &Path, var: &str) -> Check {
+    use nix::unistd::{access, AccessFlags};
+    let writable = |p: &Path| access(p, AccessFlags::W_OK | AccessFlags::X_OK).is_ok();
+    let not_writable = |p: &Path| {
+        if root() {
+            check(
+                Status::Fail,
+                name,
+                format!(
+                    "{} is not writable (a read-only file system?); the scripts need it, or set \
+                     {var} to another directory",
+                    p.display()
+                ),
+            )
+        } else {
+            check(
+                Status::Warn,
+                name,
+                format!(
+                    "{} is not writable by you (uid {}); the scripts run as root, so run the \
+                     doctor as root to be sure",
+                    p.display(),
+                    nix::unistd::geteuid()
+                ),
+            )
+        }
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if writable(dir) {
+                check(Status::Ok, name, format!("{} is writable", dir.display()))
+            } else {
+                not_writable(dir)
+            }
+        }
+        Ok(_) => check(
+            Status::Fail,
+            name,
+            format!(
+                "{} exists and is not a directory: remove it, or set {var} to a directory",
+                dir.display()
+            ),
+        ),
+        Err(_) => {
+            let mut parent = dir.parent();
+            while let Some(p) = parent {
+                if std::fs::symlink_metadata(p).is_ok() {
+                    break;
+                }
+                parent = p.parent();
+            }
+            let Some(p) = parent else {
+                return check(
+                    Status::Fail,
+                    name,
+                    format!("{} cannot be made", dir.display()),
+                );
+            };
+            if !p.is_dir() {
+                check(
+                    Status::Fail,
+                    name,
+                    format!(
+                        "{} cannot be made: {} is not a directory; set {var} to a directory",
+                        dir.display(),
+                        p.display()
+                    ),
+                )
+            } else if writable(p) {
+                check(
+                    Status::Ok,
+                    name,
+                    format!(
+                        "{} does not exist yet; the scripts make it (in {}, writable)",
+                        dir.display(),
+                        p.display()
+                    ),
+                )
+            } else {
+                not_writable(p)
+            }
+        }
+    }
+}
+
+/// The scripts directory, then (when it exists) one line per script.
+fn script_checks(dir: &Path) -> Vec<Check> {
+    if !dir.is_dir() {
+        return vec![check(
+            Status::Warn,
+            "scripts dir",
+            format!(
+                "{} does not exist or is not a directory (are Xen's tools installed?); --dir \
+                 names another scripts directory",
+                dir.display()
+            ),
+        )];
+    }
+    let mut out = vec![check(
+        Status::Ok,
+        "scripts dir",
+        format!("{} exists", dir.display()),
+    )];
+    out.extend(SCRIPTS.iter().map(|s| {
+        let name = format!("script {}", s.name);
+        let path = dir.join(s.name);
+        match classify(dir, s.name) {
+            Ok(Found::Ours {
+                target,
+                dangling: false,
+            }) if std::fs::metadata(&target).is_ok_and(|m| m.permissions().mode() & 0o111 == 0) => {
+                check(
+                    Status::Fail,
+                    name,
+                    format!(
+                        "{} -> {}, which is not executable: `chmod +x` it",
+                        path.display(),
+                        target.display()
+                    ),
+                )
+            }
+            Ok(Found::Ours {
+                target,
+                dangling: false,
+            }) => check(
+                Status::Ok,
+                name,
+                format!("{} -> {} (xennet)", path.display(), target.display()),
+            ),
+            Ok(Found::Ours {
+                target,
+                dangling: true,
+            }) => check(
+                Status::Fail,
+                name,
+                format!(
+                    "{} -> {}, which does not exist: the toolstack cannot run it; build \
+                         the binaries and run `xennet install` (or `xennet uninstall`) again",
+                    path.display(),
+                    target.display()
+                ),
+            ),
+            Ok(Found::Missing) => check(
+                Status::Warn,
+                name,
+                format!(
+                    "{} does not exist; `xennet install` links it",
+                    path.display()
+                ),
+            ),
+            Ok(Found::Other) => {
+                let shell = std::fs::read(&path).is_ok_and(|b| b.starts_with(b"#!"));
+                let what = if shell {
+                    "a shell script, not xennet (Xen's original?)"
+                } else {
+                    "not xennet's"
+                };
+                check(
+                    Status::Warn,
+                    name,
+                    format!(
+                        "{} is {what}; `xennet install` links xennet's binary there and \
+                             keeps it as {}.xen-orig",
+                        path.display(),
+                        s.name
+                    ),
+                )
+            }
+            Err(e) => check(
+                Status::Warn,
+                name,
+                format!("{} cannot be read: {e}", path.display()),
+            ),
+        }
+    }));
+    out
+}
+
+/// The executable `*.hook` files the vif scripts would run.
+fn hooks(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir.join("vif-post.d")) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "hook")
+                && std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every check, in order.
+pub fn run(script_dir: &Path) -> Vec<Check> {
+    let runner = System {
+        timeout: Duration::from_secs(5),
+    };
+    let search = Search::from_env();
+    let proc_sys_net = xennet::paths::proc_sys_net();
+    let mut out = Vec::new();
+    out.push(if root() {
+        check(Status::Ok, "root", "running as root, as the scripts do")
+    } else {
+        check(
+            Status::Warn,
+            "root",
+            format!(
+                "running as uid {}: the scripts run as root, and some checks may differ for root",
+                nix::unistd::geteuid()
+            ),
+        )
+    });
+    out.push(dom0_check());
+    out.extend(tool_checks(&search, &runner, &hooks(script_dir)));
+    out.push(bridge_check(&proc_sys_net));
+    out.push(br_netfilter_check(&proc_sys_net));
+    out.push(dir_check(
+        "lock dir",
+        &xennet::paths::lock_dir(),
+        "XENNET_LOCK_DIR",
+    ));
+    out.push(dir_check(
+        "state dir",
+        &xennet::paths::state_dir(),
+        "XENNET_STATE_DIR",
+    ));
+    out.extend(script_checks(script_dir));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xennet::exec::ExecError;
+
+    /// Answers version questions like a Debian 12 host.
+    struct Fake;
+    impl Runner for Fake {
+        fn run(&self, cmd: &Cmd) -> Result<String, ExecError> {
+            let base = cmd.program.rsplit('/').next().unwrap_or("");
+            Ok(match (base, cmd.args.first().map(String::as_str)) {
+                ("ip", Some("-j")) => "[{\"ifname\":\"lo\"}]".into(),
+                ("ip", _) => "ip utility, iproute2-6.1.0, libbpf 1.1.2\n".into(),
+                ("iptables", _) => "iptables v1.4.21\n".into(),
+                _ => "x 1.0\n".into(),
+            })
+        }
+    }
+
+    fn tools_in(dir: &Path, names: &[&str]) {
+        for n in names {
+            let p = dir.join(n);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+
+    #[test]
+    fn tools_are_found_and_missing_ones_name_their_package() {
+        let path = tempfile::tempdir().unwrap();
+        let system = tempfile::tempdir().unwrap();
+        tools_in(path.path(), &["ip", "bridge", "iptables", "nft"]);
+        tools_in(system.path(), &["iptables-save", "iptables-restore"]);
+        let search = Search {
+            path: vec![path.path().into()],
+            system: vec![system.path().into()],
+        };
+        let checks = tool_checks(&search, &Fake, &[]);
+        let get = |n: &str| checks.iter().find(|c| c.name == n).unwrap();
+        assert_eq!(checks.len(), TOOLS.len());
+        assert_eq!(get("ip").status, Status::Ok);
+        assert!(get("ip").detail.starts_with("ip utility, iproute2-6.1.0"));
+        assert_eq!(get("iptables").status, Status::Warn);
+        assert!(get("iptables").detail.contains("backend legacy"));
+        assert!(get("iptables-save").detail.contains("outside your PATH"));
+        assert_eq!(get("brctl").status, Status::Ok);
+        assert!(get("brctl").detail.contains("optional"));
+        let xs = get("xenstore-read");
+        assert_eq!(xs.status, Status::Fail);
+        assert!(xs.detail.contains("xenstore-utils"), "{}", xs.detail);
+        assert_eq!(get("logger").status, Status::Warn);
+        assert!(get("logger").detail.contains("bsdutils"));
+        assert_eq!(get("bash").status, Status::Warn);
+        let hooked = tool_checks(&search, &Fake, &[PathBuf::from("/x/vif-post.d/a.hook")]);
+        assert_eq!(
+            hooked.iter().find(|c| c.name == "bash").unwrap().status,
+            Status::Fail
+        );
+    }
+
+    #[test]
+    fn iptables_versions() {
+        assert_eq!(
+            parse_iptables_version("iptables v1.8.9 (nf_tables)"),
+            Some(((1, 8, 9), Some("nf_tables".into())))
+        );
+        assert_eq!(
+            parse_iptables_version("iptables v1.8.7 (legacy)"),
+            Some(((1, 8, 7), Some("legacy".into())))
+        );
+        assert_eq!(
+            parse_iptables_version("iptables v1.6"),
+            Some(((1, 6, 0), None))
+        );
+        assert_eq!(parse_iptables_version("nonsense"), None);
+    }
+
+    #[test]
+    fn directories() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(dir_check("d", t.path(), "V").status, Status::Ok);
+        let later = t.path().join("a/b");
+        let c = dir_check("d", &later, "V");
+        assert_eq!(c.status, Status::Ok);
+        assert!(c.detail.contains("does not exist yet"));
+        assert!(!later.exists());
+        let file = t.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(dir_check("d", &file, "V").status, Status::Fail);
+        assert_eq!(dir_check("d", &file.join("x"), "V").status, Status::Fail);
+    }
+
+    #[test]
+    fn br_netfilter_values() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(br_netfilter_check(t.path()).status, Status::Warn);
+        std::fs::create_dir(t.path().join("bridge")).unwrap();
+        let key = t.path().join("bridge/bridge-nf-call-iptables");
+        std::fs::write(&key, "0\n").unwrap();
+        assert_eq!(br_netfilter_check(t.path()).status, Status::Warn);
+        std::fs::write(&key, "1\n").unwrap();
+        assert_eq!(br_netfilter_check(t.path()).status, Status::Ok);
+    }
+
+    #[test]
+    fn lines_have_the_format() {
+        let c = check(Status::Warn, "x y", "z");
+        assert_eq!(c.to_string(), "WARN x y: z");
+        assert_eq!(check(Status::Ok, "a", "b").to_string(), "OK   a: b");
+    }
+}

@@ -1,0 +1,289 @@
+//! `xennet`: the administrator's tool of xen-netscripts (DESIGN.md): guest MACs, linking the
+//! script binaries into /etc/xen/scripts and back, a read-only check of the host, and the man
+//! pages and shell completions of every binary.
+
+mod docs;
+mod doctor;
+mod install;
+mod mac;
+mod scripts;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xennet",
+    version,
+    about = "Administer xen-netscripts, the Rust replacements of Xen's network hotplug scripts",
+    long_about = "Administer xen-netscripts, the Rust replacements of Xen's network hotplug \
+                  scripts (vif-bridge, vif-nat, vif-route, network-bridge, network-nat, \
+                  network-route): make and check guest MACs, link the binaries into \
+                  /etc/xen/scripts and put the originals back, check what the scripts need from \
+                  this host, and write man pages and shell completions."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Make a random guest MAC (Xen's 00:16:3e, or --local), or check MACs
+    Mac(MacArgs),
+    /// Link the script binaries into the scripts directory, keeping each original aside
+    #[command(
+        long_about = "Link vif-bridge, vif-nat, vif-route, network-bridge, network-nat and \
+                      network-route into the scripts directory under their names, as symbolic \
+                      links to the binaries. Each original is kept as <name>.xen-orig (never \
+                      overwritten), so that uninstall puts it back as it was. Every binary must \
+                      be there and every script installable, or nothing is changed. Running it \
+                      twice changes nothing; run from another build, it points the links there."
+    )]
+    Install(InstallArgs),
+    /// Put back the originals kept by install and remove xennet's links
+    Uninstall(UninstallArgs),
+    /// Check what the scripts need from this host, one line per check (reads only)
+    #[command(
+        long_about = "Check what the scripts need from this host and say what to do about each \
+                      problem, one line per check: OK, WARN or FAIL, the check's name, and the \
+                      detail. Tools and their versions, kernel bridge support, br_netfilter, \
+                      the lock and state directories, and whether each script in the scripts \
+                      directory is xennet's. It only reads; it changes nothing. Exits 1 when a \
+                      check FAILs."
+    )]
+    Doctor(DoctorArgs),
+    /// Write the man pages of xennet and of every script binary
+    Man {
+        /// The directory to write <name>.1 into (made if missing)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Write shell completions for xennet and every script binary
+    Completions {
+        /// The shell
+        shell: Shell,
+        /// The directory to write them into (made if missing); without it, xennet's own
+        /// completion goes to standard output
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct MacArgs {
+    /// A locally administered unicast MAC (second hex digit 2, 6, a or e) instead of one in
+    /// Xen's OUI 00:16:3e
+    #[arg(long)]
+    local: bool,
+    /// How many to make, one a line
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    count: u32,
+    #[command(subcommand)]
+    action: Option<MacAction>,
+}
+
+#[derive(Subcommand, Debug)]
+enum MacAction {
+    /// Say whether MACs are fine for a Xen guest, and which range each falls in
+    #[command(
+        long_about = "Say whether each MAC is fine for a Xen guest: unicast, and either in Xen's \
+                      OUI 00:16:3e or locally administered (MAC-01, MAC-02); and name the range \
+                      it falls in: Xen 00:16:3e, VMware 00:0c:29 or 00:50:56 (static part \
+                      00:50:56:00-3f), locally administered, or another vendor's OUI. Exits 0 \
+                      when every MAC is fine, 1 when one is not, 2 when one is not a MAC."
+    )]
+    Check {
+        /// Six hex octets separated by ':' (or '-')
+        #[arg(required = true, value_name = "MAC")]
+        macs: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct InstallArgs {
+    /// The scripts directory [default: $XEN_SCRIPT_DIR, else /etc/xen/scripts]
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Where the binaries are [default: the directory of this xennet executable]
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Print what would be done, as shell lines, and change nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+struct UninstallArgs {
+    /// The scripts directory [default: $XEN_SCRIPT_DIR, else /etc/xen/scripts]
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Print what would be done, as shell lines, and change nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+struct DoctorArgs {
+    /// The scripts directory [default: $XEN_SCRIPT_DIR, else /etc/xen/scripts]
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn script_dir(dir: Option<PathBuf>) -> PathBuf {
+    dir.unwrap_or_else(xennet::paths::script_dir)
+}
+
+fn mac_main(args: MacArgs) -> anyhow::Result<ExitCode> {
+    match args.action {
+        None => {
+            let kind = if args.local {
+                mac::Kind::Local
+            } else {
+                mac::Kind::Xen
+            };
+            let mut out = std::io::stdout().lock();
+            for _ in 0..args.count {
+                writeln!(out, "{}", mac::generate(kind)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(MacAction::Check { macs }) => {
+            let mut code = 0u8;
+            let mut out = std::io::stdout().lock();
+            for m in macs {
+                // As xenstore-read prints it, with its newline.
+                match m.trim().parse::<mac::Mac>() {
+                    Ok(parsed) => {
+                        let v = mac::check(parsed);
+                        write!(out, "{}", v.render())?;
+                        if v.rejected.is_some() {
+                            code = code.max(1);
+                        }
+                    }
+                    Err(e) => {
+                        out.flush()?;
+                        eprintln!("xennet: error: {e}");
+                        code = 2;
+                    }
+                }
+            }
+            Ok(ExitCode::from(code))
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Cmd::Mac(args) => {
+            drop(out);
+            mac_main(args)
+        }
+        Cmd::Install(a) => {
+            let bin_dir = match a.bin_dir {
+                Some(d) => d,
+                None => install::default_bin_dir()?,
+            };
+            let dir = script_dir(a.dir);
+            install::install(
+                &install::Options {
+                    dir: &dir,
+                    bin_dir: &bin_dir,
+                    dry_run: a.dry_run,
+                },
+                &mut out,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Uninstall(a) => {
+            let clean = install::uninstall(&script_dir(a.dir), a.dry_run, &mut out)?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Doctor(a) => {
+            let checks = doctor::run(&script_dir(a.dir));
+            for c in &checks {
+                writeln!(out, "{c}")?;
+            }
+            let count = |s| checks.iter().filter(|c| c.status == s).count();
+            let fails = count(doctor::Status::Fail);
+            writeln!(
+                out,
+                "\n{} checks: {} OK, {} WARN, {fails} FAIL",
+                checks.len(),
+                count(doctor::Status::Ok),
+                count(doctor::Status::Warn)
+            )?;
+            Ok(if fails > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Cmd::Man { out: dir } => {
+            for p in docs::write_man(Cli::command(), &dir)? {
+                writeln!(out, "{}", p.display())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Completions { shell, out: None } => {
+            docs::print_completion(Cli::command(), shell, &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Completions {
+            shell,
+            out: Some(dir),
+        } => {
+            for p in docs::write_completions(Cli::command(), shell, &dir)? {
+                writeln!(out, "{}", p.display())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xennet: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn mac_check_and_generation_do_not_mix() {
+        assert!(
+            Cli::try_parse_from(["xennet", "mac", "--local", "check", "00:16:3e:00:00:01"])
+                .is_err()
+        );
+        assert!(Cli::try_parse_from(["xennet", "mac", "check"]).is_err());
+        assert!(Cli::try_parse_from(["xennet", "mac", "-n", "0"]).is_err());
+        assert!(Cli::try_parse_from(["xennet", "mac", "--local", "-n", "3"]).is_ok());
+    }
+}

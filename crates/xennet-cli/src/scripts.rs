@@ -1,0 +1,504 @@
+//! What each script binary takes, as a table: its command words, the settings it reads and where
+//! from. The man pages and shell completions of the scripts are made from it (the binaries
+//! themselves parse their grammar in the core crate, `xennet::invocation`); a unit test keeps the
+//! settings here equal to the names the core knows.
+
+use clap::builder::PossibleValue;
+use clap::{Arg, ArgAction, Command};
+
+/// Where a script reads a setting from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A `name=value` argument or the environment (the argument wins).
+    Args,
+    /// The backend's xenstore key of that name, else a `name=value` argument or the environment.
+    XenstoreFirst,
+    /// Only the backend's xenstore key; an argument or variable of that name is accepted and
+    /// ignored.
+    Xenstore,
+    /// Set by the toolstack; accepted and not used.
+    Unused,
+}
+
+pub struct Setting {
+    pub name: &'static str,
+    pub from: Source,
+    pub help: &'static str,
+}
+
+pub struct Word {
+    pub word: &'static str,
+    pub help: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `vif-*`: run by the toolstack once per guest interface.
+    Vif,
+    /// `network-*`: run by an administrator or a boot unit, once per host.
+    Network,
+}
+
+pub struct Script {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub about: &'static str,
+    pub description: &'static str,
+    pub words: &'static [Word],
+    pub settings: &'static [Setting],
+}
+
+const fn s(name: &'static str, from: Source, help: &'static str) -> Setting {
+    Setting { name, from, help }
+}
+
+const VIF: Setting = s(
+    "vif",
+    Source::Args,
+    "The backend interface the kernel made, vif<domid>.<devid>; the toolstack sets it for \
+     online/offline.",
+);
+const XENBUS_PATH: Setting = s(
+    "XENBUS_PATH",
+    Source::Args,
+    "The backend's xenstore directory, backend/vif/<domid>/<devid>; the toolstack sets it. \
+     hotplug-status and hotplug-error are written there.",
+);
+const XENBUS_TYPE: Setting = s("XENBUS_TYPE", Source::Unused, "The device type, vif.");
+const XENBUS_BASE_PATH: Setting = s(
+    "XENBUS_BASE_PATH",
+    Source::Unused,
+    "The base of the backend path.",
+);
+const INTERFACE: Setting = s(
+    "INTERFACE",
+    Source::Args,
+    "The tap device of an HVM guest's emulated NIC, vif<domid>.<devid>-emu, for add/remove.",
+);
+const TYPE_IF: Setting = s(
+    "type_if",
+    Source::Args,
+    "vif (the default: online/offline act) or tap (add/remove act); any other pairing of \
+     command and type does nothing and succeeds.",
+);
+const SCRIPT: Setting = s(
+    "script",
+    Source::Unused,
+    "The script's name as the guest's configuration gives it.",
+);
+const IP: Setting = s(
+    "ip",
+    Source::XenstoreFirst,
+    "The guest's addresses, separated by spaces (address or address/prefix).",
+);
+const VIFNAME: Setting = s(
+    "vifname",
+    Source::Xenstore,
+    "A name for the interface: the kernel's vifD.N is renamed to it (a tap to <vifname>-emu).",
+);
+const FIREWALL: Setting = s(
+    "firewall",
+    Source::Args,
+    "iptables (the default: the originals' FORWARD rules for the guest) or none (no rules, as \
+     Debian's packaging).",
+);
+const MAC: Setting = s(
+    "mac",
+    Source::XenstoreFirst,
+    "The guest's MAC, checked to be unicast (see xennet mac check).",
+);
+const NETDEV_HOST: Setting = s(
+    "netdev",
+    Source::Args,
+    "The uplink; default: the device of the default route.",
+);
+const NETDEV_ROUTED: Setting = s(
+    "netdev",
+    Source::Args,
+    "The uplink; default: eth0 when it exists, else the device of the default route.",
+);
+const VIFNUM: Setting = s(
+    "vifnum",
+    Source::Args,
+    "Accepted for compatibility (a number); not used.",
+);
+const CONFIRM: Setting = s(
+    "confirm",
+    Source::Args,
+    "With start: keep the change only if `<script> confirm` is run within this many seconds \
+     (1-3600), else roll it back by itself.",
+);
+const FIREWALL_UNUSED: Setting = s(
+    "firewall",
+    Source::Unused,
+    "Accepted so one environment can serve every script; only the vif scripts read it.",
+);
+
+const VIF_WORDS: &[Word] = &[
+    Word {
+        word: "online",
+        help: "A PV guest's vif appeared: set it up and report hotplug-status connected.",
+    },
+    Word {
+        word: "offline",
+        help: "The vif is going away: remove what online added.",
+    },
+    Word {
+        word: "add",
+        help: "With type_if=tap: set up an HVM guest's emulated NIC (vifD.N-emu).",
+    },
+    Word {
+        word: "remove",
+        help: "With type_if=tap: remove what add added.",
+    },
+];
+
+const NETWORK_WORDS: &[Word] = &[
+    Word {
+        word: "start",
+        help: "Set the host up for this network mode (planned, journalled, rolled back on \
+               failure).",
+    },
+    Word {
+        word: "stop",
+        help: "Undo what start did.",
+    },
+    Word {
+        word: "status",
+        help: "Report the state; exit 0 when the mode is set up, 1 when not.",
+    },
+    Word {
+        word: "confirm",
+        help: "Keep the change of a `start confirm=SECONDS` that is waiting.",
+    },
+];
+
+pub const SCRIPTS: [Script; 6] = [
+    Script {
+        name: "vif-bridge",
+        kind: Kind::Vif,
+        about: "Connect a Xen guest's network interface to a bridge",
+        description: "Run by the toolstack (libxl) for every guest interface in bridged mode. \
+            online (and add for a tap) makes the backend interface a port of the bridge, with the \
+            MTU from xenstore or the bridge and the MAC fe:ff:ff:ff:ff:ff, adds the guest's \
+            FORWARD rules, runs the vif-post.d hooks and writes hotplug-status connected; offline \
+            (remove) undoes it. A drop-in replacement for Xen's shell script of the same name.",
+        words: VIF_WORDS,
+        settings: &[
+            VIF,
+            XENBUS_PATH,
+            XENBUS_TYPE,
+            XENBUS_BASE_PATH,
+            INTERFACE,
+            TYPE_IF,
+            SCRIPT,
+            s(
+                "bridge",
+                Source::XenstoreFirst,
+                "The bridge to join; default: the first bridge on the host. An old xenbrN \
+                 becomes ethN when only that exists.",
+            ),
+            IP,
+            VIFNAME,
+            s(
+                "mtu",
+                Source::Xenstore,
+                "The interface's MTU; default: the bridge's. Written to the frontend too.",
+            ),
+            MAC,
+            FIREWALL,
+        ],
+    },
+    Script {
+        name: "vif-nat",
+        kind: Kind::Vif,
+        about: "Route a Xen guest's network interface through dom0 with NAT",
+        description: "Run by the toolstack for every guest interface in NAT mode: gives the vif \
+            the router address (the guest's last octet + 127) as a /32, a host route and proxy \
+            ARP, and with dhcp=yes the guest's host entry in dhcpd's configuration. offline \
+            removes exactly that. Pairs with network-nat. A drop-in replacement for Xen's shell \
+            script of the same name.",
+        words: VIF_WORDS,
+        settings: &[
+            VIF,
+            XENBUS_PATH,
+            XENBUS_TYPE,
+            XENBUS_BASE_PATH,
+            INTERFACE,
+            TYPE_IF,
+            SCRIPT,
+            IP,
+            VIFNAME,
+            s(
+                "mac",
+                Source::Xenstore,
+                "The guest's MAC, for its dhcpd host entry.",
+            ),
+            s(
+                "dhcp",
+                Source::Args,
+                "yes or no: keep a host entry for the guest in dhcpd's configuration; default: \
+                 yes when /etc/dhcpd.conf exists.",
+            ),
+            FIREWALL,
+        ],
+    },
+    Script {
+        name: "vif-route",
+        kind: Kind::Vif,
+        about: "Route a Xen guest's network interface through dom0",
+        description: "Run by the toolstack for every guest interface in routed mode: puts dom0's \
+            uplink address on the vif as a /32, turns on proxy ARP and adds one host route per \
+            guest address; offline removes the routes. Pairs with network-route. A drop-in \
+            replacement for Xen's shell script of the same name.",
+        words: VIF_WORDS,
+        settings: &[
+            VIF,
+            XENBUS_PATH,
+            XENBUS_TYPE,
+            XENBUS_BASE_PATH,
+            INTERFACE,
+            TYPE_IF,
+            SCRIPT,
+            IP,
+            VIFNAME,
+            NETDEV_ROUTED,
+            FIREWALL,
+        ],
+    },
+    Script {
+        name: "network-bridge",
+        kind: Kind::Network,
+        about: "Put dom0's network interface behind a bridge for Xen guests",
+        description: "The bridge takes the NIC's name and the NIC becomes p<name>; every address \
+            (IPv4 and IPv6) and route moves with it, and back on stop. Journalled and rolled back \
+            on failure, so dom0 keeps its network. Never run it on a remote host without \
+            confirm=SECONDS. A drop-in replacement for Xen's shell script of the same name.",
+        words: NETWORK_WORDS,
+        settings: &[
+            NETDEV_HOST,
+            s(
+                "bridge",
+                Source::Args,
+                "The bridge's name; default: netdev's name. null does nothing.",
+            ),
+            VIFNUM,
+            s(
+                "antispoof",
+                Source::Args,
+                "yes or no (default): drop forwarded traffic except what the vif scripts allow.",
+            ),
+            FIREWALL_UNUSED,
+            CONFIRM,
+        ],
+    },
+    Script {
+        name: "network-nat",
+        kind: Kind::Network,
+        about: "Set dom0 up as a NAT router for Xen guests",
+        description: "Turns on forwarding, adds one MASQUERADE rule out of the uplink and refuses \
+            new connections from the uplink to the guests; with dhcp=yes adds the guests' subnet \
+            to dhcpd. stop removes exactly what start added. A drop-in replacement for Xen's \
+            shell script of the same name.",
+        words: NETWORK_WORDS,
+        settings: &[
+            NETDEV_HOST,
+            s(
+                "antispoof",
+                Source::Args,
+                "yes or no; accepted, not implemented (nor by the original).",
+            ),
+            s(
+                "dhcp",
+                Source::Args,
+                "yes or no: serve the guests with dhcpd; default: yes when /etc/dhcpd.conf \
+                 exists.",
+            ),
+            VIFNUM,
+            FIREWALL_UNUSED,
+            CONFIRM,
+        ],
+    },
+    Script {
+        name: "network-route",
+        kind: Kind::Network,
+        about: "Set dom0 up as a router for Xen guests",
+        description: "Turns on forwarding and proxy ARP on the uplink; stop puts back what start \
+            found, and status only reports. A drop-in replacement for Xen's shell script of the \
+            same name.",
+        words: NETWORK_WORDS,
+        settings: &[
+            NETDEV_ROUTED,
+            s(
+                "antispoof",
+                Source::Args,
+                "yes or no; accepted, nothing to do in routed mode.",
+            ),
+            VIFNUM,
+            CONFIRM,
+        ],
+    },
+];
+
+impl Setting {
+    /// Where the setting comes from, in words.
+    pub fn source_words(&self) -> &'static str {
+        match self.from {
+            Source::Args => "argument or environment",
+            Source::XenstoreFirst => "the backend's xenstore key, else argument or environment",
+            Source::Xenstore => "the backend's xenstore key only",
+            Source::Unused => "set by the toolstack, accepted and not used",
+        }
+    }
+}
+
+/// The environment variables every script reads besides its settings.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "XENNET_DRY_RUN",
+        "When set and not 0: as --dry-run, print the plan and change nothing.",
+    ),
+    ("XENNET_LOG", "The log filter for stderr (e.g. debug)."),
+    (
+        "XENNET_LOCK_DIR",
+        "The lock files' directory (default /var/run/xen-hotplug, shared with Xen's scripts).",
+    ),
+    (
+        "XENNET_LOCK_TIMEOUT",
+        "Seconds to wait for a lock (default 30).",
+    ),
+    (
+        "XENNET_STATE_DIR",
+        "Journals and records (default /run/xen/xennet).",
+    ),
+    (
+        "XEN_SCRIPT_DIR",
+        "The scripts' directory, whose vif-post.d holds the hooks (default /etc/xen/scripts).",
+    ),
+    (
+        "XEN_LOG_DIR",
+        "Where xen-hotplug.log is (default /var/log/xen).",
+    ),
+];
+
+/// The clap description of a script's grammar, for its man page and completions.
+pub fn command(script: &Script) -> Command {
+    let words: Vec<PossibleValue> = script
+        .words
+        .iter()
+        .map(|w| PossibleValue::new(w.word).help(w.help))
+        .collect();
+    let settings: Vec<PossibleValue> = script
+        .settings
+        .iter()
+        .map(|s| PossibleValue::new(format!("{}=", s.name)).help(s.help))
+        .collect();
+    let grammar = match script.kind {
+        Kind::Vif => "online|offline|add|remove [name=value ...]",
+        Kind::Network => "start|stop|status [name=value ...]",
+    };
+    let name = script.name;
+    let usage = match script.kind {
+        Kind::Vif => format!(
+            "{name} [--dry-run] [-v|--verbose] online|offline|add|remove [NAME=VALUE]...\n\
+             {name} --version"
+        ),
+        Kind::Network => format!(
+            "{name} [--dry-run] [-v|--verbose] start|stop|status [NAME=VALUE]...\n\
+             {name} confirm\n\
+             {name} --version"
+        ),
+    };
+    Command::new(name)
+        .version(env!("CARGO_PKG_VERSION"))
+        .override_usage(usage)
+        .about(script.about)
+        .long_about(format!(
+            "{}\n\nGrammar: {} {grammar}. The command word is the first argument without '='; \
+             settings are name=value words (in any place) or environment variables, the \
+             arguments winning, and are taken literally. Every value is checked before anything \
+             is touched.",
+            script.description, script.name
+        ))
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("dry-run")
+                .long("dry-run")
+                .action(ArgAction::SetTrue)
+                .help("Print the plan as shell lines and change nothing (also XENNET_DRY_RUN=1)"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .long("verbose")
+                .action(ArgAction::SetTrue)
+                .help("Log every command run to stderr"),
+        )
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version"),
+        )
+        .arg(
+            Arg::new("command")
+                .value_name("COMMAND")
+                .required(true)
+                .value_parser(words)
+                .help("What to do"),
+        )
+        .arg(
+            Arg::new("settings")
+                .value_name("NAME=VALUE")
+                .num_args(0..)
+                .action(ArgAction::Append)
+                .value_parser(settings)
+                .hide_possible_values(true)
+                .help("Settings (see SETTINGS)"),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn names(s: &Script) -> BTreeSet<&'static str> {
+        s.settings.iter().map(|x| x.name).collect()
+    }
+
+    /// The table documents exactly the names the core's scripts know (xennet's KNOWN lists).
+    #[test]
+    fn settings_match_the_core() {
+        let by = |n: &str| SCRIPTS.iter().find(|s| s.name == n).unwrap();
+        let known = |k: &[&'static str]| k.iter().copied().collect::<BTreeSet<_>>();
+        use xennet::modes::{network_bridge, network_nat, network_route};
+        assert_eq!(names(by("network-bridge")), known(network_bridge::KNOWN));
+        assert_eq!(names(by("network-nat")), known(network_nat::KNOWN));
+        assert_eq!(names(by("network-route")), known(network_route::KNOWN));
+        let mut vif_union = BTreeSet::new();
+        for s in SCRIPTS.iter().filter(|s| s.kind == Kind::Vif) {
+            assert!(names(s).is_subset(&known(xennet::vif::KNOWN)), "{}", s.name);
+            vif_union.extend(names(s));
+        }
+        assert_eq!(vif_union, known(xennet::vif::KNOWN));
+        for s in &SCRIPTS {
+            assert_eq!(names(s).len(), s.settings.len(), "{}: a name twice", s.name);
+        }
+    }
+
+    #[test]
+    fn commands_are_valid() {
+        for s in &SCRIPTS {
+            let mut c = command(s);
+            c.build();
+            c.clone()
+                .try_get_matches_from([
+                    s.name,
+                    s.words[0].word,
+                    &format!("{}=", s.settings[0].name),
+                ])
+                .unwrap();
+        }
+    }
+}
