@@ -241,6 +241,27 @@ pub fn choose_uplink(runner: &dyn Runner, given: Option<&str>, origin: &str) -> 
     }
 }
 
+/// network-bridge's and network-nat's uplink: `netdev` when given, else the default route's device
+/// (NB-02, parsed whole; issue 3 asks the same of NAT), else `eth0`. Checked as an interface name;
+/// returned with how it was chosen, which the scripts print.
+pub fn uplink_by_default_route(
+    inv: &crate::invocation::Invocation,
+    runner: &dyn Runner,
+) -> Result<(String, String), String> {
+    let (netdev, origin) = match inv.get("netdev").filter(|v| !v.is_empty()) {
+        Some(n) => (n.to_string(), inv.origin("netdev")),
+        None => match default_route_dev(runner)? {
+            Some(d) => (d, "the device of the default route".to_string()),
+            None => (
+                "eth0".to_string(),
+                "the default, as there is no default route".to_string(),
+            ),
+        },
+    };
+    crate::validate::ifname("netdev", &netdev).map_err(|e| e.0)?;
+    Ok((netdev, origin))
+}
+
 /// A route as `ip -j route` shows it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Route {

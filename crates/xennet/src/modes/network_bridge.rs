@@ -34,17 +34,7 @@ pub struct Settings {
 
 /// §8.1 with the FIX rows: netdev is the default route's device, parsed whole (`enp0s3`).
 pub fn settings(inv: &Invocation, runner: &dyn Runner) -> Result<Settings, String> {
-    let (netdev, netdev_origin) = match inv.get("netdev").filter(|v| !v.is_empty()) {
-        Some(n) => (n.to_string(), inv.origin("netdev")),
-        None => match state::default_route_dev(runner).map_err(|e| e.to_string())? {
-            Some(d) => (d, "the device of the default route".to_string()),
-            None => (
-                "eth0".to_string(),
-                "the default, as there is no default route".to_string(),
-            ),
-        },
-    };
-    validate::ifname("netdev", &netdev).map_err(|e| e.0)?;
+    let (netdev, netdev_origin) = state::uplink_by_default_route(inv, runner)?;
     let pdev = format!("p{netdev}");
     if pdev.len() > 15 {
         return Err(format!(

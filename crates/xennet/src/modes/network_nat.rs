@@ -41,17 +41,7 @@ struct Record {
 
 fn settings(inv: &Invocation, runner: &dyn Runner) -> Result<Settings, String> {
     // The issue asks for the default route's device when netdev is not given (the original: eth0).
-    let (netdev, origin) = match inv.get("netdev").filter(|v| !v.is_empty()) {
-        Some(n) => (n.to_string(), inv.origin("netdev")),
-        None => match state::default_route_dev(runner).map_err(|e| e.to_string())? {
-            Some(d) => (d, "the device of the default route".to_string()),
-            None => (
-                "eth0".to_string(),
-                "the default, as there is no default route".to_string(),
-            ),
-        },
-    };
-    validate::ifname("netdev", &netdev).map_err(|e| e.0)?;
+    let (netdev, origin) = state::uplink_by_default_route(inv, runner)?;
     if validate::yes_no("antispoof", inv.value("antispoof")).map_err(|e| e.0)? {
         log::warn!("antispoof=yes is not implemented by network-nat (nor by the original)");
     }
