@@ -12,19 +12,7 @@ use xennet_tests::*;
 fn online_fails_cleanly(h: &Host, what: &str) -> String {
     let before = h.snapshot();
     let r = h.libxl("vif-bridge", 1, 0).run(ONLINE);
-    assert_failed(h, &r, what);
-    assert_eq!(
-        h.hotplug_status(1, 0).as_deref(),
-        Some("error"),
-        "{what}: hotplug-status (XS-03)\n{}",
-        h.explain(&r)
-    );
-    let err = h.hotplug_error(1, 0).unwrap_or_default();
-    assert!(
-        !err.is_empty(),
-        "{what}: hotplug-error is empty\n{}",
-        h.explain(&r)
-    );
+    let err = assert_reported(h, &r, what, "");
     assert_same(&before, &h.snapshot(), what);
     err
 }
@@ -92,18 +80,7 @@ fn vc05_missing_vif_is_reported_through_xenstore() {
     };
     let before = h.snapshot();
     let r = h.libxl("vif-bridge", 1, 0).unset("vif").run(ONLINE);
-    assert_failed(&h, &r, "online without vif");
-    assert_eq!(
-        h.hotplug_status(1, 0).as_deref(),
-        Some("error"),
-        "{}",
-        h.explain(&r)
-    );
-    let err = h.hotplug_error(1, 0).unwrap_or_default();
-    assert!(
-        err.contains("vif"),
-        "hotplug-error should name `vif`: {err:?}"
-    );
+    assert_reported(&h, &r, "online without vif", "vif");
     assert_same(&before, &h.snapshot(), "online without vif");
 }
 
@@ -116,14 +93,7 @@ fn vc01_invalid_command_word() {
     let r = h
         .libxl("vif-bridge", 1, 0)
         .run(&["frobnicate", "type_if=vif"]);
-    assert_failed(&h, &r, "frobnicate");
-    let err = h.hotplug_error(1, 0).unwrap_or_default();
-    assert!(
-        err.contains("Invalid command: frobnicate"),
-        "VC-01 text: {err:?}\n{}",
-        h.explain(&r)
-    );
-    assert_eq!(h.hotplug_status(1, 0).as_deref(), Some("error"));
+    assert_reported(&h, &r, "frobnicate (VC-01)", "Invalid command: frobnicate");
     assert_same(&before, &h.snapshot(), "invalid command");
 }
 

@@ -8,8 +8,10 @@ use crate::plan::{OnError, Step};
 /// The MAC every port the scripts add gets (MAC-03).
 pub const PORT_MAC: &str = "fe:ff:ff:ff:ff:ff";
 
+/// BR-01: bridge-utils when `brctl` is on PATH; looked up once per run.
 fn have_brctl() -> bool {
-    which::which("brctl").is_ok()
+    static HAVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAVE.get_or_init(|| which::which("brctl").is_ok())
 }
 
 /// BR-05: a new bridge with STP off and forward delay 0, left down.

@@ -109,3 +109,23 @@ pub fn assert_failed(h: &Host, r: &Output, what: &str) {
 pub fn mtu_of(h: &Host, dev: &str) -> u64 {
     h.link(dev).and_then(|l| l["mtu"].as_u64()).unwrap_or(0)
 }
+
+/// The failure protocol of a vif script (GEN-10, XS-03): a non-zero exit, `hotplug-status=error`
+/// and a `hotplug-error` that is not empty and contains `names`. Returns the hotplug-error.
+#[track_caller]
+pub fn assert_reported(h: &Host, r: &Output, what: &str, names: &str) -> String {
+    assert_failed(h, r, what);
+    assert_eq!(
+        h.hotplug_status(1, 0).as_deref(),
+        Some("error"),
+        "{what}: hotplug-status (XS-03)\n{}",
+        h.explain(r)
+    );
+    let err = h.hotplug_error(1, 0).unwrap_or_default();
+    assert!(
+        !err.is_empty() && err.contains(names),
+        "{what}: hotplug-error should name {names:?}: {err:?}\n{}",
+        h.explain(r)
+    );
+    err
+}

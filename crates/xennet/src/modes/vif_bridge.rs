@@ -222,7 +222,7 @@ fn plan_release(
         Err(other) => return Err(other),
     };
     let mut plan = Plan::default();
-    match ctx.link_to_release() {
+    let link = match ctx.link_to_release() {
         Found::NotOurs(link) => {
             // KP-16: another guest's interface of that name keeps its port and its rules.
             rep.warn(&format!(
@@ -235,15 +235,18 @@ fn plan_release(
                 report_after: problem,
             });
         }
-        Found::Gone => rep.debug(&format!("{} is already gone", ctx.dev)),
-        Found::Ours(_) => {}
-    }
+        Found::Gone => {
+            rep.debug(&format!("{} is already gone", ctx.dev));
+            None
+        }
+        Found::Ours(link) => Some(link),
+    };
     if let Some(rules) =
         firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?
     {
         plan.extend(firewall::offline_steps(&ctx.dev, &rules));
     }
-    if let Found::Ours(link) = ctx.link_to_release() {
+    if let Some(link) = link {
         if link.up {
             plan.push(
                 Step::run(
