@@ -458,7 +458,7 @@ pub fn multicall(argv: Vec<OsString>) -> i32 {
                             // children of PATH at column 0, one space per level below
                             let depth = p.matches('/').count() - depth0 - usize::from(abs != "/");
                             let name = p.rsplit('/').next().unwrap_or("");
-                            let _ = writeln!(out, "{:width$}{name} = \"{v}\"", "", width = depth);
+                            let _ = writeln!(out, "{}", ls_line(depth, name, &v));
                         }
                     }
                     0
@@ -472,6 +472,29 @@ pub fn multicall(argv: Vec<OsString>) -> i32 {
     };
     let _ = out.flush();
     code
+}
+
+/// One line of `xenstore-ls` as the C client prints it: the value escaped (`\\` for a
+/// backslash, `\ooo` for a byte outside printable ASCII) and, like the client's default 80
+/// columns, cut short with `\...` when the line would be longer.
+fn ls_line(depth: usize, name: &str, value: &str) -> String {
+    const MAX_WIDTH: usize = 80;
+    const TAG_LEN: usize = " = \"...\"".len();
+    let mut esc = String::new();
+    for b in value.bytes() {
+        match b {
+            b'\\' => esc.push_str("\\\\"),
+            b' '..=b'~' => esc.push(b as char),
+            other => esc.push_str(&format!("\\{other:03o}")),
+        }
+    }
+    let head = format!("{:depth$}{name}", "");
+    if MAX_WIDTH < head.len() + esc.len() + TAG_LEN {
+        let keep = MAX_WIDTH.saturating_sub(TAG_LEN + head.len()).min(esc.len());
+        format!("{head} = \"{}\\...\"", &esc[..keep])
+    } else {
+        format!("{head} = \"{esc}\"")
+    }
 }
 
 #[cfg(test)]

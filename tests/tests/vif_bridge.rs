@@ -161,6 +161,34 @@ fn ipt04_several_addresses_give_one_in_rule_each_and_one_out_rule() {
     assert_eq!(got, want, "IPT-04 with two addresses\n{}", h.explain(&r));
 }
 
+/// The backend keys come from one `xenstore-ls`, which cuts values longer than its 80 columns
+/// (XS-02): a long `ip` list is read again whole, so every address still gets its rule.
+#[test]
+fn a_long_ip_list_cut_by_xenstore_ls_is_read_whole() {
+    let ips: Vec<String> = (51..=62).map(|n| format!("192.0.2.{n}")).collect();
+    let list = ips.join(" ");
+    assert!(list.len() > 80, "the list must be longer than xenstore-ls shows");
+    let Some((h, _g)) = admin_bridge_host("vb_longip", &[("ip", &list)]) else {
+        return;
+    };
+    let r = h.libxl("vif-bridge", 1, 0).run(ONLINE);
+    assert_ok(&h, &r, "vif-bridge online with twelve addresses");
+    let got = h.forward_rules();
+    for ip in &ips {
+        assert!(
+            got.contains(&in_rule_from("vif1.0", ip)),
+            "no rule for {ip}: {got:?}\n{}",
+            h.explain(&r)
+        );
+    }
+    let calls = h.xs_calls();
+    assert!(
+        calls.iter().any(|c| c.starts_with("xenstore-ls"))
+            && calls.iter().any(|c| c.starts_with("xenstore-read") && c.ends_with("/ip")),
+        "expected one xenstore-ls and a re-read of the cut ip key: {calls:?}"
+    );
+}
+
 #[test]
 fn vb09_second_online_changes_nothing() {
     let Some((h, g)) = network_bridge_host("vb_twice", &[("ip", "192.0.2.51")]) else {

@@ -128,7 +128,6 @@ fn grammar_failure(script: &str, msg: &str) -> ExitCode {
 type VifPlanner = fn(
     &vif::VifContext,
     &Invocation,
-    &dyn xenstore::XenStore,
     &dyn crate::exec::Runner,
     &Reporter,
 ) -> Result<modes::Planned, Stop>;
@@ -167,7 +166,7 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         Err(Stop::NothingToDo) => return ExitCode::SUCCESS,
         Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
     };
-    let planned = match planner(&ctx, inv, &xs, &runner, &rep) {
+    let planned = match planner(&ctx, inv, &runner, &rep) {
         Ok(p) => p,
         Err(Stop::NothingToDo) => return ExitCode::SUCCESS,
         Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
@@ -182,11 +181,12 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         print!("{}", plan.render());
         if connects {
             println!("# XS-04: report success to the backend");
-            println!(
-                "{}",
-                xenstore::write_cmd(&[(&xenstore::join(&ctx.xp, "hotplug-status"), "connected")])
-                    .line()
-            );
+            let pairs = report::connected_pairs(&ctx.xp, &planned.frontend_keys);
+            let refs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            println!("{}", xenstore::write_cmd(&refs).line());
         }
         return ExitCode::SUCCESS;
     }
@@ -199,7 +199,7 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
     }
     rep.debug(&planned.done);
     if connects {
-        if let Err(e) = report::write_connected(&xs, &ctx.xp) {
+        if let Err(e) = report::write_connected(&xs, &ctx.xp, &planned.frontend_keys) {
             return fail(
                 Some(&ctx.xp),
                 &format!(

@@ -5,7 +5,8 @@
 use crate::invocation::Invocation;
 use crate::state;
 use crate::validate;
-use crate::xenstore::{join, XenStore};
+use crate::xenstore::XenStore;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -64,6 +65,8 @@ pub struct VifContext {
     pub ips: Vec<String>,
     pub domid: String,
     pub devid: String,
+    /// The backend directory's keys, read in one round (XS-02: a missing key is absent here).
+    pub keys: BTreeMap<String, String>,
 }
 
 /// Why the front end stopped.
@@ -129,11 +132,11 @@ fn ids_from_name(name: &str) -> Option<(String, String)> {
     (d.parse::<u32>().is_ok() && n.parse::<u32>().is_ok()).then(|| (d.to_string(), n.to_string()))
 }
 
-/// Reads a backend key, falling back to `default` only when the key is missing (XS-02).
-pub fn read_default(xs: &dyn XenStore, xp: &str, key: &str, default: &str) -> Result<String, Stop> {
-    xs.read(&join(xp, key))
-        .map(|v| v.unwrap_or_else(|| default.to_string()))
-        .map_err(|e| err(Some(xp), e.to_string()))
+/// A backend key, or `default` only when the key is missing (XS-02).
+fn key_or(keys: &BTreeMap<String, String>, key: &str, default: &str) -> String {
+    keys.get(key)
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
 }
 
 /// Runs the checks of §3 in their order and reads what every vif script needs.
@@ -249,8 +252,14 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
         ));
     }
 
+    // Every backend key this run needs, in one xenstore round.
+    let keys = xs
+        .read_dir(&xp)
+        .map_err(|e| err(Some(&xp), e.to_string()))?
+        .unwrap_or_default();
+
     // VC-07, VC-08
-    let vifname = read_default(xs, &xp, "vifname", "")?;
+    let vifname = key_or(&keys, "vifname", "");
     let dev = if vifname.is_empty() {
         kernel_name.clone()
     } else {
@@ -282,7 +291,7 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
 
     // VC-10
     let ip_default = inv.value("ip");
-    let ip_value = read_default(xs, &xp, "ip", ip_default)?;
+    let ip_value = key_or(&keys, "ip", ip_default);
     let ips = validate::ip_list("ip", &ip_value).map_err(|e| err(Some(&xp), e.0))?;
 
     Ok(VifContext {
@@ -296,6 +305,7 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
         ips,
         domid,
         devid,
+        keys,
     })
 }
 
@@ -386,6 +396,16 @@ impl VifContext {
             ])),
         );
         steps
+    }
+
+    /// A backend key, or `default` only when the key is missing (XS-02).
+    pub fn key_or(&self, key: &str, default: &str) -> String {
+        key_or(&self.keys, key, default)
+    }
+
+    /// A backend key as xenstore holds it; None when missing.
+    pub fn key(&self, key: &str) -> Option<&str> {
+        self.keys.get(key).map(String::as_str)
     }
 
     /// The variables hooks see (HK-02).

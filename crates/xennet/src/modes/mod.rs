@@ -17,6 +17,9 @@ pub struct Planned {
     pub done: String,
     /// An error to report after the plan ran (VB-10: clean up first, then tell).
     pub report_after: Option<String>,
+    /// Keys written with `hotplug-status` in the same xenstore call (the frontend's `mtu`,
+    /// MTU-01): one process for the whole report, and written only once the plan succeeded.
+    pub frontend_keys: Vec<(String, String)>,
 }
 
 /// What a host-wide (`network-*`) script planned.

@@ -10,8 +10,8 @@ use crate::plan::{OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::state;
 use crate::validate;
-use crate::vif::{read_default, Found, Stop, TypeIf, VifContext};
-use crate::xenstore::{join, write_cmd, XenStore};
+use crate::vif::{Found, Stop, TypeIf, VifContext};
+use crate::xenstore::join;
 
 /// The bridge this vif belongs on, and where its name came from (for messages).
 struct BridgeChoice {
@@ -21,15 +21,10 @@ struct BridgeChoice {
 
 /// VB-01…VB-04: name the bridge (xenstore, then argument/environment, then the first bridge on the
 /// host) and translate an old `xenbrN` to the G2 bridge `ethN`.
-fn choose_bridge(
-    ctx: &VifContext,
-    inv: &Invocation,
-    xs: &dyn XenStore,
-    rep: &Reporter,
-) -> Result<BridgeChoice, Stop> {
+fn choose_bridge(ctx: &VifContext, inv: &Invocation, rep: &Reporter) -> Result<BridgeChoice, Stop> {
     let key = join(&ctx.xp, "bridge");
-    let (mut name, mut origin) = match xs.read(&key).map_err(|e| ctx.fatal(e.to_string()))? {
-        Some(v) => (v, format!("from xenstore key {key}")),
+    let (mut name, mut origin) = match ctx.key("bridge") {
+        Some(v) => (v.to_string(), format!("from xenstore key {key}")),
         None => (
             inv.value("bridge").to_string(),
             format!("from {}", inv.origin("bridge")),
@@ -91,19 +86,18 @@ fn check_bridge(b: &BridgeChoice) -> Result<(), String> {
 pub fn plan(
     ctx: &VifContext,
     inv: &Invocation,
-    xs: &dyn XenStore,
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
     if !ctx.command.is_up() {
-        return plan_release(ctx, inv, xs, runner, rep);
+        return plan_release(ctx, inv, runner, rep);
     }
-    let bridge = choose_bridge(ctx, inv, xs, rep)?;
+    let bridge = choose_bridge(ctx, inv, rep)?;
     check_bridge(&bridge).map_err(|msg| ctx.fatal(msg))?;
     let rules =
         firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
     // MTU-01: the backend key, else the bridge's.
-    let mtu_key = read_default(xs, &ctx.xp, "mtu", "")?;
+    let mtu_key = ctx.key_or("mtu", "");
     let bridge_link = state::link(&bridge.name)
         .ok_or_else(|| ctx.fatal(format!("bridge {} vanished", bridge.name)))?;
     let mtu = match mtu_key.trim() {
@@ -115,7 +109,7 @@ pub fn plan(
     };
     if ctx.type_if == TypeIf::Vif {
         // The guest's MAC is checked here so that a bad one is reported before the guest runs.
-        let mac = read_default(xs, &ctx.xp, "mac", inv.value("mac"))?;
+        let mac = ctx.key_or("mac", inv.value("mac"));
         if !mac.is_empty() {
             validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
         }
@@ -181,21 +175,16 @@ pub fn plan(
         }
         plan.push(bridge::link_up(dev));
     }
-    if ctx.type_if == TypeIf::Vif {
-        if let Some(path) = ctx.frontend_mtu_path() {
-            let value = mtu.to_string();
-            plan.push(Step::run(
-                format!("Writing {path} {value} to xenstore"),
-                write_cmd(&[(&path, &value)]),
-            ));
-        }
-    }
     if let Some(rules) = rules {
         plan.extend(firewall::online_steps(dev, &ctx.ips, &rules));
     }
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", bridge.name.as_str()), ("ip", ip_joined.as_str())]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail));
+    let frontend_keys = match ctx.frontend_mtu_path() {
+        Some(path) if ctx.type_if == TypeIf::Vif => vec![(path, mtu.to_string())],
+        _ => Vec::new(),
+    };
     Ok(Planned {
         plan,
         done: format!(
@@ -204,6 +193,7 @@ pub fn plan(
             bridge.name
         ),
         report_after: None,
+        frontend_keys,
     })
 }
 
@@ -212,11 +202,10 @@ pub fn plan(
 fn plan_release(
     ctx: &VifContext,
     inv: &Invocation,
-    xs: &dyn XenStore,
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
-    let (name, problem) = match choose_bridge(ctx, inv, xs, rep) {
+    let (name, problem) = match choose_bridge(ctx, inv, rep) {
         Ok(b) => (b.name.clone(), check_bridge(&b).err()),
         Err(Stop::Error { msg, .. }) => (String::new(), Some(msg)),
         Err(other) => return Err(other),
@@ -233,6 +222,7 @@ fn plan_release(
                 plan,
                 done: String::new(),
                 report_after: problem,
+                frontend_keys: Vec::new(),
             });
         }
         Found::Gone => {
@@ -271,5 +261,6 @@ fn plan_release(
             ctx.dev
         ),
         report_after: problem,
+        frontend_keys: Vec::new(),
     })
 }

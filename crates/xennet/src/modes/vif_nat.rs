@@ -12,8 +12,8 @@ use crate::invocation::Invocation;
 use crate::plan::{Action, OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::validate;
-use crate::vif::{read_default, Found, Stop, TypeIf, VifContext};
-use crate::xenstore::{join, XenStore};
+use crate::vif::{Found, Stop, TypeIf, VifContext};
+use crate::xenstore::join;
 use std::net::Ipv4Addr;
 
 /// The guest's address and the router address derived from it.
@@ -77,10 +77,10 @@ pub fn hostname(domid: u32, vifid: u32) -> String {
 }
 
 /// XS-01: a key that must be present and non-empty.
-fn read_required(ctx: &VifContext, xs: &dyn XenStore, key: &str) -> Result<String, Stop> {
+fn read_required(ctx: &VifContext, key: &str) -> Result<String, Stop> {
     let path = join(&ctx.xp, key);
-    match xs.read(&path).map_err(|e| ctx.fatal(e.to_string()))? {
-        Some(v) if !v.is_empty() => Ok(v),
+    match ctx.key(key) {
+        Some(v) if !v.is_empty() => Ok(v.to_string()),
         _ => Err(ctx.fatal(format!("xenstore-read {path} failed."))),
     }
 }
@@ -88,7 +88,6 @@ fn read_required(ctx: &VifContext, xs: &dyn XenStore, key: &str) -> Result<Strin
 pub fn plan(
     ctx: &VifContext,
     inv: &Invocation,
-    xs: &dyn XenStore,
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
@@ -113,8 +112,8 @@ pub fn plan(
             ))
         }
     };
-    let domid_s = read_required(ctx, xs, "frontend-id")?;
-    let handle_s = read_required(ctx, xs, "handle")?;
+    let domid_s = read_required(ctx, "frontend-id")?;
+    let handle_s = read_required(ctx, "handle")?;
     let domid =
         validate::number(&join(&ctx.xp, "frontend-id"), &domid_s).map_err(|e| ctx.fatal(e.0))?;
     let handle =
@@ -156,6 +155,7 @@ pub fn plan(
                     plan,
                     done,
                     report_after: None,
+                    frontend_keys: Vec::new(),
                 });
             }
             Found::Gone => None,
@@ -188,13 +188,14 @@ pub fn plan(
             plan,
             done,
             report_after: None,
+            frontend_keys: Vec::new(),
         });
     }
 
     let mac = if dhcp_files.is_some() && routed {
-        read_required(ctx, xs, "mac")?
+        read_required(ctx, "mac")?
     } else {
-        read_default(xs, &ctx.xp, "mac", "")?
+        ctx.key_or("mac", "")
     };
     if !mac.is_empty() {
         validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
@@ -249,6 +250,7 @@ pub fn plan(
         plan,
         done,
         report_after: None,
+        frontend_keys: Vec::new(),
     })
 }
 

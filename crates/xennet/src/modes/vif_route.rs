@@ -12,7 +12,6 @@ use crate::plan::{OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::state;
 use crate::vif::{Found, Stop, TypeIf, VifContext};
-use crate::xenstore::XenStore;
 use std::net::IpAddr;
 
 /// A guest address as the kernel names its route: `192.0.2.60` for a host, `10.0.0.0/24` for a
@@ -54,7 +53,6 @@ fn route_cmd(verb: &str, dst: &str, dev: &str, main_ip: Option<&str>, metric: u3
 pub fn plan(
     ctx: &VifContext,
     inv: &Invocation,
-    _xs: &dyn XenStore,
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
@@ -80,6 +78,7 @@ pub fn plan(
                     plan,
                     done,
                     report_after: None,
+                    frontend_keys: Vec::new(),
                 });
             }
             Found::Gone => rep.debug(&format!("{dev} is already gone")),
@@ -96,6 +95,7 @@ pub fn plan(
             plan,
             done,
             report_after: None,
+            frontend_keys: Vec::new(),
         });
     }
 
@@ -163,6 +163,7 @@ pub fn plan(
         plan,
         done,
         report_after: None,
+        frontend_keys: Vec::new(),
     })
 }
 
