@@ -17,9 +17,27 @@ name=$(basename "$0")
 real=/usr/sbin/$name; [ -x "$real" ] || real=/sbin/$name
 if [ "$name" = ip ] && [[ " $* " == *" -j "* ]]; then exec "$real" "$@"; fi
 if [ "$name" = brctl ] && [ "$1" = show ]; then exec "$real" "$@"; fi
-n=$(( $(cat "$FAULT_DIR/count" 2>/dev/null || echo 0) + 1 ))
-echo "$n" > "$FAULT_DIR/count"
-echo "$n $name $*" >> "$FAULT_DIR/log"
+count() {
+  n=$(( $(cat "$FAULT_DIR/count" 2>/dev/null || echo 0) + 1 ))
+  echo "$n" > "$FAULT_DIR/count"
+  echo "$n $name $*" >> "$FAULT_DIR/log"
+}
+if [ "$name" = ip ] && [ "$1" = -batch ] && [ "$2" = - ]; then
+  # One process, many host changes: each line counts, and a fault at line k behaves as ip
+  # does, the lines before it done and `Command failed -:k` on stderr.
+  mapfile -t lines
+  for i in "${!lines[@]}"; do
+    count "${lines[$i]}"
+    if [ "$n" = "${FAIL_AT:-0}" ] || [ "$n" = "${HANG_AT:-0}" ]; then
+      if [ "$i" -gt 0 ]; then printf '%s\n' "${lines[@]:0:$i}" | "$real" -batch - || exit 1; fi
+      if [ "$n" = "${HANG_AT:-0}" ]; then echo $$ > "$FAULT_DIR/hanging"; exec sleep 60; fi
+      echo "injected failure at call $n" >&2; echo "Command failed -:$((i + 1))" >&2; exit 1
+    fi
+  done
+  printf '%s\n' "${lines[@]}" | "$real" -batch -
+  exit $?
+fi
+count "$@"
 if [ "$n" = "${FAIL_AT:-0}" ]; then echo "injected failure at call $n" >&2; exit 2; fi
 if [ "$n" = "${HANG_AT:-0}" ]; then echo $$ > "$FAULT_DIR/hanging"; exec sleep 60; fi
 exec "$real" "$@"
@@ -128,7 +146,11 @@ fn nb11_a_failure_at_every_step_of_start_and_stop_restores_the_host() {
         assert_same(
             &before,
             &h.snapshot(),
-            &format!("start failing at host change {k}"),
+            &format!(
+                "start failing at host change {k}\n{}\nhost changes:\n{}",
+                h.explain(&r),
+                std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+            ),
         );
         assert!(no_journal(&h), "a rolled-back start left its journal");
         k += 1;

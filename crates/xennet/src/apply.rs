@@ -2,7 +2,7 @@
 //! the step; teardown steps collect their errors and go on. Locks named by steps are held while
 //! those steps run.
 
-use crate::exec::{ExecError, Runner};
+use crate::exec::{Cmd, ExecError, Runner};
 use crate::journal::Journal;
 use crate::lock::{self, Lock};
 use crate::plan::{Action, OnError, Plan};
@@ -185,7 +185,10 @@ fn run(
     let mut collected = Vec::new();
     let mut held: Option<(&'static str, Lock)> = None;
 
-    for step in &plan.steps {
+    let steps = &plan.steps;
+    let mut i = 0;
+    while i < steps.len() {
+        let step = &steps[i];
         if INTERRUPTED.load(Ordering::SeqCst) {
             drop(held.take());
             return Err(fail(
@@ -202,6 +205,7 @@ fn run(
         if let Err(cause) = hold(&mut held, step.lock) {
             if step.on_error == OnError::Collect {
                 collected.push(format!("{} failed: {cause}", step.what));
+                i += 1;
                 continue;
             }
             return Err(fail(
@@ -213,16 +217,34 @@ fn run(
                 journal,
             ));
         }
+        let end = if runner.batches_ip() {
+            batch_end(steps, i)
+        } else {
+            i + 1
+        };
+        let group = &steps[i..end];
         if let Some(j) = journal {
-            if let Some(u) = &step.undo {
-                begun.push(u.clone());
-            }
+            begun.extend(group.iter().filter_map(|s| s.undo.clone()));
             if let Err(e) = j.record(&begun) {
                 log::warn!("could not write journal {}: {e}", j.path().display());
             }
         }
-        log::debug!("step: {}", step.what);
-        let outcome = perform(&step.action, runner);
+        // Every step before `failed` in the group ran; `failed` is the one that did not.
+        let (ran, outcome) = if group.len() == 1 {
+            log::debug!("step: {}", step.what);
+            (0, perform(&step.action, runner))
+        } else {
+            perform_batch(group, runner)
+        };
+        for s in &group[..ran] {
+            if let Some(u) = &s.undo {
+                done.push(Done {
+                    undo: u.clone(),
+                    lock: s.lock,
+                });
+            }
+        }
+        let step = &group[ran];
         match outcome {
             Ok(()) => {
                 if let Some(u) = &step.undo {
@@ -252,6 +274,7 @@ fn run(
                 }
             },
         }
+        i += ran + 1;
     }
     drop(held);
     if let Some(j) = journal {
@@ -268,6 +291,74 @@ fn run(
         Ok(())
     } else {
         Err(ApplyError::Collected(collected))
+    }
+}
+
+/// The plain `ip` command of an action, if `ip -batch` can run it as one of its lines: no
+/// environment, no input, no global option, and no word its line parser would split or quote.
+fn batchable(action: &Action) -> Option<&Cmd> {
+    let Action::Run(cmd) = action else {
+        return None;
+    };
+    let plain = |w: &String| {
+        !w.is_empty()
+            && !w
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '#'))
+    };
+    (cmd.program == "ip"
+        && cmd.env.is_empty()
+        && cmd.stdin.is_none()
+        && cmd.args.first().is_some_and(|a| !a.starts_with('-'))
+        && cmd.args.iter().all(plain))
+    .then_some(cmd)
+}
+
+/// The end of the run of steps from `i` that can share one `ip -batch` process (same lock).
+fn batch_end(steps: &[crate::plan::Step], i: usize) -> usize {
+    let mut end = i;
+    while end < steps.len()
+        && steps[end].lock == steps[i].lock
+        && batchable(&steps[end].action).is_some()
+    {
+        end += 1;
+    }
+    end.max(i + 1)
+}
+
+/// Runs the group as one `ip -batch -`: one process for several link changes. ip stops at the
+/// first failing line and names it (`Command failed -:N`), so the steps before it are known to
+/// have run. Returns how many ran, and the outcome of the next one.
+fn perform_batch(group: &[crate::plan::Step], runner: &dyn Runner) -> (usize, Result<(), String>) {
+    let mut text = String::new();
+    for s in group {
+        log::debug!("step: {} (batched)", s.what);
+        let cmd = batchable(&s.action).expect("a batch holds batchable steps");
+        text.push_str(&cmd.args.join(" "));
+        text.push('\n');
+    }
+    match runner.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(text)) {
+        Ok(_) => (group.len() - 1, Ok(())),
+        Err(ExecError::Failed { stderr, how, .. }) => {
+            // Without a line number (ip never started its batch) no step ran.
+            let line = stderr
+                .lines()
+                .filter_map(|l| l.strip_prefix("Command failed -:"))
+                .find_map(|n| n.trim().parse::<usize>().ok())
+                .filter(|n| (1..=group.len()).contains(n))
+                .unwrap_or(1);
+            let cause: Vec<&str> = stderr
+                .lines()
+                .filter(|l| !l.starts_with("Command failed -:"))
+                .collect();
+            let cause = if cause.is_empty() {
+                how
+            } else {
+                format!("{how}: {}", cause.join("; "))
+            };
+            (line - 1, Err(cause))
+        }
+        Err(e) => (0, Err(e.to_string())),
     }
 }
 
@@ -364,6 +455,48 @@ mod tests {
                 "ip link del br0".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn ip_steps_share_one_batch_and_a_failing_line_rolls_back_the_lines_before_it() {
+        let r = Recorder {
+            batch_ip: true,
+            ..Default::default()
+        };
+        apply(&plan(), &r, None).unwrap();
+        assert_eq!(r.lines.borrow().len(), 1, "{:?}", r.lines.borrow());
+        assert!(r.lines.borrow()[0].starts_with("ip -batch - <<'EOF'\nlink add br0\n"));
+
+        let r = Recorder {
+            batch_ip: true,
+            ..Default::default()
+        };
+        *r.fail_when.borrow_mut() = Some("br0 up".into());
+        let msg = apply(&plan(), &r, None).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("up failed: exited with status 1: injected failure"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("the 2 steps already done were undone"),
+            "{msg}"
+        );
+        // The undos are a batch of their own steps' kind: run one by one, in reverse.
+        assert_eq!(
+            &r.lines.borrow()[1..],
+            &["ip link set dev eth0 nomaster", "ip link del br0"]
+        );
+
+        // A tolerated failure in the middle: the rest runs in a second batch.
+        let r = Recorder {
+            batch_ip: true,
+            ..Default::default()
+        };
+        *r.fail_when.borrow_mut() = Some("address".into());
+        apply(&plan(), &r, None).unwrap();
+        let lines = r.lines.borrow();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].contains("\nlink set dev eth0 master br0\nlink set dev br0 up\n"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Bridge helpers as plan steps (spec §2.7, BR-01…BR-05): bridge-utils when `brctl` is on PATH,
-//! otherwise `ip`; either way the same effect. Device names always follow the `dev` keyword or
+//! Bridge helpers as plan steps (spec §2.7, BR-01…BR-05): a new bridge is made with bridge-utils
+//! when `brctl` is on PATH, otherwise `ip`; ports always with `ip`; the same effect. Device names always follow the `dev` keyword or
 //! stand as their own argv element (GEN-13).
 
 use crate::exec::{ip, Cmd};
@@ -52,30 +52,24 @@ pub fn create_settings(bridge: &str) -> Vec<Step> {
     ]
 }
 
-/// BR-02: enslave `dev` (the caller checks it is not a port already).
+/// BR-02: enslave `dev` (the caller checks it is not a port already). Always with `ip link set
+/// master`, the same effect as `brctl addif`, so that it shares one `ip -batch` process with the
+/// port's other link changes.
 pub fn enslave(bridge: &str, dev: &str) -> Step {
-    let (cmd, undo) = if have_brctl() {
-        (
-            Cmd::new("brctl").args(["addif", bridge, dev]),
-            Cmd::new("brctl").args(["delif", bridge, dev]),
-        )
-    } else {
-        (
-            ip(["link", "set", "dev", dev, "master", bridge]),
-            ip(["link", "set", "dev", dev, "nomaster"]),
-        )
-    };
-    Step::run(format!("add {dev} to bridge {bridge}"), cmd).undo(undo)
+    Step::run(
+        format!("add {dev} to bridge {bridge}"),
+        ip(["link", "set", "dev", dev, "master", bridge]),
+    )
+    .undo(ip(["link", "set", "dev", dev, "nomaster"]))
 }
 
 /// BR-03: release `dev` from its bridge, failures collected (teardown goes on).
 pub fn release(bridge: &str, dev: &str) -> Step {
-    let cmd = if have_brctl() {
-        Cmd::new("brctl").args(["delif", bridge, dev])
-    } else {
-        ip(["link", "set", "dev", dev, "nomaster"])
-    };
-    Step::run(format!("remove {dev} from bridge {bridge}"), cmd).on_error(OnError::Collect)
+    Step::run(
+        format!("remove {dev} from bridge {bridge}"),
+        ip(["link", "set", "dev", dev, "nomaster"]),
+    )
+    .on_error(OnError::Collect)
 }
 
 pub fn link_up(dev: &str) -> Step {

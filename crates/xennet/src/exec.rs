@@ -137,6 +137,11 @@ pub fn package_of(program: &str) -> &'static str {
 pub trait Runner {
     /// Runs the command and returns its stdout.
     fn run(&self, cmd: &Cmd) -> Result<String, ExecError>;
+
+    /// May consecutive `ip` steps run as one `ip -batch -` process? (Unit tests see each step.)
+    fn batches_ip(&self) -> bool {
+        false
+    }
 }
 
 /// Runs real processes.
@@ -154,6 +159,10 @@ impl Default for System {
 }
 
 impl Runner for System {
+    fn batches_ip(&self) -> bool {
+        true
+    }
+
     fn run(&self, cmd: &Cmd) -> Result<String, ExecError> {
         let line = cmd.line();
         log::debug!("exec: {line}");
@@ -250,13 +259,32 @@ pub struct Recorder {
     pub fail_when: RefCell<Option<String>>,
     /// Canned stdout for lines containing the key.
     pub answers: Vec<(String, String)>,
+    /// Let apply batch `ip` steps (an `ip -batch -` fails at the matching line, as ip does).
+    pub batch_ip: bool,
 }
 
 impl Runner for Recorder {
+    fn batches_ip(&self) -> bool {
+        self.batch_ip
+    }
+
     fn run(&self, cmd: &Cmd) -> Result<String, ExecError> {
         let line = cmd.line();
         self.lines.borrow_mut().push(line.clone());
         if let Some(pat) = self.fail_when.borrow().as_ref() {
+            let batch_line = cmd
+                .stdin
+                .as_deref()
+                .filter(|_| cmd.args.first().map(String::as_str) == Some("-batch"))
+                .and_then(|t| t.lines().position(|l| l.contains(pat.as_str())));
+            if let Some(n) = batch_line {
+                return Err(ExecError::Failed {
+                    line,
+                    code: Some(1),
+                    how: "exited with status 1".into(),
+                    stderr: format!("injected failure\nCommand failed -:{}", n + 1),
+                });
+            }
             if line.contains(pat.as_str()) {
                 return Err(ExecError::Failed {
                     line,
