@@ -1,0 +1,726 @@
+//! The benchmark of issue 8: what a vif event costs, ours beside Xen's original scripts, on a
+//! namespace host with the compiled xenstore stand-in (so the ratio measures the scripts).
+//!
+//! ```text
+//! xennet-bench [--originals DIR] [--runs N] [--vifs N] [--callers N] [--json FILE]
+//! ```
+//!
+//! `--originals DIR` is a directory of runnable original scripts, as
+//! `scripts-compat/fetch-originals.sh OUT` makes in `OUT/upstream`. Timings are taken inside dom0
+//! by a worker (this binary re-run under `ip netns exec`), so namespace entry is not counted.
+//! Process counts come from `strace -f` of one extra call; peak RSS from `wait4` of each call
+//! (the script and the children it waited for).
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use xennet_tests::host::{Host, HostBuilder};
+use xennet_tests::{cmd, snapshot};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--worker") {
+        return worker();
+    }
+    let opts = Opts::parse(&args)?;
+    if !nix::unistd::geteuid().is_root() {
+        bail!("xennet-bench builds namespace hosts: run it as root");
+    }
+    let mut report = Report::default();
+    let sides = opts.sides()?;
+    for script in ["vif-bridge", "vif-nat", "vif-route"] {
+        for with_ip in [false, true] {
+            for side in &sides {
+                let row = per_call(&opts, side, script, with_ip)?;
+                report.print_row(&row);
+                report.per_call.push(row);
+            }
+        }
+    }
+    for side in &sides {
+        let row = scale(&opts, side)?;
+        report.print_scale(&row);
+        report.scale.push(row);
+    }
+    let nb = network_bridge(&opts)?;
+    println!(
+        "\nnetwork-bridge start+stop (ours): median {:.1} ms over {} runs",
+        nb["median_ms"].as_f64().unwrap_or(0.0),
+        nb["runs"]
+    );
+    report.network_bridge = nb;
+    report.finish(&opts)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options and the two sides
+
+struct Opts {
+    originals: Option<PathBuf>,
+    runs: usize,
+    vifs: usize,
+    callers: usize,
+    json: PathBuf,
+    bin_dir: PathBuf,
+}
+
+impl Opts {
+    fn parse(args: &[String]) -> Result<Opts> {
+        let exe = std::env::current_exe()?;
+        let mut o = Opts {
+            originals: None,
+            runs: 30,
+            vifs: 1000,
+            callers: 16,
+            json: PathBuf::from("bench.json"),
+            bin_dir: exe.parent().context("binary directory")?.to_path_buf(),
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = || it.next().with_context(|| format!("{a} needs a value"));
+            match a.as_str() {
+                "--originals" => o.originals = Some(PathBuf::from(val()?)),
+                "--runs" => o.runs = val()?.parse()?,
+                "--vifs" => o.vifs = val()?.parse()?,
+                "--callers" => o.callers = val()?.parse()?,
+                "--json" => o.json = PathBuf::from(val()?),
+                "--bin-dir" => o.bin_dir = PathBuf::from(val()?),
+                other => bail!(
+                    "unknown argument {other:?}: use --originals DIR, --runs N, --vifs N, \
+                     --callers N, --json FILE, --bin-dir DIR"
+                ),
+            }
+        }
+        if o.vifs % 4 != 0 || o.vifs == 0 {
+            bail!(
+                "--vifs {} must be a positive multiple of 4 (guests × 4)",
+                o.vifs
+            );
+        }
+        Ok(o)
+    }
+
+    fn sides(&self) -> Result<Vec<Side>> {
+        let mut v = vec![Side {
+            name: "ours",
+            dir: self.bin_dir.clone(),
+        }];
+        if let Some(d) = &self.originals {
+            if !d.join("vif-bridge").exists() {
+                bail!(
+                    "{} holds no vif-bridge: make it with scripts-compat/fetch-originals.sh OUT \
+                     and pass OUT/upstream",
+                    d.display()
+                );
+            }
+            v.push(Side {
+                name: "original",
+                dir: d.canonicalize()?,
+            });
+        }
+        Ok(v)
+    }
+
+    fn host(&self, name: &str) -> Result<Host> {
+        let mut h = HostBuilder::new(name, self.bin_dir.join("xenstore-fake"))
+            .build()
+            .context("not root")?;
+        h.bin_dir = self.bin_dir.clone();
+        Ok(h)
+    }
+}
+
+struct Side {
+    name: &'static str,
+    dir: PathBuf,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker: runs calls inside dom0 and times them
+
+/// One call for the worker: argv and the whole environment.
+fn call_json(argv: &[String], env: &[(String, String)]) -> Value {
+    json!({ "argv": argv, "env": env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>() })
+}
+
+/// Runs `calls` in dom0 of `h`, `parallel` at a time, and returns per-call results
+/// (`ms`, `status`, `maxrss_kb`, `stderr`), in call order.
+fn run_in_dom0(h: &Host, calls: Vec<Value>, parallel: usize) -> Result<Vec<Value>> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &h.dom0])
+        .arg(exe)
+        .arg("--worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let input = json!({ "parallel": parallel, "calls": calls }).to_string();
+    child.stdin.take().unwrap().write_all(input.as_bytes())?;
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out)?;
+    if !child.wait()?.success() {
+        bail!("the bench worker failed in {}", h.dom0);
+    }
+    let v: Value = serde_json::from_str(&out).context("worker output")?;
+    Ok(v.as_array().cloned().unwrap_or_default())
+}
+
+fn worker() -> Result<()> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let spec: Value = serde_json::from_str(&input)?;
+    let calls: Vec<Value> = spec["calls"].as_array().cloned().unwrap_or_default();
+    let parallel = spec["parallel"].as_u64().unwrap_or(1).max(1) as usize;
+    let results = Arc::new(Mutex::new(vec![Value::Null; calls.len()]));
+    let next = Arc::new(Mutex::new(0usize));
+    let calls = Arc::new(calls);
+    let mut threads = Vec::new();
+    for _ in 0..parallel {
+        let (results, next, calls) = (results.clone(), next.clone(), calls.clone());
+        threads.push(std::thread::spawn(move || loop {
+            let i = {
+                let mut n = next.lock().unwrap();
+                let i = *n;
+                *n += 1;
+                i
+            };
+            let Some(c) = calls.get(i) else { break };
+            let r = timed_call(c);
+            results.lock().unwrap()[i] = r;
+        }));
+    }
+    for t in threads {
+        t.join().expect("worker thread");
+    }
+    let results = results.lock().unwrap();
+    println!("{}", Value::Array(results.clone()));
+    Ok(())
+}
+
+/// Spawns one call, waits with `wait4` for its rusage, and times it.
+fn timed_call(c: &Value) -> Value {
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let argv = strs(&c["argv"]);
+    let env = strs(&c["env"]);
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).env_clear();
+    for kv in &env {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return json!({ "ms": 0.0, "status": -1, "maxrss_kb": 0, "stderr": e.to_string() })
+        }
+    };
+    let mut stderr = String::new();
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut stderr);
+    }
+    let mut status: libc::c_int = 0;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; status and ru are valid out-pointers.
+    let rc = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let code = if rc < 0 {
+        -1
+    } else if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    json!({ "ms": ms, "status": code, "maxrss_kb": ru.ru_maxrss, "stderr": stderr })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 1: per-call cost
+
+/// The host a script needs, with guest 1's vif `vif1.0` and its backend keys.
+fn prepare(opts: &Opts, script: &str, with_ip: bool) -> Result<Host> {
+    let mut h = opts.host(&format!("bench-{}", &script[4..]))?;
+    let ip = if script == "vif-nat" {
+        "10.0.0.1"
+    } else {
+        "192.0.2.51"
+    };
+    let mut extra: Vec<(&str, &str)> = vec![("script", "")];
+    if with_ip {
+        extra.push(("ip", ip));
+    }
+    match script {
+        "vif-bridge" => h.make_admin_bridge("xenbr0"),
+        _ => extra.push(("bridge", "")),
+    }
+    let script_key = format!("/etc/xen/scripts/{script}");
+    extra[0].1 = &script_key;
+    h.add_guest(1, 0);
+    h.xs_write_backend(1, 0, &extra);
+    Ok(h)
+}
+
+/// libxl's environment for vif 1.0 and `side`'s script.
+fn libxl_call(
+    h: &Host,
+    side: &Side,
+    script: &str,
+    domid: u32,
+    devid: u32,
+) -> Vec<(String, String)> {
+    let mut env = h.base_env();
+    let vif = format!("vif{domid}.{devid}");
+    for (k, v) in [
+        ("script", format!("/etc/xen/scripts/{script}")),
+        ("XENBUS_TYPE", "vif".into()),
+        ("XENBUS_PATH", format!("backend/vif/{domid}/{devid}")),
+        ("XENBUS_BASE_PATH", "backend".into()),
+        (
+            "netdev",
+            if script == "vif-bridge" {
+                String::new()
+            } else {
+                h.nic.clone()
+            },
+        ),
+        ("vif", vif),
+        ("dhcp", "no".into()),
+        // The originals' first PATH entry (fetch-originals.sh); ours ignore it.
+        ("XENNET_COMPAT_BINDIR", h.fake_bin.display().to_string()),
+    ] {
+        env.push((k.to_string(), v));
+    }
+    if side.name == "original" {
+        // The originals run under bash from /usr/bin; ours need nothing else.
+        env.retain(|(k, _)| k != "XENNET_LOG");
+    }
+    env
+}
+
+fn argv(side: &Side, script: &str, word: &str) -> Vec<String> {
+    vec![
+        side.dir.join(script).display().to_string(),
+        word.to_string(),
+    ]
+}
+
+fn per_call(opts: &Opts, side: &Side, script: &str, with_ip: bool) -> Result<Value> {
+    let h = prepare(opts, script, with_ip)?;
+    let env = libxl_call(&h, side, script, 1, 0);
+    // Each round is a guest's NIC life as netback makes it: a fresh, down vif1.0, online,
+    // offline, then the vif is destroyed (so the originals, which leave its addresses to the
+    // vif's destruction, start clean too). Only online and offline are timed.
+    let fresh = |a: &[&str]| call_json(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &env);
+    let status = format!("{}/hotplug-status", h.backend_path(1, 0));
+    let mut calls = Vec::new();
+    let mut timed = Vec::new();
+    for _ in 0..opts.runs {
+        calls.push(fresh(&["ip", "link", "del", "vif1.0"]));
+        calls.push(fresh(&[
+            "ip", "link", "add", "vif1.0", "type", "veth", "peer", "name", "g1.0",
+        ]));
+        calls.push(fresh(&["xenstore-write", &status, ""]));
+        timed.push((calls.len(), "online"));
+        calls.push(call_json(&argv(side, script, "online"), &env));
+        timed.push((calls.len(), "offline"));
+        calls.push(call_json(&argv(side, script, "offline"), &env));
+    }
+    let res = run_in_dom0(&h, calls, 1)?;
+    for (i, _) in &timed {
+        let r = &res[*i];
+        if r["status"].as_i64() != Some(0) {
+            bail!(
+                "{} {script} call {i} failed ({}): {}\nhotplug log:\n{}",
+                side.name,
+                r["status"],
+                r["stderr"].as_str().unwrap_or(""),
+                h.hotplug_log()
+            );
+        }
+    }
+    let pick = |word: &str| -> Vec<f64> {
+        timed
+            .iter()
+            .filter(|(_, w)| *w == word)
+            .filter_map(|(i, _)| res[*i]["ms"].as_f64())
+            .collect()
+    };
+    let rss = timed
+        .iter()
+        .filter_map(|(i, _)| res[*i]["maxrss_kb"].as_i64())
+        .max()
+        .unwrap_or(0);
+    run_in_dom0(
+        &h,
+        vec![
+            fresh(&["ip", "link", "del", "vif1.0"]),
+            fresh(&[
+                "ip", "link", "add", "vif1.0", "type", "veth", "peer", "name", "g1.0",
+            ]),
+            fresh(&["xenstore-write", &status, ""]),
+        ],
+        1,
+    )?;
+    let procs_online = count_processes(&h, side, script, "online", &env)?;
+    let procs_offline = count_processes(&h, side, script, "offline", &env)?;
+    Ok(json!({
+        "script": script,
+        "ip": with_ip,
+        "side": side.name,
+        "runs": opts.runs,
+        "online": stats(pick("online")),
+        "offline": stats(pick("offline")),
+        "processes_online": procs_online,
+        "processes_offline": procs_offline,
+        "peak_rss_kb": rss,
+    }))
+}
+
+/// The processes one call starts (every pid in an `strace -f` of it but the script's own).
+fn count_processes(
+    h: &Host,
+    side: &Side,
+    script: &str,
+    word: &str,
+    env: &[(String, String)],
+) -> Result<usize> {
+    let trace = h
+        .scratch
+        .join(format!("strace-{}-{script}-{word}", side.name));
+    let mut a = vec![
+        "strace".to_string(),
+        "-f".into(),
+        "-qq".into(),
+        "-e".into(),
+        "trace=execve".into(),
+        "-ttt".into(),
+        "-o".into(),
+        trace.display().to_string(),
+    ];
+    a.extend(argv(side, script, word));
+    let r = run_in_dom0(h, vec![call_json(&a, env)], 1)?;
+    if r[0]["status"].as_i64() != Some(0) {
+        bail!("strace of {script} {word} failed: {}", r[0]["stderr"]);
+    }
+    let text = std::fs::read_to_string(&trace)?;
+    if let Some(dir) = std::env::var_os("XENNET_BENCH_TRACES") {
+        // For a look at what a call runs: the strace of each counted call.
+        std::fs::write(Path::new(&dir).join(trace.file_name().unwrap()), &text)?;
+    }
+    let pids: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    Ok(pids.len().saturating_sub(1))
+}
+
+fn stats(mut v: Vec<f64>) -> Value {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return json!({});
+    }
+    let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    json!({ "median_ms": q(0.5), "p10_ms": q(0.1), "p90_ms": q(0.9), "min_ms": v[0], "max_ms": v[v.len() - 1] })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 2: 1000 vifs, 16 callers
+
+fn scale(opts: &Opts, side: &Side) -> Result<Value> {
+    let h = opts.host("bench-scale")?;
+    h.make_admin_bridge("xenbr0");
+    let guests = opts.vifs / 4;
+    // The backends: veth pairs whose peers stay in dom0 (a guest's end need not be anywhere).
+    let mut batch = String::new();
+    let mut vifs = Vec::new();
+    for d in 1..=guests as u32 {
+        for n in 0..4u32 {
+            let vif = format!("vif{d}.{n}");
+            batch.push_str(&format!(
+                "link add name {vif} type veth peer name g{d}.{n}\n"
+            ));
+            vifs.push((d, n, vif));
+        }
+    }
+    let file = h.scratch.join("links.batch");
+    std::fs::write(&file, batch)?;
+    cmd::ip_must(&h.dom0, &["-batch", &file.display().to_string()]);
+    let addr = |d: u32, n: u32| format!("10.{}.{}.{}", n + 1, d / 250, d % 250 + 1);
+    for (d, n, _) in &vifs {
+        let ip = addr(*d, *n);
+        h.xs_write_backend(
+            *d,
+            *n,
+            &[("ip", &ip), ("script", "/etc/xen/scripts/vif-bridge")],
+        );
+    }
+    let make = |word: &str| -> Vec<Value> {
+        vifs.iter()
+            .map(|(d, n, _)| {
+                call_json(
+                    &argv(side, "vif-bridge", word),
+                    &libxl_call(&h, side, "vif-bridge", *d, *n),
+                )
+            })
+            .collect()
+    };
+    let before = h.forward_rules().len();
+    let t = Instant::now();
+    let on = run_in_dom0(&h, make("online"), opts.callers)?;
+    let online_s = t.elapsed().as_secs_f64();
+    let failed_on = on
+        .iter()
+        .filter(|r| r["status"].as_i64() != Some(0))
+        .count();
+    let links = snapshot::links(&h.dom0);
+    let ports = vifs
+        .iter()
+        .filter(|(_, _, v)| {
+            links
+                .iter()
+                .any(|l| l["ifname"] == v.as_str() && l["master"] == "xenbr0")
+        })
+        .count();
+    let rules = h.forward_rules();
+    let exact = vifs.iter().all(|(d, n, v)| {
+        let src = format!("-s {}/32 ", addr(*d, *n));
+        let with_src = rules
+            .iter()
+            .filter(|r| r.contains(&src) && r.contains(&format!("--physdev-in {v} ")))
+            .count();
+        let out = rules
+            .iter()
+            .filter(|r| r.contains(&format!("--physdev-out {v} ")))
+            .count();
+        with_src == 1 && out == 1
+    });
+    let rules_online = rules.len() - before;
+    let t = Instant::now();
+    let off = run_in_dom0(&h, make("offline"), opts.callers)?;
+    let offline_s = t.elapsed().as_secs_f64();
+    let failed_off = off
+        .iter()
+        .filter(|r| r["status"].as_i64() != Some(0))
+        .count();
+    let rules_after = h.forward_rules().len();
+    let ports_after = snapshot::links(&h.dom0)
+        .iter()
+        .filter(|l| {
+            l["master"] == "xenbr0" && l["ifname"].as_str().is_some_and(|n| n.starts_with("vif"))
+        })
+        .count();
+    let worst = |r: &[Value]| {
+        r.iter()
+            .filter_map(|x| x["ms"].as_f64())
+            .fold(0.0, f64::max)
+    };
+    if let Some(bad) = on
+        .iter()
+        .chain(off.iter())
+        .find(|r| r["status"].as_i64() != Some(0))
+    {
+        eprintln!("a {} call failed: {}", side.name, bad["stderr"]);
+    }
+    Ok(json!({
+        "side": side.name,
+        "vifs": opts.vifs,
+        "callers": opts.callers,
+        "online_total_s": online_s,
+        "online_worst_ms": worst(&on),
+        "offline_total_s": offline_s,
+        "offline_worst_ms": worst(&off),
+        "failed_calls": failed_on + failed_off,
+        "ports_online": ports,
+        "rules_added": rules_online,
+        "every_rule_once": exact,
+        "rules_left_after_offline": rules_after as i64 - before as i64,
+        "ports_left_after_offline": ports_after,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 3: network-bridge start + stop
+
+fn network_bridge(opts: &Opts) -> Result<Value> {
+    let h = opts.host("bench-nb")?;
+    let side = Side {
+        name: "ours",
+        dir: opts.bin_dir.clone(),
+    };
+    let env = h.base_env();
+    let mut calls = Vec::new();
+    let runs = opts.runs.min(10);
+    for _ in 0..runs {
+        calls.push(call_json(&argv(&side, "network-bridge", "start"), &env));
+        calls.push(call_json(&argv(&side, "network-bridge", "stop"), &env));
+    }
+    let res = run_in_dom0(&h, calls, 1)?;
+    if let Some(bad) = res.iter().find(|r| r["status"].as_i64() != Some(0)) {
+        bail!("network-bridge failed: {}", bad["stderr"]);
+    }
+    let pairs: Vec<f64> = res
+        .chunks(2)
+        .map(|c| c.iter().filter_map(|r| r["ms"].as_f64()).sum())
+        .collect();
+    let s = stats(pairs);
+    Ok(json!({ "runs": runs, "median_ms": s["median_ms"], "stats": s }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+#[derive(Default)]
+struct Report {
+    per_call: Vec<Value>,
+    scale: Vec<Value>,
+    network_bridge: Value,
+}
+
+impl Report {
+    fn print_row(&mut self, r: &Value) {
+        if self.per_call.is_empty() {
+            println!(
+                "{:<11} {:<4} {:<9} {:>9} {:>13} {:>9} {:>13} {:>6} {:>6} {:>8}",
+                "script",
+                "ip=",
+                "side",
+                "online",
+                "(p10–p90)",
+                "offline",
+                "(p10–p90)",
+                "procs",
+                "procs",
+                "RSS"
+            );
+            println!(
+                "{:<11} {:<4} {:<9} {:>9} {:>13} {:>9} {:>13} {:>6} {:>6} {:>8}",
+                "", "", "", "median ms", "", "median ms", "", "online", "offl.", "KiB"
+            );
+        }
+        let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+        println!(
+            "{:<11} {:<4} {:<9} {:>9.1} {:>13} {:>9.1} {:>13} {:>6} {:>6} {:>8}",
+            r["script"].as_str().unwrap_or(""),
+            if r["ip"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            },
+            r["side"].as_str().unwrap_or(""),
+            f(&r["online"], "median_ms"),
+            format!(
+                "{:.1}–{:.1}",
+                f(&r["online"], "p10_ms"),
+                f(&r["online"], "p90_ms")
+            ),
+            f(&r["offline"], "median_ms"),
+            format!(
+                "{:.1}–{:.1}",
+                f(&r["offline"], "p10_ms"),
+                f(&r["offline"], "p90_ms")
+            ),
+            r["processes_online"].as_u64().unwrap_or(0),
+            r["processes_offline"].as_u64().unwrap_or(0),
+            r["peak_rss_kb"].as_u64().unwrap_or(0),
+        );
+    }
+
+    fn print_scale(&self, r: &Value) {
+        println!(
+            "\n{} vifs, {} callers ({}): online {:.2} s (worst call {:.0} ms), offline {:.2} s \
+             (worst {:.0} ms); failed calls {}; ports {}; every rule exactly once: {}; rules left \
+             after offline: {}; ports left: {}",
+            r["vifs"],
+            r["callers"],
+            r["side"].as_str().unwrap_or(""),
+            r["online_total_s"].as_f64().unwrap_or(0.0),
+            r["online_worst_ms"].as_f64().unwrap_or(0.0),
+            r["offline_total_s"].as_f64().unwrap_or(0.0),
+            r["offline_worst_ms"].as_f64().unwrap_or(0.0),
+            r["failed_calls"],
+            r["ports_online"],
+            r["every_rule_once"],
+            r["rules_left_after_offline"],
+            r["ports_left_after_offline"],
+        );
+    }
+
+    fn finish(self, opts: &Opts) -> Result<()> {
+        let ratios = ratios(&self.per_call);
+        for (k, v) in &ratios {
+            println!("original/ours median ratio, {k}: {v:.1}×");
+        }
+        let out = json!({
+            "machine": machine(),
+            "runs": opts.runs,
+            "per_call": self.per_call,
+            "scale": self.scale,
+            "network_bridge": self.network_bridge,
+            "ratios": ratios,
+        });
+        std::fs::write(&opts.json, serde_json::to_string_pretty(&out)?)?;
+        println!("\nwritten: {}", opts.json.display());
+        Ok(())
+    }
+}
+
+/// original median / our median, per (script, ip, command).
+fn ratios(rows: &[Value]) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    for ours in rows.iter().filter(|r| r["side"] == "ours") {
+        let Some(orig) = rows.iter().find(|r| {
+            r["side"] == "original" && r["script"] == ours["script"] && r["ip"] == ours["ip"]
+        }) else {
+            continue;
+        };
+        for word in ["online", "offline"] {
+            let (a, b) = (
+                orig[word]["median_ms"].as_f64(),
+                ours[word]["median_ms"].as_f64(),
+            );
+            if let (Some(a), Some(b)) = (a, b) {
+                let ip = if ours["ip"] == true { " ip=" } else { "" };
+                m.insert(
+                    format!("{} {word}{ip}", ours["script"].as_str().unwrap_or("")),
+                    a / b,
+                );
+            }
+        }
+    }
+    m
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "kernel": kernel.trim(),
+    })
+}
