@@ -452,6 +452,9 @@ impl Drop for Ovs {
     }
 }
 
+/// The guests' VLANs in the Open vSwitch test.
+const VLANS: [u16; 2] = [10, 20];
+
 /// Host `i` on Open vSwitch: `ovsul` holds eth1 and takes its underlay address (a userspace
 /// tunnel's underlay must sit on an OVS bridge), `ovsbr0` is the guests' bridge with a VXLAN
 /// tunnel port to each host in `tunnels_to`.
@@ -498,22 +501,29 @@ fn ovs_host(site: &Site, i: usize, tunnels_to: &[usize]) -> Ovs {
         ],
     );
     cmd::ip_must(ns, &["link", "set", "dev", "ovsbr0", "up"]);
+    // One tunnel port per host and VLAN, the VLAN as its VNI: frames cross untagged, so a
+    // full 1500-byte guest frame needs the same 1550-byte underlay as the kernel overlay (a
+    // trunk tunnel would carry the 802.1Q tag too and need 1554).
     for j in tunnels_to {
-        let port = format!("vx{j}");
-        ovs.must(
-            ns,
-            &[
-                "add-port",
-                "ovsbr0",
-                &port,
-                "--",
-                "set",
-                "interface",
-                &port,
-                "type=vxlan",
-                &format!("options:remote_ip={}", underlay_addr(*j)),
-            ],
-        );
+        for vlan in VLANS {
+            let port = format!("vx{j}v{vlan}");
+            ovs.must(
+                ns,
+                &[
+                    "add-port",
+                    "ovsbr0",
+                    &port,
+                    &format!("tag={vlan}"),
+                    "--",
+                    "set",
+                    "interface",
+                    &port,
+                    "type=vxlan",
+                    &format!("options:remote_ip={}", underlay_addr(*j)),
+                    &format!("options:key={vlan}"),
+                ],
+            );
+        }
     }
     ovs
 }
@@ -627,7 +637,7 @@ fn open_vswitch_tunnels_join_guests_and_vlans_keep_them_apart() {
     let ports = ovs[0].must(&nsa, &["list-ports", "ovsbr0"]);
     assert_eq!(
         ports.lines().collect::<Vec<_>>(),
-        ["vif1.0", "vx1"],
+        ["vif1.0", "vx1v10", "vx1v20"],
         "{ports}"
     );
     assert!(!snapshot::is_up(&a.link("vif3.0").unwrap()));
