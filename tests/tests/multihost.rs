@@ -154,6 +154,41 @@ fn vxlan_overlay_joins_guests_on_three_hosts_and_keeps_tenants_apart() {
             }
         }
     }
+    // Each host's bridge has its own fixed MAC, whatever ports come and go (MAC-04).
+    let macs: Vec<String> = site
+        .hosts
+        .iter()
+        .map(|h| {
+            h.link("vxbr42").unwrap()["address"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(macs.iter().all(|m| m.starts_with("02:")), "{macs:?}");
+    assert!(
+        macs[0] != macs[1] && macs[1] != macs[2] && macs[0] != macs[2],
+        "{macs:?}"
+    );
+    // --dry-run on B prints the plan for VNI 43 and changes nothing.
+    let b = &site.hosts[1];
+    let before = b.snapshot();
+    let r = b.script("network-bridge").run(&[
+        "--dry-run",
+        "start",
+        "overlay=vxlan",
+        "vni=43",
+        "peers=198.51.100.1,198.51.100.3",
+    ]);
+    assert_ok(b, &r, "dry run");
+    for line in [
+        "ip link add name vxlan43 mtu 1500 type vxlan id 43 dstport 4789 local 198.51.100.2 dev eth1",
+        "bridge fdb append 00:00:00:00:00:00 dev vxlan43 dst 198.51.100.1",
+        "bridge fdb append 00:00:00:00:00:00 dev vxlan43 dst 198.51.100.3",
+    ] {
+        assert!(r.stdout.contains(line), "{line} in\n{r}");
+    }
+    assert_same(&before, &b.snapshot(), "dry run");
     // A second start changes nothing.
     let r = start_overlay(&site, 0, 42);
     assert_ok(&site.hosts[0], &r, "second start");
@@ -265,6 +300,28 @@ fn vxlan_overlay_joins_guests_on_three_hosts_and_keeps_tenants_apart() {
         "C/4 still reachable after C stopped"
     );
     assert!(ping(&a3.ns, &addr(&c5)), "VNI 43 after C stopped VNI 42");
+
+    // stop on A for VNI 43 while its guest is still on the bridge: the uplink goes, the bridge
+    // (and the guest's port) stays; once the guest is gone, a second stop deletes the bridge.
+    let a = &site.hosts[0];
+    let r = a
+        .script("network-bridge")
+        .run(&["stop", "overlay=vxlan", "vni=43"]);
+    assert_ok(a, &r, "stop with a guest on the bridge");
+    assert!(r.stderr.contains("still has guest ports (vif3.0)"), "{r}");
+    assert!(a.link("vxlan43").is_none());
+    assert_eq!(a.master_of("vif3.0").as_deref(), Some("vxbr43"));
+    assert!(
+        !ping(&a3.ns, &addr(&c5)),
+        "VNI 43 still crosses hosts after stop"
+    );
+    assert_ok(a, &a.libxl("vif-bridge", 3, 0).run(OFFLINE), "offline");
+    let r = a
+        .script("network-bridge")
+        .run(&["stop", "overlay=vxlan", "vni=43"]);
+    assert_ok(a, &r, "second stop");
+    assert!(a.link("vxbr43").is_none(), "{}", a.explain(&r));
+    assert!(!a.state_dir.join("network-bridge.vxbr43.overlay").exists());
 }
 
 #[test]
@@ -300,39 +357,100 @@ fn vxlan_overlay_refuses_a_small_underlay_mtu_and_bad_values_untouched() {
     assert_same(&before, &a.snapshot(), "rejected settings");
 }
 
-/// A rollback half-way: the last flood entry cannot be added (the peer list is fine, but a
-/// stand-in `bridge` fails on it), so everything done before is undone.
+/// Fault injector (as in recovery.rs): reads pass; the N-th call that changes the host fails.
+const WRAPPER: &str = r#"#!/bin/bash
+name=$(basename "$0")
+real=/usr/sbin/$name; [ -x "$real" ] || real=/sbin/$name
+if [[ " $* " == *" -j "* ]] || [[ " $* " == *" show "* ]]; then exec "$real" "$@"; fi
+n=$(( $(cat "$FAULT_DIR/count" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$FAULT_DIR/count"
+echo "$n $name $*" >> "$FAULT_DIR/log"
+if [ "$n" = "${FAIL_AT:-0}" ]; then echo "injected failure at call $n" >&2; exit 2; fi
+exec "$real" "$@"
+"#;
+
+/// `network-bridge <args>` on `h` with the k-th host change failing.
+fn run_failing_at(h: &Host, k: u32, args: &[&str]) -> cmd::Output {
+    let dir = h.scratch.join("faults");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["ip", "brctl", "bridge"] {
+        let p = bin.join(tool);
+        if !p.exists() {
+            std::fs::write(&p, WRAPPER).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    let _ = std::fs::remove_file(dir.join("count"));
+    let path = format!(
+        "{}:{}:/usr/sbin:/usr/bin:/sbin:/bin",
+        h.fake_bin.display(),
+        bin.display()
+    );
+    h.script("network-bridge")
+        .env("PATH", &path)
+        .env("FAULT_DIR", &dir.display().to_string())
+        .env("FAIL_AT", &k.to_string())
+        .run(args)
+}
+
+/// Every step of `start` and of `stop` fails once: each failure leaves the host exactly as
+/// before that run (and no record behind), and start + stop together leave it as it was.
 #[test]
-fn vxlan_overlay_failure_half_way_is_rolled_back() {
+fn vxlan_overlay_failure_at_every_step_of_start_and_stop_is_rolled_back() {
     let Some(site) = Site::build("mhvxrb", UNDERLAY_MTU) else {
         return;
     };
     let a = &site.hosts[0];
-    let shim = a.scratch.join("shim");
-    std::fs::create_dir_all(&shim).unwrap();
-    let fake = shim.join("bridge");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\ncase \"$*\" in *append*198.51.100.3*) echo 'injected failure' >&2; exit 1;; esac\nexec /usr/sbin/bridge \"$@\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let peers = format!("peers={}", site.peers_of(0));
+    let start = ["start", "overlay=vxlan", "vni=42", &peers];
+    let stop = ["stop", "overlay=vxlan", "vni=42"];
+    let record = a.state_dir.join("network-bridge.vxbr42.overlay");
     let before = a.snapshot();
-    let path = format!("{}:{}", a.fake_bin.display(), shim.display());
-    let r = a
-        .script("network-bridge")
-        .env("PATH", &format!("{path}:/usr/sbin:/usr/bin:/sbin:/bin"))
-        .run(&[
-            "start",
-            "overlay=vxlan",
-            "vni=42",
-            "peers=198.51.100.2,198.51.100.3",
-        ]);
-    assert_failed(a, &r, "start with a failing flood entry");
-    assert!(r.stderr.contains("injected failure"), "{r}");
-    assert_same(&before, &a.snapshot(), "rolled-back start");
-    assert!(a.link("vxlan42").is_none() && a.link("vxbr42").is_none());
+    let mut k = 1;
+    loop {
+        let r = run_failing_at(a, k, &start);
+        if r.success() {
+            break;
+        }
+        assert!(
+            r.stderr.contains("injected failure"),
+            "start, call {k}:\n{r}"
+        );
+        assert_same(
+            &before,
+            &a.snapshot(),
+            &format!("start failing at call {k}"),
+        );
+        assert!(!record.exists(), "record left by a failed start");
+        k += 1;
+        assert!(k < 30, "start never got through");
+    }
+    assert!(k > 8, "start made only {} host changes", k - 1);
+    assert!(a.link("vxlan42").is_some() && record.exists());
+    let started = a.snapshot();
+    let mut k = 1;
+    loop {
+        let r = run_failing_at(a, k, &stop);
+        if r.success() {
+            break;
+        }
+        assert!(
+            r.stderr.contains("injected failure"),
+            "stop, call {k}:\n{r}"
+        );
+        assert_same(
+            &started,
+            &a.snapshot(),
+            &format!("stop failing at call {k}"),
+        );
+        assert!(record.exists(), "record lost by a failed stop");
+        k += 1;
+        assert!(k < 30, "stop never got through");
+    }
+    assert_same(&before, &a.snapshot(), "start then stop");
+    assert!(!record.exists());
 }
 
 // ---------------------------------------------------------------------------------------------

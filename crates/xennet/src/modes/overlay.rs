@@ -224,13 +224,21 @@ fn fdb(verb: &str, vxlan: &str, peer: &str) -> Cmd {
     Cmd::new("bridge").args(["fdb", verb, FLOOD, "dev", vxlan, "dst", peer])
 }
 
-/// The command that makes the VXLAN device (also the undo of its deletion).
-fn vxlan_add(vxlan: &str, vni: u32, port: u16, local: &str, dev: &str, mtu: u32) -> Cmd {
-    ip([
-        "link",
-        "add",
-        "name",
-        vxlan,
+/// The command that makes the VXLAN device; with `mac`, the undo of its deletion.
+fn vxlan_add(
+    vxlan: &str,
+    vni: u32,
+    port: u16,
+    local: &str,
+    dev: &str,
+    mtu: u32,
+    mac: Option<&str>,
+) -> Cmd {
+    let mut c = ip(["link", "add", "name", vxlan]);
+    if let Some(m) = mac {
+        c = c.args(["address", m]);
+    }
+    c.args([
         "mtu",
         &mtu.to_string(),
         "type",
@@ -244,6 +252,30 @@ fn vxlan_add(vxlan: &str, vni: u32, port: u16, local: &str, dev: &str, mtu: u32)
         "dev",
         dev,
     ])
+}
+
+/// A fixed, locally administered MAC for the overlay bridge, the same for the same host address
+/// and VNI: a bridge left to itself takes its lowest port's MAC and changes it as ports come and
+/// go (MAC-04).
+pub fn bridge_mac(local: &IpAddr, vni: u32) -> String {
+    // FNV-1a over the address and the VNI.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in local.to_string().bytes().chain(vni.to_be_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let b = h.to_be_bytes();
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4]
+    )
+}
+
+/// Did an earlier `start` create this bridge (so `stop` may delete it)?
+fn created_by_us(bridge: &str) -> bool {
+    std::fs::read_to_string(record(bridge))
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|w| w == "created_bridge=yes")
 }
 
 /// `network-bridge start|stop … overlay=vxlan`.
@@ -294,10 +326,16 @@ fn plan_start(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
     }
     let local_s = local.to_string();
     let mut p = Plan::default();
-    let created = existing.is_none();
-    if created {
+    // A bridge an earlier start made (and a stop kept, as guests were on it) is still ours.
+    let created = existing.is_none() || created_by_us(&o.bridge);
+    if existing.is_none() {
         p.push(bridge::create(&o.bridge));
         p.extend(bridge::create_settings(&o.bridge));
+        let mac = bridge_mac(&local, o.vni);
+        p.push(Step::run(
+            format!("give {} the fixed MAC {mac}", o.bridge),
+            ip(["link", "set", "dev", &o.bridge, "address", &mac]),
+        ));
         p.push(Step::run(
             format!("give {} the guests' MTU {mtu}", o.bridge),
             ip(["link", "set", "dev", &o.bridge, "mtu", &mtu.to_string()]),
@@ -309,7 +347,7 @@ fn plan_start(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
                 "create {} (VNI {}, UDP port {}, from {local_s} over {dev})",
                 o.vxlan, o.vni, o.dstport
             ),
-            vxlan_add(&o.vxlan, o.vni, o.dstport, &local_s, &dev, mtu),
+            vxlan_add(&o.vxlan, o.vni, o.dstport, &local_s, &dev, mtu, None),
         )
         .undo(ip(["link", "del", "dev", &o.vxlan])),
     );
@@ -369,6 +407,7 @@ fn live_vxlan(vxlan: &str, runner: &dyn Runner) -> Option<(Cmd, Vec<String>)> {
         local,
         d["link"].as_str()?,
         u32::try_from(l["mtu"].as_u64()?).ok()?,
+        Some(l["address"].as_str()?),
     );
     Some((add, flood_peers(vxlan, runner)))
 }
@@ -387,18 +426,11 @@ pub fn flood_peers(vxlan: &str, runner: &dyn Runner) -> Vec<String> {
         .collect()
 }
 
-fn plan_stop(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
-    let Some(link) = state::link(&o.vxlan) else {
-        return Ok(HostPlanned::Nothing(format!(
-            "{} does not exist: no overlay to stop",
-            o.vxlan
-        )));
-    };
-    let rec = std::fs::read_to_string(record(&o.bridge)).unwrap_or_default();
-    let created_bridge = rec.split_whitespace().any(|w| w == "created_bridge=yes");
-    let mut p = Plan::default();
+/// Takes the VXLAN device out, every step with its exact undo: the flood entries first, the
+/// device (made again as it was, MAC included, on a rollback) last.
+fn remove_vxlan(o: &Overlay, link: &state::Link, runner: &dyn Runner) -> Vec<Step> {
+    let mut p = Vec::new();
     let live = live_vxlan(&o.vxlan, runner);
-    // The flood entries first, each with its exact undo; the device goes last of the overlay.
     for peer in live.as_ref().map(|l| l.1.clone()).unwrap_or_default() {
         p.push(
             Step::run(
@@ -428,23 +460,45 @@ fn plan_stop(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
         del = del.undo(add);
     }
     p.push(del);
+    p
+}
+
+fn plan_stop(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
+    let created_bridge = created_by_us(&o.bridge) && state::exists(&o.bridge);
+    let link = state::link(&o.vxlan);
+    // A bridge kept by an earlier stop (guests were on it) is still to be deleted.
+    if link.is_none() && !created_bridge {
+        return Ok(HostPlanned::Nothing(format!(
+            "{} does not exist: no overlay to stop",
+            o.vxlan
+        )));
+    }
+    let rec = std::fs::read_to_string(record(&o.bridge)).unwrap_or_default();
+    let mut p = Plan::default();
+    if let Some(link) = link {
+        p.extend(remove_vxlan(o, &link, runner));
+    }
     let guests: Vec<String> = state::ports(&o.bridge)
         .into_iter()
         .filter(|d| *d != o.vxlan)
         .collect();
+    let keep_bridge = created_bridge && !guests.is_empty();
     if created_bridge && guests.is_empty() {
+        // Last of the links: nothing can fail after it, and it has no undo (NB-18's rule).
         p.push(Step::run(
             format!("delete bridge {}", o.bridge),
             ip(["link", "del", "dev", &o.bridge]),
         ));
-    } else if created_bridge {
+    } else if keep_bridge {
         log::warn!(
-            "bridge {} still has guest ports ({}): it stays, without its overlay uplink",
+            "bridge {} still has guest ports ({}): it stays, without its overlay uplink; stop \
+             again once they are gone to delete it",
             o.bridge,
             guests.join(", ")
         );
     }
-    if !rec.is_empty() {
+    // A kept bridge keeps its record, so that a later stop still knows it is ours.
+    if !rec.is_empty() && !keep_bridge {
         p.push(crate::plan::remove_record(
             "forget the overlay record",
             &record(&o.bridge),
@@ -669,12 +723,18 @@ mod tests {
     #[test]
     fn vxlan_device_command() {
         assert_eq!(
-            vxlan_add("vxlan42", 42, 4789, "198.51.100.1", "eth1", 1500).line(),
+            vxlan_add("vxlan42", 42, 4789, "198.51.100.1", "eth1", 1500, None).line(),
             "ip link add name vxlan42 mtu 1500 type vxlan id 42 dstport 4789 local 198.51.100.1 dev eth1"
         );
         assert_eq!(
             fdb("append", "vxlan42", "198.51.100.2").line(),
             "bridge fdb append 00:00:00:00:00:00 dev vxlan42 dst 198.51.100.2"
         );
+        let a: IpAddr = "198.51.100.1".parse().unwrap();
+        let b: IpAddr = "198.51.100.2".parse().unwrap();
+        assert_eq!(bridge_mac(&a, 42), bridge_mac(&a, 42));
+        assert_ne!(bridge_mac(&a, 42), bridge_mac(&b, 42));
+        assert_ne!(bridge_mac(&a, 42), bridge_mac(&a, 43));
+        assert!(bridge_mac(&a, 42).starts_with("02:"));
     }
 }
