@@ -707,6 +707,14 @@ fn open_vswitch_tunnels_join_guests_and_vlans_keep_them_apart() {
     let a = &site.hosts[0];
     let (nsa, nsc) = (a.dom0.clone(), site.hosts[2].dom0.clone());
 
+    // A second online leaves the working port alone (the same OVS record, VB-09's rule).
+    let uuid = ovs[0].must(&nsa, &["get", "port", "vif1.0", "_uuid"]);
+    let mut call = site.hosts[0].libxl("vif-openvswitch", 1, 0);
+    for (k, v) in ovs[0].env() {
+        call = call.env(&k, &v);
+    }
+    assert_ok(&site.hosts[0], &call.run(ONLINE), "second online");
+    assert_eq!(ovs[0].must(&nsa, &["get", "port", "vif1.0", "_uuid"]), uuid);
     // The port as the original makes it: tag, trunks, the guest's labels.
     assert_eq!(ovs[0].must(&nsa, &["get", "port", "vif1.0", "tag"]), "10");
     let ids = ovs[0].must(&nsa, &["get", "interface", "vif1.0", "external-ids"]);
@@ -812,6 +820,22 @@ fn vif_openvswitch_reports_a_missing_bridge_and_a_bad_value() {
         assert_same(&before, &h.snapshot(), bridge);
         assert_eq!(ovs.must(&h.dom0, &["list-ports", "ovsbr0"]), "");
     }
+    // An HVM guest's emulated NIC: add and remove with type_if=tap.
+    let t = h.add_tap(2, 0);
+    h.xs_write_backend(2, 0, &[("bridge", "ovsbr0.7")]);
+    let env = ovs.env();
+    let call = |args: &[&str]| {
+        let mut c = h.libxl_ioemu("vif-openvswitch", 2, 0);
+        for (k, v) in &env {
+            c = c.env(k, v);
+        }
+        c.run(args)
+    };
+    assert_ok(&h, &call(ADD_TAP), "add type_if=tap");
+    assert_eq!(ovs.must(&h.dom0, &["list-ports", "ovsbr0"]), t.vif);
+    assert_eq!(ovs.must(&h.dom0, &["get", "port", &t.vif, "tag"]), "7");
+    assert_ok(&h, &call(REMOVE_TAP), "remove type_if=tap");
+    assert_eq!(ovs.must(&h.dom0, &["list-ports", "ovsbr0"]), "");
 }
 
 fn which(prog: &str) -> Option<PathBuf> {

@@ -130,6 +130,30 @@ fn bridge_value(
     })
 }
 
+/// Is `dev` already a port of the bridge with the wanted tag and trunks?
+fn is_port_as_wanted(dev: &str, b: &OvsBridge, runner: &dyn Runner) -> bool {
+    let listed = runner
+        .run(&vsctl().args(["list-ports", &b.name]))
+        .is_ok_and(|o| o.lines().any(|l| l.trim() == dev));
+    if !listed {
+        return false;
+    }
+    let Ok(out) = runner.run(&vsctl().args(["get", "port", dev, "tag", "trunks"])) else {
+        return false;
+    };
+    let mut lines = out.lines().map(str::trim);
+    let tag = b.tag.map_or("[]".to_string(), |t| t.to_string());
+    let trunks = format!(
+        "[{}]",
+        b.trunks
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    lines.next() == Some(tag.as_str()) && lines.next() == Some(trunks.as_str())
+}
+
 /// Reads a key that may be missing (the guest's name and uuid are labels, not requirements).
 fn read_opt(xs: &dyn XenStore, path: &str) -> String {
     xs.read(path).ok().flatten().unwrap_or_default()
@@ -215,7 +239,17 @@ pub fn plan(
         was_up = false;
     }
     let dev = ctx.dev.as_str();
-    if let Some(other) = link.master.as_deref() {
+    // As VB-09: a working port is left alone, so a second online does not drop its traffic.
+    let ready = !ctx.rename
+        && link.master.is_none()
+        && link.up
+        && link.address.eq_ignore_ascii_case(bridge::PORT_MAC)
+        && mtu.is_none_or(|m| m == link.mtu)
+        && is_port_as_wanted(dev, &b, runner);
+    if ready {
+        rep.debug(&format!("{dev} already on Open vSwitch bridge {}", b.name));
+    }
+    if let (false, Some(other)) = (ready, link.master.as_deref()) {
         // A Linux bridge port (a guest moved from vif-bridge): it cannot be both.
         plan.push(
             Step::run(
@@ -226,8 +260,10 @@ pub fn plan(
         );
     }
     // Step 2: BR-04.
-    plan.extend(bridge::prepare_port(dev, was_up, &link.address));
-    if let Some(mtu) = mtu.filter(|m| *m != link.mtu) {
+    if !ready {
+        plan.extend(bridge::prepare_port(dev, was_up, &link.address));
+    }
+    if let Some(mtu) = mtu.filter(|m| *m != link.mtu && !ready) {
         rep.debug(&format!("setting {dev} MTU to {mtu}"));
         plan.push(
             Step::run(
@@ -245,16 +281,18 @@ pub fn plan(
             .on_error(OnError::Ignore),
         );
     }
-    // Step 5.
-    plan.push(
-        Step::run(
-            format!("add {dev} to Open vSwitch bridge {}", b.name),
-            add_port(dev, &b, &vm_name, &vm_uuid, &mac),
-        )
-        .undo(del_port(dev)),
-    );
-    // Step 6.
-    plan.push(bridge::link_up(dev));
+    if !ready {
+        // Step 5.
+        plan.push(
+            Step::run(
+                format!("add {dev} to Open vSwitch bridge {}", b.name),
+                add_port(dev, &b, &vm_name, &vm_uuid, &mac),
+            )
+            .undo(del_port(dev)),
+        );
+        // Step 6.
+        plan.push(bridge::link_up(dev));
+    }
     if ctx.type_if == TypeIf::Vif {
         if let (Some(path), Some(mtu)) = (ctx.frontend_mtu_path(), mtu) {
             let value = mtu.to_string();
