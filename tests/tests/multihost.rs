@@ -27,6 +27,8 @@ const UNDERLAY_MTU: &str = "1550";
 /// by the tests) before the underlay.
 struct Site {
     hosts: Vec<Host>,
+    /// The underlay runs over IPv6 (2001:db8:ff::/64) instead of 198.51.100.0/24.
+    v6: bool,
     _underlay: Netns,
 }
 
@@ -37,9 +39,14 @@ fn underlay_addr(i: usize) -> String {
 impl Site {
     /// hostA, hostB, hostC with eth1 on the underlay at `mtu`.
     fn build(test: &str, mtu: &str) -> Option<Site> {
+        Site::build_with(test, mtu, 3, false)
+    }
+
+    /// `n` hosts, IPv4 or IPv6 underlay.
+    fn build_with(test: &str, mtu: &str, n: usize, v6: bool) -> Option<Site> {
         let mut hosts = Vec::new();
-        for n in ["a", "b", "c"] {
-            hosts.push(host!(&format!("{test}{n}")).build()?);
+        for name in ["a", "b", "c"].into_iter().take(n) {
+            hosts.push(host!(&format!("{test}{name}")).build()?);
         }
         let ul = Netns::create(&format!("{}-ul", netns::unique_prefix(test)));
         cmd::ip_must(&ul.name, &["link", "add", "name", "ul", "type", "bridge"]);
@@ -56,21 +63,18 @@ impl Site {
                 &ul.name,
                 &["link", "set", "dev", &port, "master", "ul", "up"],
             );
-            cmd::ip_must(
-                &h.dom0,
-                &[
-                    "addr",
-                    "add",
-                    &format!("{}/24", underlay_addr(i)),
-                    "dev",
-                    "eth1",
-                ],
-            );
+            let a = if v6 {
+                format!("2001:db8:ff::{}/64", i + 1)
+            } else {
+                format!("{}/24", underlay_addr(i))
+            };
+            cmd::ip_must(&h.dom0, &["addr", "add", &a, "dev", "eth1", "nodad"]);
             cmd::ip_must(&h.dom0, &["link", "set", "dev", "eth1", "up"]);
         }
         cmd::ip_must(&ul.name, &["link", "set", "dev", "ul", "mtu", mtu, "up"]);
         Some(Site {
             hosts,
+            v6,
             _underlay: ul,
         })
     }
@@ -79,7 +83,13 @@ impl Site {
     fn peers_of(&self, i: usize) -> String {
         (0..self.hosts.len())
             .filter(|j| *j != i)
-            .map(underlay_addr)
+            .map(|j| {
+                if self.v6 {
+                    format!("2001:db8:ff::{}", j + 1)
+                } else {
+                    underlay_addr(j)
+                }
+            })
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -355,6 +365,45 @@ fn vxlan_overlay_refuses_a_small_underlay_mtu_and_bad_values_untouched() {
         assert!(r.stderr.contains(names), "{args:?}: {r}");
     }
     assert_same(&before, &a.snapshot(), "rejected settings");
+}
+
+/// Over an IPv6 underlay VXLAN costs 70 bytes: 1550 is refused, 1570 carries full frames.
+#[test]
+fn vxlan_overlay_over_ipv6_needs_1570_and_carries_full_frames() {
+    let Some(site) = Site::build_with("mhvx6s", "1550", 2, true) else {
+        return;
+    };
+    let a = &site.hosts[0];
+    let r = start_overlay(&site, 0, 7);
+    assert_failed(a, &r, "start over a 1550-byte IPv6 underlay");
+    assert!(
+        r.stderr.contains("IPv6 adds 70 bytes") && r.stderr.contains("at least 1570"),
+        "{r}"
+    );
+    drop(site);
+    let Some(mut site) = Site::build_with("mhvx6", "1570", 2, true) else {
+        return;
+    };
+    for i in 0..2 {
+        let r = start_overlay(&site, i, 7);
+        assert_ok(&site.hosts[i], &r, "start over IPv6");
+        assert!(r.stdout.contains("local 2001:db8:ff::"), "{r}");
+    }
+    let g1 = attach_bridge(&mut site.hosts[0], 1, "vxbr7");
+    let g2 = attach_bridge(&mut site.hosts[1], 2, "vxbr7");
+    assert!(
+        ping_retry(&g1.ns, g2.addr.as_deref().unwrap(), 5),
+        "A/1 -> B/2 over IPv6"
+    );
+    let df = ping_full_size(&g1, g2.addr.as_deref().unwrap());
+    assert!(
+        df.success(),
+        "1472-byte DF ping over an IPv6 underlay:\n{df}"
+    );
+    let st = site.hosts[0]
+        .script("network-bridge")
+        .run(&["status", "overlay=vxlan", "vni=7"]);
+    assert!(st.stdout.contains("peers: 2001:db8:ff::2"), "{st}");
 }
 
 /// Fault injector (as in recovery.rs): reads pass; the N-th call that changes the host fails.
