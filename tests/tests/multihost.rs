@@ -270,10 +270,13 @@ fn vxlan_overlay_joins_guests_on_three_hosts_and_keeps_tenants_apart() {
         .script("network-bridge")
         .run(&["status", "overlay=vxlan", "vni=42"]);
     assert_ok(a, &st, "status");
-    assert!(
-        st.stdout.contains("VNI 42") && st.stdout.contains("vxbr42"),
-        "{st}"
-    );
+    for want in [
+        "overlay: vxlan VNI 42 on bridge vxbr42 via vxlan42 (up), underlay eth1 local 198.51.100.1 port 4789, MTU 1500",
+        "bridge vxbr42: ports vif1.0, vxlan42",
+        &format!("{mac_b2} dst 198.51.100.2"),
+    ] {
+        assert!(st.stdout.contains(want), "{want} in\n{st}");
+    }
     assert!(
         st.stdout.contains("peers: 198.51.100.2, 198.51.100.3"),
         "{st}"

@@ -19,7 +19,8 @@ use crate::state;
 use crate::validate;
 use std::net::IpAddr;
 
-/// The names `network-bridge` reads for an overlay (added to its known names).
+/// The names `network-bridge` reads for an overlay (its KNOWN lists them too; a unit test keeps
+/// the two in step).
 pub const KEYS: &[&str] = &["overlay", "vni", "peers", "dstport", "local", "underlay"];
 
 /// The guests' frame size the overlay carries without fragmenting.
@@ -513,6 +514,64 @@ fn plan_stop(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
     })
 }
 
+/// One VXLAN uplink as the host has it now: what `status` (and `xennet map`) show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveOverlay {
+    pub vxlan: String,
+    pub vni: u32,
+    /// The bridge it is a port of.
+    pub bridge: Option<String>,
+    pub local: String,
+    pub underlay: String,
+    pub port: u16,
+    pub mtu: u32,
+    pub up: bool,
+    /// The destinations of its all-zeros flood entries.
+    pub peers: Vec<String>,
+}
+
+/// Every VXLAN device on the host (`ip -d -j link show type vxlan`), sorted by name.
+pub fn live(runner: &dyn Runner) -> Vec<LiveOverlay> {
+    let out = runner
+        .run(&ip(["-d", "-j", "link", "show", "type", "vxlan"]))
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_default();
+    let mut all: Vec<LiveOverlay> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| {
+            let d = &l["linkinfo"]["info_data"];
+            let name = l["ifname"].as_str()?.to_string();
+            Some(LiveOverlay {
+                vni: u32::try_from(d["id"].as_u64()?).ok()?,
+                bridge: l["master"].as_str().map(str::to_string),
+                local: d["local"]
+                    .as_str()
+                    .or(d["local6"].as_str())
+                    .unwrap_or("?")
+                    .to_string(),
+                underlay: d["link"].as_str().unwrap_or("?").to_string(),
+                port: d["port"]
+                    .as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or(0),
+                mtu: l["mtu"]
+                    .as_u64()
+                    .and_then(|m| u32::try_from(m).ok())
+                    .unwrap_or(0),
+                up: l["flags"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|x| x == "UP")),
+                peers: flood_peers(&name, runner),
+                vxlan: name,
+            })
+        })
+        .collect();
+    all.sort_by(|a, b| a.vxlan.cmp(&b.vxlan));
+    all
+}
+
 /// `status` for an overlay: the bridge, its VXLAN uplink and peers, and what was learned.
 /// Returns false when the overlay is not up.
 pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
@@ -524,36 +583,29 @@ pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
     let ok = link
         .as_ref()
         .is_some_and(|l| l.up && l.master.as_deref() == Some(o.bridge.as_str()));
-    let d = runner
-        .run(&ip(["-d", "-j", "link", "show", "dev", &o.vxlan]))
-        .ok()
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(s.trim()).ok())
-        .and_then(|v| v.get(0).cloned());
-    match (&link, &d) {
-        (Some(l), Some(d)) => {
-            let i = &d["linkinfo"]["info_data"];
-            let local = i["local"].as_str().or(i["local6"].as_str()).unwrap_or("?");
+    match live(runner).into_iter().find(|l| l.vxlan == o.vxlan) {
+        Some(l) => {
             out.push_str(&format!(
-                "overlay: vxlan VNI {} on bridge {} via {} ({}), underlay {} local {local} port {}, MTU {}\n",
-                o.vni,
-                o.bridge,
-                o.vxlan,
+                "overlay: vxlan VNI {} on bridge {} via {} ({}), underlay {} local {} port {}, MTU {}\n",
+                l.vni,
+                l.bridge.as_deref().unwrap_or("(none)"),
+                l.vxlan,
                 if l.up { "up" } else { "down" },
-                i["link"].as_str().unwrap_or("?"),
-                i["port"],
+                l.underlay,
+                l.local,
+                l.port,
                 l.mtu
             ));
-            let peers = flood_peers(&o.vxlan, runner);
             out.push_str(&format!(
                 "peers: {}\n",
-                if peers.is_empty() {
+                if l.peers.is_empty() {
                     "none".to_string()
                 } else {
-                    peers.join(", ")
+                    l.peers.join(", ")
                 }
             ));
         }
-        _ => out.push_str(&format!(
+        None => out.push_str(&format!(
             "overlay: {} does not exist: the overlay VNI {} is not started\n",
             o.vxlan, o.vni
         )),
