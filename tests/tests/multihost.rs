@@ -862,6 +862,33 @@ fn vif_openvswitch_reports_a_missing_bridge_and_a_bad_value() {
         assert_same(&before, &h.snapshot(), bridge);
         assert_eq!(ovs.must(&h.dom0, &["list-ports", "ovsbr0"]), "");
     }
+    // ovs-vsctl failing at add-port: the steps before it (MAC, MTU) are undone and reported.
+    h.xs_write_backend(1, 0, &[("bridge", "ovsbr0.5")]);
+    let shim = h.scratch.join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    let fake = shim.join("ovs-vsctl");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$*\" in *add-port*) echo 'injected add-port failure' >&2; exit 1;; esac\nexec /usr/bin/ovs-vsctl \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = h.snapshot();
+    let mut call = h.libxl("vif-openvswitch", 1, 0).env(
+        "PATH",
+        &format!(
+            "{}:{}:/usr/sbin:/usr/bin:/sbin:/bin",
+            h.fake_bin.display(),
+            shim.display()
+        ),
+    );
+    for (k, v) in ovs.env() {
+        call = call.env(&k, &v);
+    }
+    let r = call.run(ONLINE);
+    assert_reported(&h, &r, "failing add-port", "injected add-port failure");
+    assert_same(&before, &h.snapshot(), "rolled-back online");
     // An HVM guest's emulated NIC: add and remove with type_if=tap.
     let t = h.add_tap(2, 0);
     h.xs_write_backend(2, 0, &[("bridge", "ovsbr0.7")]);

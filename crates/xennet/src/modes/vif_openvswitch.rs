@@ -248,40 +248,31 @@ pub fn plan(
         && is_port_as_wanted(dev, &b, runner);
     if ready {
         rep.debug(&format!("{dev} already on Open vSwitch bridge {}", b.name));
-    }
-    if let (false, Some(other)) = (ready, link.master.as_deref()) {
-        // A Linux bridge port (a guest moved from vif-bridge): it cannot be both.
-        plan.push(
-            Step::run(
-                format!("release {dev} from bridge {other}"),
-                ip(["link", "set", "dev", dev, "nomaster"]),
-            )
-            .undo(ip(["link", "set", "dev", dev, "master", other])),
-        );
-    }
-    // Step 2: BR-04.
-    if !ready {
+    } else {
+        if let Some(other) = link.master.as_deref() {
+            // A Linux bridge port (a guest moved from vif-bridge): it cannot be both.
+            plan.push(
+                Step::run(
+                    format!("release {dev} from bridge {other}"),
+                    ip(["link", "set", "dev", dev, "nomaster"]),
+                )
+                .undo(ip(["link", "set", "dev", dev, "master", other])),
+            );
+        }
+        // Step 2: BR-04.
         plan.extend(bridge::prepare_port(dev, was_up, &link.address));
-    }
-    if let Some(mtu) = mtu.filter(|m| *m != link.mtu && !ready) {
-        rep.debug(&format!("setting {dev} MTU to {mtu}"));
-        plan.push(
-            Step::run(
-                format!("set {dev} MTU to {mtu}"),
-                ip(["link", "set", "dev", dev, "mtu", &mtu.to_string()]),
-            )
-            .undo(ip([
-                "link",
-                "set",
-                "dev",
-                dev,
-                "mtu",
-                &link.mtu.to_string(),
-            ]))
-            .on_error(OnError::Ignore),
-        );
-    }
-    if !ready {
+        if let Some(mtu) = mtu.filter(|m| *m != link.mtu) {
+            rep.debug(&format!("setting {dev} MTU to {mtu}"));
+            let old = link.mtu.to_string();
+            plan.push(
+                Step::run(
+                    format!("set {dev} MTU to {mtu}"),
+                    ip(["link", "set", "dev", dev, "mtu", &mtu.to_string()]),
+                )
+                .undo(ip(["link", "set", "dev", dev, "mtu", &old]))
+                .on_error(OnError::Ignore),
+            );
+        }
         // Step 5.
         plan.push(
             Step::run(
