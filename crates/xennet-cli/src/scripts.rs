@@ -173,7 +173,7 @@ const NETWORK_WORDS: &[Word] = &[
     },
 ];
 
-pub const SCRIPTS: [Script; 6] = [
+pub const SCRIPTS: [Script; 7] = [
     Script {
         name: "vif-bridge",
         kind: Kind::Vif,
@@ -197,6 +197,42 @@ pub const SCRIPTS: [Script; 6] = [
                 Source::XenstoreFirst,
                 "The bridge to join; default: the first bridge on the host. An old xenbrN \
                  becomes ethN when only that exists.",
+            ),
+            IP,
+            VIFNAME,
+            s(
+                "mtu",
+                Source::Xenstore,
+                "The interface's MTU; default: the bridge's. Written to the frontend too.",
+            ),
+            MAC,
+            FIREWALL,
+        ],
+    },
+    Script {
+        name: "vif-openvswitch",
+        kind: Kind::Vif,
+        about: "Connect a Xen guest's network interface to an Open vSwitch bridge",
+        description: "Run by the toolstack for every guest interface on Open vSwitch. online \
+            (and add for a tap) makes the backend interface a port of the bridge in one ovs-vsctl \
+            transaction, with an access VLAN and trunks from bridge=NAME[.VLAN][:TRUNK1:TRUNK2...], \
+            the guest's name, uuid and MAC as external-ids, the MTU from xenstore or the bridge, \
+            and writes hotplug-status connected; offline (remove) deletes exactly that port. A \
+            drop-in replacement for Xen's shell script of the same name.",
+        words: VIF_WORDS,
+        settings: &[
+            VIF,
+            XENBUS_PATH,
+            XENBUS_TYPE,
+            XENBUS_BASE_PATH,
+            INTERFACE,
+            TYPE_IF,
+            SCRIPT,
+            s(
+                "bridge",
+                Source::XenstoreFirst,
+                "NAME[.VLAN][:TRUNK1:TRUNK2...]: the Open vSwitch bridge, the access VLAN tag and \
+                 the trunk VLANs of the port.",
             ),
             IP,
             VIFNAME,
@@ -290,6 +326,40 @@ pub const SCRIPTS: [Script; 6] = [
             ),
             FIREWALL_UNUSED,
             CONFIRM,
+            s(
+                "overlay",
+                Source::Args,
+                "vxlan: instead of taking dom0's NIC, make bridge= (default vxbr<vni>) with a \
+                 kernel VXLAN device vxlan<vni> as its uplink to the other hosts.",
+            ),
+            s(
+                "vni",
+                Source::Args,
+                "With overlay=vxlan: the tenant network's number, 1 to 16777215, the same on \
+                 every host.",
+            ),
+            s(
+                "peers",
+                Source::Args,
+                "With overlay=vxlan: A[,B...], the other hosts' underlay addresses (IPv4 or IPv6).",
+            ),
+            s(
+                "dstport",
+                Source::Args,
+                "With overlay=vxlan: the UDP port, 1 to 65535; default 4789.",
+            ),
+            s(
+                "local",
+                Source::Args,
+                "With overlay=vxlan: this host's underlay address; default: the source of the \
+                 route to the first peer.",
+            ),
+            s(
+                "underlay",
+                Source::Args,
+                "With overlay=vxlan: the device towards the other hosts (its MTU must be at least \
+                 1550, 1570 over IPv6); default: the route's device to the first peer.",
+            ),
         ],
     },
     Script {

@@ -27,8 +27,9 @@ const CHECKS: &[&str] = &[
     "scripts dir",
 ];
 
-const SCRIPTS: [&str; 6] = [
+const SCRIPTS: [&str; 7] = [
     "vif-bridge",
+    "vif-openvswitch",
     "vif-nat",
     "vif-route",
     "network-bridge",

@@ -8,8 +8,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SCRIPTS: [&str; 6] = [
+const SCRIPTS: [&str; 7] = [
     "vif-bridge",
+    "vif-openvswitch",
     "vif-nat",
     "vif-route",
     "network-bridge",
@@ -103,12 +104,12 @@ fn install_and_uninstall_round_trip() {
         out.contains(&format!("ln {d}/vif-bridge {d}/vif-bridge.xen-orig")),
         "{out}"
     );
-    assert_eq!(out.matches("ln -sfn ").count(), 6, "{out}");
+    assert_eq!(out.matches("ln -sfn ").count(), SCRIPTS.len(), "{out}");
     assert_eq!(snapshot(dir.path()), before);
 
     let (code, out, err) = xennet(&["install", "--dir", d, "--bin-dir", b]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(out.lines().count(), 6, "{out}");
+    assert_eq!(out.lines().count(), SCRIPTS.len(), "{out}");
     let bin_dir = std::fs::canonicalize(bins.path()).unwrap();
     for name in SCRIPTS {
         let link = dir.path().join(name);
@@ -132,7 +133,11 @@ fn install_and_uninstall_round_trip() {
     let installed = snapshot(dir.path());
     let (code, out, err) = xennet(&["install", "--dir", d, "--bin-dir", b]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.matches("already linked").count(), 6, "{out}");
+    assert_eq!(
+        out.matches("already linked").count(),
+        SCRIPTS.len(),
+        "{out}"
+    );
     assert_eq!(snapshot(dir.path()), installed);
     let (code, out, _) = xennet(&["install", "--dir", d, "--bin-dir", b, "--dry-run"]);
     assert_eq!(code, 0);
@@ -270,7 +275,7 @@ fn another_build_is_relinked_and_its_originals_kept() {
     );
     let (code, out, _) = xennet(&["install", "--dir", d, "--bin-dir", s(new.path())]);
     assert_eq!(code, 0);
-    assert_eq!(out.matches("instead of").count(), 6, "{out}");
+    assert_eq!(out.matches("instead of").count(), SCRIPTS.len(), "{out}");
     assert_eq!(xennet(&["uninstall", "--dir", d]).0, 0);
     assert_eq!(snapshot(dir.path()), before);
 }

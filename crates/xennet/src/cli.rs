@@ -100,6 +100,7 @@ pub fn main(script: &str) -> ExitCode {
         "vif-bridge" => vif_main(&inv, modes::vif_bridge::plan),
         "vif-route" => vif_main(&inv, modes::vif_route::plan),
         "vif-nat" => vif_main(&inv, modes::vif_nat::plan),
+        "vif-openvswitch" => vif_main(&inv, modes::vif_openvswitch::plan),
         "network-nat" => host_main(script, &inv, network_nat::plan, network_nat::status),
         "network-bridge" => host_main(script, &inv, network_bridge::plan, network_bridge::status),
         "network-route" => host_main(script, &inv, network_route::plan, network_route::status),

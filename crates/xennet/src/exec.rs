@@ -121,6 +121,7 @@ pub fn package_of(program: &str) -> &'static str {
     match program {
         "ip" | "bridge" => "iproute2",
         "brctl" => "bridge-utils",
+        "ovs-vsctl" => "openvswitch-switch",
         "iptables" | "iptables-save" | "iptables-restore" => "iptables",
         "nft" => "nftables",
         p if p.starts_with("xenstore-") => "xenstore-utils",

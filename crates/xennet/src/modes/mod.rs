@@ -3,9 +3,11 @@
 pub mod network_bridge;
 pub mod network_nat;
 pub mod network_route;
+pub mod overlay;
 pub mod routed;
 pub mod vif_bridge;
 pub mod vif_nat;
+pub mod vif_openvswitch;
 pub mod vif_route;
 
 use crate::plan::Plan;

@@ -17,6 +17,13 @@ pub const KNOWN: &[&str] = &[
     "antispoof",
     "firewall",
     "confirm",
+    // overlay=vxlan (modes/overlay.rs)
+    "overlay",
+    "vni",
+    "peers",
+    "dstport",
+    "local",
+    "underlay",
 ];
 
 /// The temporary name of the bridge while the NIC still has its name (G2).
@@ -194,6 +201,9 @@ use super::HostPlanned as Planned;
 
 /// Reads the settings and plans `start` or `stop`.
 pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<Planned, String> {
+    if super::overlay::requested(inv) {
+        return super::overlay::plan(start, inv, runner);
+    }
     let s = settings(inv, runner)?;
     let planned = if start {
         plan_start(&s, runner)?
@@ -439,6 +449,9 @@ pub fn plan_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> {
 /// §8.4 `status` (NB-21): the original's block, between two lines of 60 `=`. Returns false if a
 /// part could not be shown (it says which).
 pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
+    if super::overlay::requested(inv) {
+        return super::overlay::status(inv, runner);
+    }
     let s = &settings(inv, runner)?;
     use std::io::Write;
     let rule = "=".repeat(60);
