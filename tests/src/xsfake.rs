@@ -490,7 +490,9 @@ fn ls_line(depth: usize, name: &str, value: &str) -> String {
     }
     let head = format!("{:depth$}{name}", "");
     if MAX_WIDTH < head.len() + esc.len() + TAG_LEN {
-        let keep = MAX_WIDTH.saturating_sub(TAG_LEN + head.len()).min(esc.len());
+        let keep = MAX_WIDTH
+            .saturating_sub(TAG_LEN + head.len())
+            .min(esc.len());
         format!("{head} = \"{}\\...\"", &esc[..keep])
     } else {
         format!("{head} = \"{esc}\"")

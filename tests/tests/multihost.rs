@@ -409,30 +409,12 @@ fn vxlan_overlay_over_ipv6_needs_1570_and_carries_full_frames() {
     assert!(st.stdout.contains("peers: 2001:db8:ff::2"), "{st}");
 }
 
-/// Fault injector (as in recovery.rs): reads pass; the N-th call that changes the host fails.
-const WRAPPER: &str = r#"#!/bin/bash
-name=$(basename "$0")
-real=/usr/sbin/$name; [ -x "$real" ] || real=/sbin/$name
-if [[ " $* " == *" -j "* ]] || [[ " $* " == *" show "* ]]; then exec "$real" "$@"; fi
-n=$(( $(cat "$FAULT_DIR/count" 2>/dev/null || echo 0) + 1 ))
-echo "$n" > "$FAULT_DIR/count"
-echo "$n $name $*" >> "$FAULT_DIR/log"
-if [ "$n" = "${FAIL_AT:-0}" ]; then echo "injected failure at call $n" >&2; exit 2; fi
-exec "$real" "$@"
-"#;
-
 /// `network-bridge <args>` on `h` with the k-th host change failing.
 fn run_failing_at(h: &Host, k: u32, args: &[&str]) -> cmd::Output {
     let dir = h.scratch.join("faults");
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for tool in ["ip", "brctl", "bridge"] {
-        let p = bin.join(tool);
-        if !p.exists() {
-            std::fs::write(&p, WRAPPER).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+    if !bin.join("ip").exists() {
+        faults::install(&bin, &["ip", "brctl", "bridge"]);
     }
     let _ = std::fs::remove_file(dir.join("count"));
     let path = format!(

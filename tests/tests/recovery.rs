@@ -11,38 +11,6 @@ use std::path::Path;
 use std::time::Duration;
 use xennet_tests::*;
 
-const WRAPPER: &str = r#"#!/bin/bash
-# Fault injector for the tests: reads pass; the N-th call that changes the host fails or hangs.
-name=$(basename "$0")
-real=/usr/sbin/$name; [ -x "$real" ] || real=/sbin/$name
-if [ "$name" = ip ] && [[ " $* " == *" -j "* ]]; then exec "$real" "$@"; fi
-if [ "$name" = brctl ] && [ "$1" = show ]; then exec "$real" "$@"; fi
-count() {
-  n=$(( $(cat "$FAULT_DIR/count" 2>/dev/null || echo 0) + 1 ))
-  echo "$n" > "$FAULT_DIR/count"
-  echo "$n $name $*" >> "$FAULT_DIR/log"
-}
-if [ "$name" = ip ] && [ "$1" = -batch ] && [ "$2" = - ]; then
-  # One process, many host changes: each line counts, and a fault at line k behaves as ip
-  # does, the lines before it done and `Command failed -:k` on stderr.
-  mapfile -t lines
-  for i in "${!lines[@]}"; do
-    count "${lines[$i]}"
-    if [ "$n" = "${FAIL_AT:-0}" ] || [ "$n" = "${HANG_AT:-0}" ]; then
-      if [ "$i" -gt 0 ]; then printf '%s\n' "${lines[@]:0:$i}" | "$real" -batch - || exit 1; fi
-      if [ "$n" = "${HANG_AT:-0}" ]; then echo $$ > "$FAULT_DIR/hanging"; exec sleep 60; fi
-      echo "injected failure at call $n" >&2; echo "Command failed -:$((i + 1))" >&2; exit 1
-    fi
-  done
-  printf '%s\n' "${lines[@]}" | "$real" -batch -
-  exit $?
-fi
-count "$@"
-if [ "$n" = "${FAIL_AT:-0}" ]; then echo "injected failure at call $n" >&2; exit 2; fi
-if [ "$n" = "${HANG_AT:-0}" ]; then echo $$ > "$FAULT_DIR/hanging"; exec sleep 60; fi
-exec "$real" "$@"
-"#;
-
 /// A dom0 with several addresses, IPv6, a static route, a route whose gateway is reached only
 /// through another non-kernel route, and a policy-routing table: everything start must move.
 fn rich_host(name: &str) -> Option<Host> {
@@ -93,11 +61,7 @@ fn rich_host(name: &str) -> Option<Host> {
     ] {
         cmd::ip_must(d, args);
     }
-    for tool in ["ip", "brctl"] {
-        let p = h.fake_bin.join(tool);
-        std::fs::write(&p, WRAPPER).unwrap();
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    }
+    faults::install(&h.fake_bin, &["ip", "brctl"]);
     Some(h)
 }
 

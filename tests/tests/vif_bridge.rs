@@ -167,7 +167,10 @@ fn ipt04_several_addresses_give_one_in_rule_each_and_one_out_rule() {
 fn a_long_ip_list_cut_by_xenstore_ls_is_read_whole() {
     let ips: Vec<String> = (51..=62).map(|n| format!("192.0.2.{n}")).collect();
     let list = ips.join(" ");
-    assert!(list.len() > 80, "the list must be longer than xenstore-ls shows");
+    assert!(
+        list.len() > 80,
+        "the list must be longer than xenstore-ls shows"
+    );
     let Some((h, _g)) = admin_bridge_host("vb_longip", &[("ip", &list)]) else {
         return;
     };
@@ -184,7 +187,9 @@ fn a_long_ip_list_cut_by_xenstore_ls_is_read_whole() {
     let calls = h.xs_calls();
     assert!(
         calls.iter().any(|c| c.starts_with("xenstore-ls"))
-            && calls.iter().any(|c| c.starts_with("xenstore-read") && c.ends_with("/ip")),
+            && calls
+                .iter()
+                .any(|c| c.starts_with("xenstore-read") && c.ends_with("/ip")),
         "expected one xenstore-ls and a re-read of the cut ip key: {calls:?}"
     );
 }

@@ -126,9 +126,12 @@ fn grammar_failure(script: &str, msg: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// A vif mode: the backend keys come with the context; xenstore is for what lies beyond the
+/// backend directory (vif-openvswitch reads the guest's VM name and uuid).
 type VifPlanner = fn(
     &vif::VifContext,
     &Invocation,
+    &dyn xenstore::XenStore,
     &dyn crate::exec::Runner,
     &Reporter,
 ) -> Result<modes::Planned, Stop>;
@@ -167,7 +170,7 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         Err(Stop::NothingToDo) => return ExitCode::SUCCESS,
         Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
     };
-    let planned = match planner(&ctx, inv, &runner, &rep) {
+    let planned = match planner(&ctx, inv, &xs, &runner, &rep) {
         Ok(p) => p,
         Err(Stop::NothingToDo) => return ExitCode::SUCCESS,
         Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),

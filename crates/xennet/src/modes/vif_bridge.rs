@@ -86,6 +86,7 @@ fn check_bridge(b: &BridgeChoice) -> Result<(), String> {
 pub fn plan(
     ctx: &VifContext,
     inv: &Invocation,
+    _xs: &dyn crate::xenstore::XenStore,
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {

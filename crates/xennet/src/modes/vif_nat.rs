@@ -88,6 +88,7 @@ fn read_required(ctx: &VifContext, key: &str) -> Result<String, Stop> {
 pub fn plan(
     ctx: &VifContext,
     inv: &Invocation,
+    _xs: &dyn crate::xenstore::XenStore,
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {

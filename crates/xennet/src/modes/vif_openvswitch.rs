@@ -12,8 +12,8 @@ use crate::plan::{OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::state;
 use crate::validate;
-use crate::vif::{read_default, Found, Stop, TypeIf, VifContext};
-use crate::xenstore::{join, write_cmd, XenStore};
+use crate::vif::{Found, Stop, TypeIf, VifContext};
+use crate::xenstore::{join, XenStore};
 
 /// `ovs-vsctl --timeout`: the original's 30 s does not fit inside one command's 20 s bound
 /// ([`crate::exec::System`]), which keeps the whole script inside libxl's 40 s (TS-05).
@@ -115,14 +115,10 @@ fn quote_value(v: &str) -> String {
 }
 
 /// The `bridge=` value: the backend key, else the argument or environment (VO-01 step 3).
-fn bridge_value(
-    ctx: &VifContext,
-    inv: &Invocation,
-    xs: &dyn XenStore,
-) -> Result<(String, String), Stop> {
+fn bridge_value(ctx: &VifContext, inv: &Invocation) -> Result<(String, String), Stop> {
     let key = join(&ctx.xp, "bridge");
-    Ok(match xs.read(&key).map_err(|e| ctx.fatal(e.to_string()))? {
-        Some(v) => (v, format!("from xenstore key {key}")),
+    Ok(match ctx.key("bridge") {
+        Some(v) => (v.to_string(), format!("from xenstore key {key}")),
         None => (
             inv.value("bridge").to_string(),
             format!("from {}", inv.origin("bridge")),
@@ -178,7 +174,7 @@ pub fn plan(
     if which::which("ip").is_err() {
         return Err(ctx.fatal("Unable to find ip tool: install the Debian package iproute2"));
     }
-    let (value, origin) = bridge_value(ctx, inv, xs)?;
+    let (value, origin) = bridge_value(ctx, inv)?;
     let b = parse_bridge(&value).map_err(|e| ctx.fatal(format!("{e} ({origin})")))?;
     // The bridge must exist in this host's Open vSwitch (exit 2 means "no such bridge").
     match runner.run(&vsctl().args(["br-exists", &b.name])) {
@@ -206,7 +202,7 @@ pub fn plan(
     let rules =
         firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
     // Step 4: labels for the port.
-    let fe = read_default(xs, &ctx.xp, "frontend-id", "")?;
+    let fe = ctx.key_or("frontend-id", "");
     let vm = if fe.is_empty() {
         String::new()
     } else {
@@ -220,12 +216,12 @@ pub fn plan(
             read_opt(xs, &join(&vm, "uuid")),
         )
     };
-    let mac = read_default(xs, &ctx.xp, "mac", inv.value("mac"))?;
+    let mac = ctx.key_or("mac", inv.value("mac"));
     if !mac.is_empty() {
         validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
     }
     // MTU-01: the backend key, else the bridge's (its internal port is a link here).
-    let mtu_key = read_default(xs, &ctx.xp, "mtu", "")?;
+    let mtu_key = ctx.key_or("mtu", "");
     let mtu = match mtu_key.trim() {
         "" | "0" => state::link(&b.name).map(|l| l.mtu),
         v => Some(validate::mtu(&join(&ctx.xp, "mtu"), v).map_err(|e| ctx.fatal(e.0))?),
@@ -284,15 +280,10 @@ pub fn plan(
         // Step 6.
         plan.push(bridge::link_up(dev));
     }
-    if ctx.type_if == TypeIf::Vif {
-        if let (Some(path), Some(mtu)) = (ctx.frontend_mtu_path(), mtu) {
-            let value = mtu.to_string();
-            plan.push(Step::run(
-                format!("Writing {path} {value} to xenstore"),
-                write_cmd(&[(&path, &value)]),
-            ));
-        }
-    }
+    let frontend_keys = match (ctx.frontend_mtu_path(), mtu) {
+        (Some(path), Some(mtu)) if ctx.type_if == TypeIf::Vif => vec![(path, mtu.to_string())],
+        _ => Vec::new(),
+    };
     if let Some(rules) = rules {
         plan.extend(firewall::online_steps(dev, &ctx.ips, &rules));
     }
@@ -304,6 +295,7 @@ pub fn plan(
             b.name
         ),
         report_after: None,
+        frontend_keys,
     })
 }
 
@@ -327,6 +319,7 @@ fn plan_release(
                 plan,
                 done: String::new(),
                 report_after: None,
+                frontend_keys: Vec::new(),
             });
         }
         Found::Gone => None,
@@ -365,6 +358,7 @@ fn plan_release(
             ctx.dev
         ),
         report_after: None,
+        frontend_keys: Vec::new(),
     })
 }
 

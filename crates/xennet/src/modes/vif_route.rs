@@ -53,6 +53,7 @@ fn route_cmd(verb: &str, dst: &str, dev: &str, main_ip: Option<&str>, metric: u3
 pub fn plan(
     ctx: &VifContext,
     inv: &Invocation,
+    _xs: &dyn crate::xenstore::XenStore,
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
