@@ -194,6 +194,40 @@ fn a_long_ip_list_cut_by_xenstore_ls_is_read_whole() {
     );
 }
 
+/// Issue 8: a new vif's online inserts its rules without listing the ruleset (which grows with
+/// every guest); a later online, or one after the rules were tampered with, reads and repairs
+/// them (IPT-08); offline forgets the vif, so its next online is new again.
+#[test]
+fn ipt08_new_vif_online_does_not_list_the_ruleset_and_a_second_online_repairs() {
+    let Some((h, _g)) = admin_bridge_host("vb_fastfw", &[("ip", "192.0.2.51")]) else {
+        return;
+    };
+    let listed = |r: &Output| r.stderr.contains("exec: iptables-save");
+    let r = h.libxl("vif-bridge", 1, 0).env("XENNET_LOG", "debug").run(ONLINE);
+    assert_ok(&h, &r, "first online");
+    assert!(!listed(&r), "a new vif's online listed the ruleset:\n{}", h.explain(&r));
+    let rule = in_rule_from("vif1.0", "192.0.2.51");
+    assert!(h.forward_rules().contains(&rule), "{:?}", h.forward_rules());
+    // Someone deletes one of the vif's rules; the next online reads the rules and puts it back.
+    let spec = rule.replacen("-A FORWARD", "-D FORWARD", 1);
+    let mut argv = vec!["iptables", "-w"];
+    argv.extend(spec.split_whitespace());
+    assert!(cmd::ns_exec(&h.dom0, &argv).success());
+    let r = h.libxl("vif-bridge", 1, 0).env("XENNET_LOG", "debug").run(ONLINE);
+    assert_ok(&h, &r, "second online");
+    assert!(listed(&r), "a known vif's online must read its rules:\n{}", h.explain(&r));
+    let rules = h.forward_rules();
+    assert_eq!(rules.iter().filter(|l| **l == rule).count(), 1, "{rules:?}");
+    assert_eq!(rules.len(), 3, "{rules:?}");
+    let r = h.libxl("vif-bridge", 1, 0).run(OFFLINE);
+    assert_ok(&h, &r, "offline");
+    assert!(h.forward_rules().is_empty(), "{:?}", h.forward_rules());
+    let r = h.libxl("vif-bridge", 1, 0).env("XENNET_LOG", "debug").run(ONLINE);
+    assert_ok(&h, &r, "online after offline");
+    assert!(!listed(&r), "after offline the vif is new again:\n{}", h.explain(&r));
+    assert_eq!(h.forward_rules().len(), 3, "{:?}", h.forward_rules());
+}
+
 #[test]
 fn vb09_second_online_changes_nothing() {
     let Some((h, g)) = network_bridge_host("vb_twice", &[("ip", "192.0.2.51")]) else {

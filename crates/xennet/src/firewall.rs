@@ -167,15 +167,41 @@ pub fn forward_rules(runner: &dyn Runner) -> Result<Option<Vec<String>>, String>
     }
 }
 
+/// Where `online` notes that it added `dev`'s rules (written before they are added, removed by
+/// `offline`). A vif without this note is new: its online inserts the rules without reading the
+/// ruleset first, which grows with every guest (issue 8). With the note (a second online, or
+/// one after a crash) the live rules are read and reconciled as before.
+fn record_path(dev: &str) -> std::path::PathBuf {
+    crate::paths::state_dir().join("firewall").join(dev)
+}
+
 /// The live FORWARD rules for a vif script, or None when the firewall is off (`firewall=none`)
 /// or iptables is unusable here (a missing tool is warned about, not fatal: IPT-04).
+/// `new_online` names the device of an `online`: a vif with no record of ours is known to have
+/// none of our rules, and the ruleset is not read.
 pub fn rules_for_vif(
     setting: Option<&str>,
+    new_online: Option<&str>,
     runner: &dyn Runner,
     rep: &crate::report::Reporter,
 ) -> Result<Option<Vec<String>>, crate::validate::Invalid> {
     if Backend::from_setting(setting)? == Backend::None {
         return Ok(None);
+    }
+    if let Some(dev) = new_online {
+        if !record_path(dev).exists() {
+            if which::which("iptables-restore").is_err() {
+                rep.warn(&format!(
+                    "{}: no firewall rules were changed",
+                    ExecError::Missing {
+                        program: "iptables-restore".into(),
+                        package: crate::exec::package_of("iptables-restore").into(),
+                    }
+                ));
+                return Ok(None);
+            }
+            return Ok(Some(Vec::new()));
+        }
     }
     Ok(forward_rules(runner).unwrap_or_else(|e| {
         rep.warn(&e);
@@ -217,15 +243,21 @@ pub fn online_steps(dev: &str, ips: &[String], current: &[String]) -> Vec<Step> 
         apply.push(format!("-I FORWARD {spec}"));
         undo.insert(0, format!("-D FORWARD {spec}"));
     }
-    if apply.is_empty() {
-        return Vec::new();
+    let saves: Vec<&str> = wanted.iter().map(|r| r.save.as_str()).collect();
+    let mut steps = vec![crate::plan::write_record(
+        &format!("note that {dev} has iptables rules of ours"),
+        &record_path(dev),
+        saves.join("\n"),
+    )];
+    if !apply.is_empty() {
+        steps.push(
+            Step::run(format!("set the iptables rules of {dev}"), batch(&apply))
+                .undo(batch(&undo))
+                .on_error(OnError::Warn(SETUP_FAILED))
+                .locked("iptables"),
+        );
     }
-    vec![
-        Step::run(format!("set the iptables rules of {dev}"), batch(&apply))
-            .undo(batch(&undo))
-            .on_error(OnError::Warn(SETUP_FAILED))
-            .locked("iptables"),
-    ]
+    steps
 }
 
 /// Steps that remove every rule of ours for `dev` (duplicates left by the originals included).
@@ -235,14 +267,22 @@ pub fn offline_steps(dev: &str, current: &[String]) -> Vec<Step> {
         .filter(|l| is_ours(l, dev))
         .map(|l| format!("-D FORWARD {}", &l["-A FORWARD ".len()..]))
         .collect();
-    if lines.is_empty() {
-        return Vec::new();
+    let mut steps = Vec::new();
+    if !lines.is_empty() {
+        steps.push(
+            Step::run(format!("remove the iptables rules of {dev}"), batch(&lines))
+                .on_error(OnError::Collect)
+                .locked("iptables"),
+        );
     }
-    vec![
-        Step::run(format!("remove the iptables rules of {dev}"), batch(&lines))
-            .on_error(OnError::Collect)
-            .locked("iptables"),
-    ]
+    steps.push(
+        crate::plan::remove_record(
+            &format!("forget the iptables rules of {dev}"),
+            &record_path(dev),
+        )
+        .on_error(OnError::Collect),
+    );
+    steps
 }
 
 #[cfg(test)]
@@ -274,12 +314,15 @@ mod tests {
     fn online_is_idempotent_and_removes_duplicates() {
         let want = vif_rules("vif1.0", &[]);
         let current: Vec<String> = want.iter().map(|r| r.save.clone()).collect();
-        assert!(online_steps("vif1.0", &[], &current).is_empty());
+        // All there: only the note that they are ours, no iptables call.
+        let steps = online_steps("vif1.0", &[], &current);
+        assert_eq!(steps.len(), 1);
+        assert!(matches!(steps[0].action, crate::plan::Action::WriteFile { .. }));
         let mut dup = current.clone();
         dup.push(current[1].clone());
         dup.push("-A FORWARD -i eth9 -j ACCEPT".into());
         let steps = online_steps("vif1.0", &[], &dup);
-        let crate::plan::Action::Run(cmd) = &steps[0].action else {
+        let crate::plan::Action::Run(cmd) = &steps[1].action else {
             panic!()
         };
         let text = cmd.stdin.as_deref().unwrap();

@@ -95,8 +95,13 @@ pub fn plan(
     }
     let bridge = choose_bridge(ctx, inv, rep)?;
     check_bridge(&bridge).map_err(|msg| ctx.fatal(msg))?;
-    let rules =
-        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
+    let rules = firewall::rules_for_vif(
+        inv.get("firewall"),
+        ctx.command.is_up().then_some(ctx.dev.as_str()),
+        runner,
+        rep,
+    )
+    .map_err(|e| ctx.fatal(e.0))?;
     // MTU-01: the backend key, else the bridge's.
     let mtu_key = ctx.key_or("mtu", "");
     let bridge_link = state::link(&bridge.name)
@@ -232,8 +237,13 @@ fn plan_release(
         }
         Found::Ours(link) => Some(link),
     };
-    if let Some(rules) =
-        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?
+    if let Some(rules) = firewall::rules_for_vif(
+        inv.get("firewall"),
+        ctx.command.is_up().then_some(ctx.dev.as_str()),
+        runner,
+        rep,
+    )
+    .map_err(|e| ctx.fatal(e.0))?
     {
         plan.extend(firewall::offline_steps(&ctx.dev, &rules));
     }

@@ -132,8 +132,13 @@ pub fn plan(
     };
     let a = addressing(&ips, "ip").map_err(|e| ctx.fatal(e))?;
     let host = hostname(domid, vifid);
-    let rules =
-        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
+    let rules = firewall::rules_for_vif(
+        inv.get("firewall"),
+        ctx.command.is_up().then_some(ctx.dev.as_str()),
+        runner,
+        rep,
+    )
+    .map_err(|e| ctx.fatal(e.0))?;
     let dev = ctx.dev.as_str();
     let done = format!("Successful vif-nat {} for {dev}.", ctx.command.word());
     let vars = ctx.hook_vars(&[

@@ -199,8 +199,13 @@ pub fn plan(
             )))
         }
     }
-    let rules =
-        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
+    let rules = firewall::rules_for_vif(
+        inv.get("firewall"),
+        ctx.command.is_up().then_some(ctx.dev.as_str()),
+        runner,
+        rep,
+    )
+    .map_err(|e| ctx.fatal(e.0))?;
     // Step 4: labels for the port.
     let fe = ctx.key_or("frontend-id", "");
     let vm = if fe.is_empty() {
@@ -325,8 +330,13 @@ fn plan_release(
         Found::Gone => None,
         Found::Ours(link) => Some(link),
     };
-    if let Some(rules) =
-        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?
+    if let Some(rules) = firewall::rules_for_vif(
+        inv.get("firewall"),
+        ctx.command.is_up().then_some(ctx.dev.as_str()),
+        runner,
+        rep,
+    )
+    .map_err(|e| ctx.fatal(e.0))?
     {
         plan.extend(firewall::offline_steps(&ctx.dev, &rules));
     }

@@ -57,8 +57,13 @@ pub fn plan(
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
-    let rules =
-        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
+    let rules = firewall::rules_for_vif(
+        inv.get("firewall"),
+        ctx.command.is_up().then_some(ctx.dev.as_str()),
+        runner,
+        rep,
+    )
+    .map_err(|e| ctx.fatal(e.0))?;
     let metric = if ctx.type_if == TypeIf::Tap { 1 } else { 2 };
     let dev = ctx.dev.as_str();
     let done = format!("Successful vif-route {} for {dev}.", ctx.command.word());
