@@ -90,6 +90,32 @@ pub fn bridges() -> Vec<String> {
     v
 }
 
+/// The interface flags of a link (IFF_*), from sysfs; 0 if unreadable.
+pub fn flags(dev: &str) -> u32 {
+    sys_read(dev, "flags")
+        .and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0)
+}
+
+/// IFF_NOARP and IFF_MULTICAST, the two flags a netloop port changes (NL-04).
+pub const IFF_NOARP: u32 = 0x80;
+pub const IFF_MULTICAST: u32 = 0x1000;
+
+/// The link that carries `name` as its name or as an alternative name (`ip link property add …
+/// altname`); sysfs knows only the first, the kernel's name lookup both.
+pub fn resolve_name(runner: &dyn Runner, name: &str) -> Option<String> {
+    if exists(name) {
+        return Some(name.to_string());
+    }
+    #[derive(Deserialize)]
+    struct Named {
+        ifname: String,
+    }
+    let out = runner.run(&ip(["-j", "link", "show", "dev", name])).ok()?;
+    let links: Vec<Named> = parse_json(&out, "link show").ok()?;
+    links.into_iter().next().map(|l| l.ifname)
+}
+
 /// An address as `ip -j addr` shows it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Addr {

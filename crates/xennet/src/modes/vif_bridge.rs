@@ -25,6 +25,7 @@ fn choose_bridge(
     ctx: &VifContext,
     inv: &Invocation,
     xs: &dyn XenStore,
+    runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<BridgeChoice, Stop> {
     let key = join(&ctx.xp, "bridge");
@@ -58,6 +59,15 @@ fn choose_bridge(
             ));
             origin = format!("{origin}, translated from {name}");
             name = eth;
+        }
+    }
+    // network-bridge's netdev layout names its bridge also xenbrN (an alternative name, which
+    // sysfs does not show): use the bridge's own name from here on.
+    if !state::exists(&name) {
+        if let Some(real) = state::resolve_name(runner, &name) {
+            rep.debug(&format!("{name} is an alternative name of {real}"));
+            origin = format!("{origin}, the alternative name of {real}");
+            name = real;
         }
     }
     Ok(BridgeChoice { name, origin })
@@ -98,7 +108,7 @@ pub fn plan(
     if !ctx.command.is_up() {
         return plan_release(ctx, inv, xs, runner, rep);
     }
-    let bridge = choose_bridge(ctx, inv, xs, rep)?;
+    let bridge = choose_bridge(ctx, inv, xs, runner, rep)?;
     check_bridge(&bridge).map_err(|msg| ctx.fatal(msg))?;
     let rules =
         firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
@@ -216,7 +226,7 @@ fn plan_release(
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
-    let (name, problem) = match choose_bridge(ctx, inv, xs, rep) {
+    let (name, problem) = match choose_bridge(ctx, inv, xs, runner, rep) {
         Ok(b) => (b.name.clone(), check_bridge(&b).err()),
         Err(Stop::Error { msg, .. }) => (String::new(), Some(msg)),
         Err(other) => return Err(other),
