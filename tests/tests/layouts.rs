@@ -126,7 +126,7 @@ fn layout_host(name: &str, nic: &str) -> Option<(Host, Guest)> {
 /// The part every layout shares: dom0 and the guest reach the LAN and each other, `status`
 /// names the layout and changes nothing, the guest leaves, and `stop` (with no `layout=`: it is
 /// found on the host) restores the host exactly.
-fn exercise(h: &Host, g: &Guest, before: &Snapshot, layout: &str, bridge: &str) {
+fn exercise(h: &Host, g: &Guest, before: &Snapshot, layout: &str, bridge: &str, map: &[&str]) {
     assert!(
         ping_retry(&h.dom0, LAN_ADDR, 5),
         "dom0 cannot reach the LAN"
@@ -156,6 +156,7 @@ fn exercise(h: &Host, g: &Guest, before: &Snapshot, layout: &str, bridge: &str) 
         ping_retry(&h.lan, guest_addr, 5),
         "the LAN cannot reach the guest"
     );
+    check_map(h, map, bridge);
 
     let still = h.snapshot();
     let r = h.script("network-bridge").run(&["status"]);
@@ -246,7 +247,17 @@ fn nl04_netloop_builds_eth0_vif0_0_xenbr0_peth0_and_stop_restores_the_nic() {
         fdb_has(&h, "xenbr0", &lan_mac, "peth0"),
         "xenbr0 learned the LAN's MAC behind peth0"
     );
-    exercise(&h, &g, &before, "netloop", "xenbr0");
+    exercise(
+        &h,
+        &g,
+        &before,
+        "netloop",
+        "xenbr0",
+        &[
+            "eth0 -> vif0.0 -> xenbr0 -> peth0",
+            "eth0 -> vif1.0 -> xenbr0 -> peth0",
+        ],
+    );
 }
 
 #[test]
@@ -266,7 +277,14 @@ fn xenbr_layout_keeps_the_nic_name_and_stop_restores_it() {
     assert!(h.link("penp0s3").is_none(), "no renaming in this layout");
     assert_no_addresses(&h, "enp0s3");
     assert_dom0_config_on(&h, "xenbr0");
-    exercise(&h, &g, &before, "xenbr", "xenbr0");
+    exercise(
+        &h,
+        &g,
+        &before,
+        "xenbr",
+        "xenbr0",
+        &["xenbr0 -> enp0s3", "eth0 -> vif1.0 -> xenbr0 -> enp0s3"],
+    );
 }
 
 #[test]
@@ -288,7 +306,14 @@ fn netdev_layout_answers_to_xenbr0_too() {
     let b = assert_bridge(&h, "enp0s3", &["penp0s3"], &nic_mac);
     assert_eq!(b["altnames"], serde_json::json!(["xenbr0"]), "{b}");
     assert_dom0_config_on(&h, "enp0s3");
-    exercise(&h, &g, &before, "netdev", "enp0s3");
+    exercise(
+        &h,
+        &g,
+        &before,
+        "netdev",
+        "enp0s3",
+        &["enp0s3 -> penp0s3", "eth0 -> vif1.0 -> enp0s3 -> penp0s3"],
+    );
 }
 
 #[test]
@@ -322,6 +347,189 @@ fn stop_leaves_an_administrators_xenbr0_alone() {
         assert_ok(&h, &r, &format!("{args:?} on an administrator's bridge"));
         assert_same(&before, &h.snapshot(), &format!("{args:?}"));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `xennet map`
+
+/// `xennet map` in dom0: the text has the `expect` chains (dom0's first, then the guest's), the
+/// JSON has guest 1 as `web1` on `bridge` with its uplink and MACs, and the DOT renders.
+fn check_map(h: &Host, expect: &[&str], bridge: &str) -> Value {
+    let r = h.script("xennet").run(&["map"]);
+    assert_ok(h, &r, "xennet map");
+    let text = &r.stdout;
+    assert!(text.starts_with("Domain-0 (domid 0)\n"), "{text}");
+    let mut at = 0;
+    for line in expect {
+        let found = text[at..].find(&format!("  {line}\n"));
+        assert!(
+            found.is_some(),
+            "xennet map lacks {line:?} (in order):\n{text}"
+        );
+        at += found.unwrap_or(0);
+    }
+    assert!(text.contains("web1 (domid 1)\n"), "{text}");
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("      {name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("vif1.0").ends_with(BACKEND_MAC),
+        "the vif's MAC:\n{text}"
+    );
+    let dom0_row = row(expect[0].split(' ').next().unwrap());
+    for a in [
+        "192.0.2.10/24",
+        "192.0.2.11/24",
+        "198.51.100.10/24",
+        "2001:db8::10/64",
+    ] {
+        assert!(dom0_row.contains(a), "dom0's {a}:\n{text}");
+    }
+    let r = h.script("xennet").run(&["map", "--format", "json"]);
+    assert_ok(h, &r, "xennet map --format json");
+    let m: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r}"));
+    assert_eq!(m["xenstore"], true);
+    let web1 = m["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domid"] == 1)
+        .unwrap_or_else(|| panic!("no domain 1: {m:#}"));
+    assert_eq!(web1["name"], "web1");
+    let i = &web1["interfaces"][0];
+    assert_eq!(i["name"], "eth0");
+    assert_eq!(i["devid"], 0);
+    assert_eq!(
+        i["mac"], "00:16:3e:00:01:00",
+        "the guest's MAC from xenstore"
+    );
+    assert_eq!(i["vif"]["name"], "vif1.0");
+    assert_eq!(i["vif"]["mac"], BACKEND_MAC);
+    assert_eq!(i["path"]["kind"], "bridge");
+    assert_eq!(i["path"]["bridge"]["name"], bridge);
+    let uplink = snapshot::ports_of(&h.dom0, bridge)
+        .into_iter()
+        .find(|p| !p.starts_with("vif"))
+        .unwrap();
+    assert_eq!(i["path"]["uplink"]["name"], uplink.as_str(), "{m:#}");
+    let mac = h.link(&uplink).unwrap()["address"].clone();
+    assert_eq!(i["path"]["uplink"]["mac"], mac, "{m:#}");
+    let b = m["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == bridge)
+        .unwrap_or_else(|| panic!("no bridge {bridge}: {m:#}"));
+    assert_eq!(b["uplink"], uplink.as_str());
+
+    let r = h.script("xennet").run(&["map", "--format", "dot"]);
+    assert_ok(h, &r, "xennet map --format dot");
+    assert!(
+        r.stdout.contains("\"l:vif1.0\" -> ") && r.stdout.contains("label=\"web1 (domid 1)\""),
+        "{r}"
+    );
+    render_dot(&r.stdout);
+    m
+}
+
+/// `dot -Tsvg` must take the graph without an error or a warning.
+fn render_dot(graph: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("Graphviz `dot` is needed (apt-get install graphviz; .ci/install-deps does)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(graph.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "dot -Tsvg: {stderr}\n{graph}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
+}
+
+#[test]
+fn map_shows_unattached_vifs_bridges_without_uplink_and_works_without_xenstore() {
+    let Some(mut h) = host!("lay_map").build() else {
+        return;
+    };
+    let g2 = h.add_guest(2, 0); // not online: no port, no routes
+    let g3 = h.add_guest(3, 0);
+    cmd::ip_must(
+        &h.dom0,
+        &["link", "add", "name", "br-iso", "type", "bridge"],
+    );
+    cmd::ip_must(
+        &h.dom0,
+        &["link", "set", "dev", &g3.vif, "master", "br-iso"],
+    );
+    h.xs_write_backend(2, 0, &[]);
+    let r = h.script("xennet").run(&["map"]);
+    assert_ok(&h, &r, "xennet map");
+    for line in [
+        "Domain-0 (domid 0)\n  eth0 -> (not bridged)\n",
+        "Domain-2 (domid 2)\n  eth0 -> vif2.0 -> (not attached)\n",
+        "Domain-3 (domid 3)\n  eth0 -> vif3.0 -> br-iso -> (no uplink)\n",
+        "  br-iso: no uplink; ports: vif3.0\n",
+    ] {
+        assert!(r.stdout.contains(line), "{line:?} missing:\n{r}");
+    }
+    let r = h.script("xennet").run(&["map", "--format", "json"]);
+    let m: Value = serde_json::from_str(&r.stdout).unwrap();
+    let d2 = &m["domains"][1];
+    assert_eq!(d2["domid"], 2);
+    assert_eq!(d2["interfaces"][0]["path"]["kind"], "unattached");
+    assert_eq!(d2["interfaces"][0]["mac"], "00:16:3e:00:02:00");
+    assert!(m["bridges"][0]["uplink"].is_null(), "{m:#}");
+    let r = h.script("xennet").run(&["map", "--format", "dot"]);
+    render_dot(&r.stdout);
+    // Without xenstore tools: names from the vif names.
+    let r = h
+        .script("xennet")
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .run(&["map"]);
+    assert_ok(&h, &r, "xennet map without xenstore");
+    assert!(r.stdout.contains("Domain-2 (domid 2)\n"), "{r}");
+    assert!(r.stdout.contains("xenstore did not answer"), "{r}");
+    let _ = (g2, g3);
+}
+
+#[test]
+fn map_shows_the_routed_path_of_a_route_mode_vif() {
+    let Some(mut h) = host!("lay_map_route").build() else {
+        return;
+    };
+    let _g = h.add_guest(1, 0);
+    h.xs_write_backend(1, 0, &[("ip", "192.0.2.51"), ("script", "vif-route")]);
+    let r = h.libxl("vif-route", 1, 0).run(ONLINE);
+    assert_ok(&h, &r, "vif-route online");
+    let r = h.script("xennet").run(&["map"]);
+    assert_ok(&h, &r, "xennet map");
+    assert!(
+        r.stdout
+            .contains("  eth0 -> vif1.0 -> (routed: 192.0.2.51) -> eth0\n"),
+        "{r}"
+    );
+    let r = h.script("xennet").run(&["map", "--format", "json"]);
+    let m: Value = serde_json::from_str(&r.stdout).unwrap();
+    let i = &m["domains"][1]["interfaces"][0];
+    assert_eq!(i["path"]["kind"], "routed", "{m:#}");
+    assert_eq!(i["path"]["uplink"]["name"], "eth0");
+    assert_eq!(i["addresses"], serde_json::json!(["192.0.2.51"]));
+    let r = h.script("xennet").run(&["map", "--format", "dot"]);
+    render_dot(&r.stdout);
 }
 
 // ---------------------------------------------------------------------------------------------
