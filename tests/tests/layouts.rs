@@ -127,6 +127,17 @@ fn layout_host(name: &str, nic: &str) -> Option<(Host, Guest)> {
 /// names the layout and changes nothing, the guest leaves, and `stop` (with no `layout=`: it is
 /// found on the host) restores the host exactly.
 fn exercise(h: &Host, g: &Guest, before: &Snapshot, layout: &str, bridge: &str, map: &[&str]) {
+    // A second start, with the layout named or found, changes nothing (NB-07).
+    let built = h.snapshot();
+    for args in [
+        vec!["start".to_string(), format!("layout={layout}")],
+        vec!["start".into()],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = h.script("network-bridge").run(&args);
+        assert_ok(h, &r, &format!("a second {args:?}"));
+        assert_same(&built, &h.snapshot(), &format!("a second {args:?}"));
+    }
     assert!(
         ping_retry(&h.dom0, LAN_ADDR, 5),
         "dom0 cannot reach the LAN"
