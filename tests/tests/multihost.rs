@@ -281,6 +281,26 @@ fn vxlan_overlay_joins_guests_on_three_hosts_and_keeps_tenants_apart() {
         st.stdout.contains("peers: 198.51.100.2, 198.51.100.3"),
         "{st}"
     );
+    // xennet map shows the overlay as the bridge's uplink, with its peers (issue 10).
+    let m = a.script("xennet").run(&["map"]);
+    assert_ok(a, &m, "xennet map");
+    assert!(
+        m.stdout.contains(
+            "vxlan42 on vxbr42: VXLAN VNI 42 from 198.51.100.1 via eth1; peers: 198.51.100.2, 198.51.100.3"
+        ),
+        "{m}"
+    );
+    let j = a.script("xennet").run(&["map", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("map JSON");
+    let o = v["overlays"]
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["vni"] == 42))
+        .unwrap_or_else(|| panic!("no VNI 42 in {}", j.stdout));
+    assert_eq!(o["bridge"], "vxbr42");
+    assert_eq!(
+        o["peers"],
+        serde_json::json!(["198.51.100.2", "198.51.100.3"])
+    );
 
     // stop on C: C's overlay goes, A and B keep working with each other.
     let c = &site.hosts[2];

@@ -203,9 +203,16 @@ fn ipt08_new_vif_online_does_not_list_the_ruleset_and_a_second_online_repairs() 
         return;
     };
     let listed = |r: &Output| r.stderr.contains("exec: iptables-save");
-    let r = h.libxl("vif-bridge", 1, 0).env("XENNET_LOG", "debug").run(ONLINE);
+    let r = h
+        .libxl("vif-bridge", 1, 0)
+        .env("XENNET_LOG", "debug")
+        .run(ONLINE);
     assert_ok(&h, &r, "first online");
-    assert!(!listed(&r), "a new vif's online listed the ruleset:\n{}", h.explain(&r));
+    assert!(
+        !listed(&r),
+        "a new vif's online listed the ruleset:\n{}",
+        h.explain(&r)
+    );
     let rule = in_rule_from("vif1.0", "192.0.2.51");
     assert!(h.forward_rules().contains(&rule), "{:?}", h.forward_rules());
     // Someone deletes one of the vif's rules; the next online reads the rules and puts it back.
@@ -213,18 +220,32 @@ fn ipt08_new_vif_online_does_not_list_the_ruleset_and_a_second_online_repairs() 
     let mut argv = vec!["iptables", "-w"];
     argv.extend(spec.split_whitespace());
     assert!(cmd::ns_exec(&h.dom0, &argv).success());
-    let r = h.libxl("vif-bridge", 1, 0).env("XENNET_LOG", "debug").run(ONLINE);
+    let r = h
+        .libxl("vif-bridge", 1, 0)
+        .env("XENNET_LOG", "debug")
+        .run(ONLINE);
     assert_ok(&h, &r, "second online");
-    assert!(listed(&r), "a known vif's online must read its rules:\n{}", h.explain(&r));
+    assert!(
+        listed(&r),
+        "a known vif's online must read its rules:\n{}",
+        h.explain(&r)
+    );
     let rules = h.forward_rules();
     assert_eq!(rules.iter().filter(|l| **l == rule).count(), 1, "{rules:?}");
     assert_eq!(rules.len(), 3, "{rules:?}");
     let r = h.libxl("vif-bridge", 1, 0).run(OFFLINE);
     assert_ok(&h, &r, "offline");
     assert!(h.forward_rules().is_empty(), "{:?}", h.forward_rules());
-    let r = h.libxl("vif-bridge", 1, 0).env("XENNET_LOG", "debug").run(ONLINE);
+    let r = h
+        .libxl("vif-bridge", 1, 0)
+        .env("XENNET_LOG", "debug")
+        .run(ONLINE);
     assert_ok(&h, &r, "online after offline");
-    assert!(!listed(&r), "after offline the vif is new again:\n{}", h.explain(&r));
+    assert!(
+        !listed(&r),
+        "after offline the vif is new again:\n{}",
+        h.explain(&r)
+    );
     assert_eq!(h.forward_rules().len(), 3, "{:?}", h.forward_rules());
 }
 

@@ -312,6 +312,7 @@ mod tests {
             "xennet-mac.1",
             "xennet-mac-check.1",
             "xennet-doctor.1",
+            "xennet-map.1",
             "network-route.1",
         ] {
             assert!(names.contains(&n), "{n} missing from {names:?}");

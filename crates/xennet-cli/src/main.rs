@@ -1,4 +1,5 @@
-//! `xennet`: the administrator's tool of xen-netscripts (DESIGN.md): guest MACs, linking the
+//! `xennet`: the administrator's tool of xen-netscripts (DESIGN.md): the map of the host's
+//! network, guest MACs, linking the
 //! script binaries into /etc/xen/scripts and back, a read-only check of the host, and the man
 //! pages and shell completions of every binary.
 
@@ -6,6 +7,7 @@ mod docs;
 mod doctor;
 mod install;
 mod mac;
+mod map;
 mod scripts;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -32,6 +34,22 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Show the host's network: each domain's interfaces, vifs, bridges and physical NICs
+    #[command(
+        long_about = "Show the host's network as administrators draw it: for every domain (named \
+                      from xenstore when its tools answer, Domain-<id> otherwise), each \
+                      interface, its backend vif, the bridge it is a port of (or, in NAT and \
+                      route mode, the vif's routes) and the physical NIC behind the bridge, with \
+                      MACs and addresses, e.g. `eth0 -> vif0.0 -> xenbr0 -> peth0`. Unattached \
+                      vifs and bridges without an uplink are shown as such. It reads the network \
+                      namespace it runs in and changes nothing."
+    )]
+    Map {
+        /// text (the picture and each link's MAC and addresses), json, or dot (Graphviz:
+        /// `xennet map --format dot | dot -Tsvg > host.svg`)
+        #[arg(long, value_enum, default_value_t = MapFormat::Text)]
+        format: MapFormat,
+    },
     /// Make a random guest MAC (Xen's 00:16:3e, or --local), or check MACs
     Mac(MacArgs),
     /// Link the script binaries into the scripts directory, keeping each original aside
@@ -71,6 +89,13 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum MapFormat {
+    Text,
+    Json,
+    Dot,
 }
 
 #[derive(Args, Debug)]
@@ -186,6 +211,16 @@ fn mac_main(args: MacArgs) -> anyhow::Result<ExitCode> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
+        Cmd::Map { format } => {
+            let runner = xennet::exec::System::default();
+            let m = map::read(&runner)?;
+            match format {
+                MapFormat::Text => write!(out, "{}", map::text(&m))?,
+                MapFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&m)?)?,
+                MapFormat::Dot => write!(out, "{}", map::dot(&m))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Mac(args) => {
             drop(out);
             mac_main(args)

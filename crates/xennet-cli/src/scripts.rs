@@ -306,8 +306,9 @@ pub const SCRIPTS: [Script; 7] = [
         name: "network-bridge",
         kind: Kind::Network,
         about: "Put dom0's network interface behind a bridge for Xen guests",
-        description: "The bridge takes the NIC's name and the NIC becomes p<name>; every address \
-            (IPv4 and IPv6) and route moves with it, and back on stop. Journalled and rolled back \
+        description: "The bridge takes the NIC's name and the NIC becomes p<name> (layout=netdev; \
+            also netloop and xenbr); every address (IPv4 and IPv6) and route moves with it, and \
+            back on stop. Journalled and rolled back \
             on failure, so dom0 keeps its network. Never run it on a remote host without \
             confirm=SECONDS. A drop-in replacement for Xen's shell script of the same name.",
         words: NETWORK_WORDS,
@@ -316,9 +317,22 @@ pub const SCRIPTS: [Script; 7] = [
             s(
                 "bridge",
                 Source::Args,
-                "The bridge's name; default: netdev's name. null does nothing.",
+                "The bridge's name; default: netdev's name (layout=netdev), else xenbr<vifnum>. \
+                 null does nothing.",
             ),
-            VIFNUM,
+            s(
+                "layout",
+                Source::Args,
+                "netdev (default): the bridge takes the NIC's name, which becomes p<netdev>, and is \
+                 also named xenbr<vifnum>; netloop: eth0 -> vif0.0 -> xenbr0 -> peth0, dom0's \
+                 interface a veth behind the bridge; xenbr: bridge xenbr<vifnum> holds the \
+                 addresses, the NIC keeps its name. stop and status find it on the host.",
+            ),
+            s(
+                "vifnum",
+                Source::Args,
+                "The number N in xenbrN, vethN and vif0.N; default: the NIC's number (eth1: 1), else 0.",
+            ),
             s(
                 "antispoof",
                 Source::Args,

@@ -30,16 +30,23 @@ fn man_pages_for_xennet_and_every_script() {
     let out_dir = dir.path().join("man1");
     let (code, out, err) = xennet(&["man", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    for name in BINARIES
-        .iter()
-        .chain(&["xennet-mac", "xennet-install", "xennet-doctor"])
-    {
+    for name in BINARIES.iter().chain(&[
+        "xennet-mac",
+        "xennet-install",
+        "xennet-doctor",
+        "xennet-map",
+    ]) {
         let page = out_dir.join(format!("{name}.1"));
         assert!(out.contains(page.to_str().unwrap()), "{out}");
         let text = std::fs::read_to_string(&page).unwrap();
         assert!(text.contains(".TH"), "{name}");
         assert!(text.contains(".SH NAME"), "{name}");
     }
+    let nb = std::fs::read_to_string(out_dir.join("network-bridge.1")).unwrap();
+    assert!(
+        nb.contains("layout=VALUE") && nb.contains("netloop"),
+        "{nb}"
+    );
     let vif = std::fs::read_to_string(out_dir.join("vif-route.1")).unwrap();
     for needle in [
         "online|offline|add|remove",

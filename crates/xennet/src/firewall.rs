@@ -317,7 +317,10 @@ mod tests {
         // All there: only the note that they are ours, no iptables call.
         let steps = online_steps("vif1.0", &[], &current);
         assert_eq!(steps.len(), 1);
-        assert!(matches!(steps[0].action, crate::plan::Action::WriteFile { .. }));
+        assert!(matches!(
+            steps[0].action,
+            crate::plan::Action::WriteFile { .. }
+        ));
         let mut dup = current.clone();
         dup.push(current[1].clone());
         dup.push("-A FORWARD -i eth9 -j ACCEPT".into());

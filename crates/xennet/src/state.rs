@@ -90,6 +90,32 @@ pub fn bridges() -> Vec<String> {
     v
 }
 
+/// The interface flags of a link (IFF_*), from sysfs; 0 if unreadable.
+pub fn flags(dev: &str) -> u32 {
+    sys_read(dev, "flags")
+        .and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0)
+}
+
+/// IFF_NOARP and IFF_MULTICAST, the two flags a netloop port changes (NL-04).
+pub const IFF_NOARP: u32 = 0x80;
+pub const IFF_MULTICAST: u32 = 0x1000;
+
+/// The link that carries `name` as its name or as an alternative name (`ip link property add …
+/// altname`); sysfs knows only the first, the kernel's name lookup both.
+pub fn resolve_name(runner: &dyn Runner, name: &str) -> Option<String> {
+    if exists(name) {
+        return Some(name.to_string());
+    }
+    #[derive(Deserialize)]
+    struct Named {
+        ifname: String,
+    }
+    let out = runner.run(&ip(["-j", "link", "show", "dev", name])).ok()?;
+    let links: Vec<Named> = parse_json(&out, "link show").ok()?;
+    links.into_iter().next().map(|l| l.ifname)
+}
+
 /// An address as `ip -j addr` shows it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Addr {
@@ -260,6 +286,66 @@ pub fn uplink_by_default_route(
     };
     crate::validate::ifname("netdev", &netdev).map_err(|e| e.0)?;
     Ok((netdev, origin))
+}
+
+/// A link with everything `ip -j -d addr show` tells about it: the whole-host view that
+/// `xennet map` draws (one call for every link of the namespace it runs in).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct LinkDetail {
+    pub ifname: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub master: Option<String>,
+    /// A veth's peer, when it is in the same namespace.
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub altnames: Vec<String>,
+    #[serde(default)]
+    pub ifalias: Option<String>,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub mtu: u32,
+    #[serde(default)]
+    pub linkinfo: Option<LinkInfo>,
+    #[serde(default)]
+    pub addr_info: Vec<Addr>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct LinkInfo {
+    #[serde(default)]
+    pub info_kind: Option<String>,
+}
+
+impl LinkDetail {
+    /// `bridge`, `veth`, `vxlan` …; None for a plain device (a physical NIC).
+    pub fn kind(&self) -> Option<&str> {
+        self.linkinfo.as_ref().and_then(|i| i.info_kind.as_deref())
+    }
+
+    pub fn up(&self) -> bool {
+        self.flags.iter().any(|f| f == "UP")
+    }
+
+    /// Addresses as `local/prefixlen`, kernel-made IPv6 link-local ones left out.
+    pub fn addresses(&self) -> Vec<String> {
+        self.addr_info
+            .iter()
+            .filter(|a| a.movable())
+            .map(|a| format!("{}/{}", a.local, a.prefixlen))
+            .collect()
+    }
+}
+
+/// Every link of this namespace with its addresses, in ifindex order.
+pub fn detailed_links(runner: &dyn Runner) -> Result<Vec<LinkDetail>, String> {
+    let out = runner
+        .run(&ip(["-j", "-d", "addr", "show"]))
+        .map_err(|e| e.to_string())?;
+    parse_json(&out, "-d addr show")
 }
 
 /// A route as `ip -j route` shows it.

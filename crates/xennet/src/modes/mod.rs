@@ -1,5 +1,6 @@
 //! The scripts' logic: each mode turns an invocation and the host's state into a plan.
 
+pub mod bridge_layout;
 pub mod network_bridge;
 pub mod network_nat;
 pub mod network_route;

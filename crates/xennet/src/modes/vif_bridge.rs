@@ -21,7 +21,12 @@ struct BridgeChoice {
 
 /// VB-01…VB-04: name the bridge (xenstore, then argument/environment, then the first bridge on the
 /// host) and translate an old `xenbrN` to the G2 bridge `ethN`.
-fn choose_bridge(ctx: &VifContext, inv: &Invocation, rep: &Reporter) -> Result<BridgeChoice, Stop> {
+fn choose_bridge(
+    ctx: &VifContext,
+    inv: &Invocation,
+    runner: &dyn Runner,
+    rep: &Reporter,
+) -> Result<BridgeChoice, Stop> {
     let key = join(&ctx.xp, "bridge");
     let (mut name, mut origin) = match ctx.key("bridge") {
         Some(v) => (v.to_string(), format!("from xenstore key {key}")),
@@ -53,6 +58,15 @@ fn choose_bridge(ctx: &VifContext, inv: &Invocation, rep: &Reporter) -> Result<B
             ));
             origin = format!("{origin}, translated from {name}");
             name = eth;
+        }
+    }
+    // network-bridge's netdev layout names its bridge also xenbrN (an alternative name, which
+    // sysfs does not show): use the bridge's own name from here on.
+    if !state::exists(&name) {
+        if let Some(real) = state::resolve_name(runner, &name) {
+            rep.debug(&format!("{name} is an alternative name of {real}"));
+            origin = format!("{origin}, the alternative name of {real}");
+            name = real;
         }
     }
     Ok(BridgeChoice { name, origin })
@@ -93,7 +107,7 @@ pub fn plan(
     if !ctx.command.is_up() {
         return plan_release(ctx, inv, runner, rep);
     }
-    let bridge = choose_bridge(ctx, inv, rep)?;
+    let bridge = choose_bridge(ctx, inv, runner, rep)?;
     check_bridge(&bridge).map_err(|msg| ctx.fatal(msg))?;
     let rules = firewall::rules_for_vif(
         inv.get("firewall"),
@@ -211,7 +225,7 @@ fn plan_release(
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
-    let (name, problem) = match choose_bridge(ctx, inv, rep) {
+    let (name, problem) = match choose_bridge(ctx, inv, runner, rep) {
         Ok(b) => (b.name.clone(), check_bridge(&b).err()),
         Err(Stop::Error { msg, .. }) => (String::new(), Some(msg)),
         Err(other) => return Err(other),
