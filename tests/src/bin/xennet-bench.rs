@@ -499,18 +499,24 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
         })
         .count();
     let rules = h.forward_rules();
-    let exact = vifs.iter().all(|(d, n, v)| {
-        let src = format!("-s {}/32 ", addr(*d, *n));
-        let with_src = rules
-            .iter()
-            .filter(|r| r.contains(&src) && r.contains(&format!("--physdev-in {v} ")))
-            .count();
-        let out = rules
-            .iter()
-            .filter(|r| r.contains(&format!("--physdev-out {v} ")))
-            .count();
-        with_src == 1 && out == 1
-    });
+    // Every vif's rules exactly once: the in-rule for its address and the out-rule.
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &rules {
+        *count.entry(r.as_str()).or_default() += 1;
+    }
+    let wrong = vifs
+        .iter()
+        .filter(|(d, n, v)| {
+            let want_in = format!(
+                "-A FORWARD -s {}/32 -m physdev --physdev-in {v} --physdev-is-bridged -j ACCEPT",
+                addr(*d, *n)
+            );
+            let want_out =
+                format!("-A FORWARD -m physdev --physdev-out {v} --physdev-is-bridged -j ACCEPT");
+            count.get(want_in.as_str()) != Some(&1) || count.get(want_out.as_str()) != Some(&1)
+        })
+        .count();
+    let exact = wrong == 0;
     let rules_online = rules.len() - before;
     let t = Instant::now();
     let off = run_in_dom0(&h, make("offline"), opts.callers)?;
@@ -550,6 +556,7 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
         "ports_online": ports,
         "rules_added": rules_online,
         "every_rule_once": exact,
+        "vifs_with_missing_or_duplicate_rules": wrong,
         "rules_left_after_offline": rules_after as i64 - before as i64,
         "ports_left_after_offline": ports_after,
     }))
@@ -645,8 +652,8 @@ impl Report {
     fn print_scale(&self, r: &Value) {
         println!(
             "\n{} vifs, {} callers ({}): online {:.2} s (worst call {:.0} ms), offline {:.2} s \
-             (worst {:.0} ms); failed calls {}; ports {}; every rule exactly once: {}; rules left \
-             after offline: {}; ports left: {}",
+             (worst {:.0} ms); failed calls {}; ports {}; every rule exactly once: {} ({} vifs \
+             wrong); rules left after offline: {}; ports left: {}",
             r["vifs"],
             r["callers"],
             r["side"].as_str().unwrap_or(""),
@@ -657,6 +664,7 @@ impl Report {
             r["failed_calls"],
             r["ports_online"],
             r["every_rule_once"],
+            r["vifs_with_missing_or_duplicate_rules"],
             r["rules_left_after_offline"],
             r["ports_left_after_offline"],
         );
