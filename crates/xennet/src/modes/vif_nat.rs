@@ -132,8 +132,14 @@ pub fn plan(
     };
     let a = addressing(&ips, "ip").map_err(|e| ctx.fatal(e))?;
     let host = hostname(domid, vifid);
-    let rules =
-        firewall::rules_for_vif(inv.get("firewall"), runner, rep).map_err(|e| ctx.fatal(e.0))?;
+    let fw = firewall::for_vif(
+        inv,
+        Some(crate::nft::Family::Inet),
+        ctx.command.is_up(),
+        runner,
+        rep,
+    )
+    .map_err(|e| ctx.fatal(e.0))?;
     let dev = ctx.dev.as_str();
     let done = format!("Successful vif-nat {} for {dev}.", ctx.command.word());
     let vars = ctx.hook_vars(&[
@@ -169,9 +175,7 @@ pub fn plan(
                 plan.extend(dhcp_steps(conf, args, init, &host, dev, None));
             }
         }
-        if let Some(rules) = &rules {
-            plan.extend(firewall::offline_steps(dev, rules));
-        }
+        plan.extend(fw.offline_steps(dev));
         if let (Some(link), true) = (link, routed) {
             // VN-11: the device goes away with the guest; leave it as online found it.
             let dsts = [a.vif_ip.clone()];
@@ -243,9 +247,10 @@ pub fn plan(
         // VN-12: a tap gets no address or route, but a rename must not leave it down.
         plan.push(crate::bridge::link_up(dev));
     }
-    if let Some(rules) = &rules {
-        plan.extend(firewall::online_steps(dev, &ips, rules));
-    }
+    plan.extend(
+        fw.online_steps(dev, &ips, &mac, rep)
+            .map_err(|e| ctx.fatal(e))?,
+    );
     plan.extend(crate::hooks::steps(&vars, OnError::Fail));
     Ok(Planned {
         plan,
