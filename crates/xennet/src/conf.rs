@@ -16,12 +16,12 @@ pub fn path() -> PathBuf {
 /// The value of `name` in the file's text; the last line naming it wins, quotes are removed.
 pub fn lookup(text: &str, name: &str) -> Option<String> {
     text.lines()
-        .filter_map(|l| {
+        .rev()
+        .find_map(|l| {
             let l = l.trim();
             let (k, v) = l.split_once('=')?;
             (!l.starts_with('#') && k.trim() == name).then(|| v.trim())
         })
-        .last()
         .map(|v| v.trim_matches(|c| c == '"' || c == '\'').to_string())
 }
 
