@@ -380,6 +380,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn backends_by_name() {
+        assert_eq!(Backend::from_setting(None).unwrap(), Backend::Iptables);
+        assert_eq!(
+            Backend::from_setting(Some("nftables")).unwrap(),
+            Backend::Nftables
+        );
+        let e = Backend::from_setting(Some("pf")).unwrap_err().0;
+        assert!(e.contains("iptables, nftables or none"), "{e}");
+    }
+
+    #[test]
     fn rules_match_the_originals_save_form() {
         let r = vif_rules("vif5.0", &["10.0.0.5".into()]);
         let saves: Vec<&str> = r.iter().map(|r| r.save.as_str()).collect();

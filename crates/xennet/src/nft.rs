@@ -282,6 +282,34 @@ mod tests {
     }
 
     #[test]
+    fn routed_antispoof_checks_addresses_of_both_families_and_no_mac() {
+        let ips = vec!["10.0.0.1".to_string(), "2001:db8::5".to_string()];
+        let g = Guest {
+            dev: "vif1.0",
+            ips: &ips,
+            mac: "00:16:3e:00:00:01",
+            antispoof: true,
+        };
+        assert_eq!(
+            chain_rules(Family::Inet, &g),
+            [
+                "udp sport 68 udp dport 67 accept",
+                "ip saddr { 10.0.0.1 } accept",
+                "ip6 saddr { 2001:db8::5, fe80::/10, :: } accept",
+                "counter drop",
+            ]
+        );
+        let open = Guest {
+            antispoof: false,
+            ..g
+        };
+        assert!(chain_rules(Family::Inet, &open)
+            .iter()
+            .all(|r| r.ends_with("accept")));
+        assert_eq!(Family::Inet.hooks(), ["forward", "input"]);
+    }
+
+    #[test]
     fn removal_deletes_only_the_vif_and_may_skip_the_table() {
         let r = removal_script(Family::Inet, "vif2.0", false);
         assert!(r.starts_with("add chain inet xen_netscripts dev_vif2.0\n"));
