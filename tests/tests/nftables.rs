@@ -442,3 +442,31 @@ fn settings_come_from_the_config_file_below_environment_and_arguments() {
     let err = assert_reported(&h, &r, "firewall=pf in the file", "firewall=\"pf\"");
     assert!(err.contains("xen-netscripts.conf"), "{err}");
 }
+
+#[test]
+fn a_failed_online_rolls_the_nftables_rules_back() {
+    let Some((h, g)) = admin_bridge_host("nft_rollback", &[]) else {
+        return;
+    };
+    let legit = g.addr.clone().unwrap();
+    h.xs_write_backend(1, 0, &[("ip", legit.as_str())]);
+    let admin = admin_setup(&h);
+    h.add_hook("10-fail.hook", "echo hook failing >&2\nexit 3");
+    let mut args = vec!["-v"];
+    args.extend_from_slice(NFT_SPOOF_ON);
+    let r = h.libxl("vif-bridge", 1, 0).run(&args);
+    assert_reported(&h, &r, "online with a failing hook", "");
+    assert_eq!(
+        r.stderr.matches("nft -f -").count(),
+        2,
+        "the rules were set, then removed by the undo:\n{}",
+        r.stderr
+    );
+    assert!(
+        h.master_of("vif1.0").is_none(),
+        "rolled back: vif1.0 must not stay a port\n{}",
+        h.explain(&r)
+    );
+    // The undo is the removal transaction: nothing of the vif is left.
+    assert_no_trace(&h, "vif1.0", &admin);
+}
