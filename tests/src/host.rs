@@ -351,6 +351,11 @@ impl Host {
             ("XENNET_STATE_DIR".into(), p(&self.state_dir)),
             ("XEN_SCRIPT_DIR".into(), p(&self.script_dir)),
             ("XEN_LOG_DIR".into(), p(&self.log_dir)),
+            // The host-wide settings file (issue 9): this host's own, absent unless a test writes it.
+            (
+                "XENNET_CONF".into(),
+                p(&self.scratch.join("xen-netscripts.conf")),
+            ),
         ]
     }
 

@@ -141,7 +141,7 @@ const TOOLS: &[Tool] = &[
     Tool {
         name: "nft",
         version_args: &["-v"],
-        need: Need::Optional("the scripts drive the firewall through iptables"),
+        need: Need::Optional("needed only with firewall=nftables (the default drives iptables)"),
     },
     Tool {
         name: "xenstore-read",

@@ -99,8 +99,16 @@ const VIFNAME: Setting = s(
 const FIREWALL: Setting = s(
     "firewall",
     Source::Args,
-    "iptables (the default: the originals' FORWARD rules for the guest) or none (no rules, as \
-     Debian's packaging).",
+    "iptables (the default: the originals' FORWARD rules for the guest), nftables (a chain of \
+     the guest's in table xen_netscripts) or none (no rules, as Debian's packaging). Also read \
+     from /etc/xen/xen-netscripts.conf (XENNET_CONF), below the argument and environment.",
+);
+const ANTISPOOF_VIF: Setting = s(
+    "antispoof",
+    Source::Args,
+    "yes or no (default): with firewall=nftables, drop what the guest sends from an address \
+     not in ip= (and, on a bridge, from a MAC not its own). Also read from \
+     /etc/xen/xen-netscripts.conf.",
 );
 const MAC: Setting = s(
     "mac",
@@ -207,6 +215,7 @@ pub const SCRIPTS: [Script; 7] = [
             ),
             MAC,
             FIREWALL,
+            ANTISPOOF_VIF,
         ],
     },
     Script {
@@ -243,6 +252,7 @@ pub const SCRIPTS: [Script; 7] = [
             ),
             MAC,
             FIREWALL,
+            ANTISPOOF_VIF,
         ],
     },
     Script {
@@ -277,6 +287,7 @@ pub const SCRIPTS: [Script; 7] = [
                  yes when /etc/dhcpd.conf exists.",
             ),
             FIREWALL,
+            ANTISPOOF_VIF,
         ],
     },
     Script {
@@ -300,6 +311,7 @@ pub const SCRIPTS: [Script; 7] = [
             VIFNAME,
             NETDEV_ROUTED,
             FIREWALL,
+            ANTISPOOF_VIF,
         ],
     },
     Script {

@@ -2,8 +2,10 @@
 //! same as `iptables-save` shows them (IPT-03, IPT-04), but idempotently (IPT-08): the live chain
 //! is read once, missing rules are inserted, duplicates and stale copies removed; `offline`
 //! removes every rule of ours for the device and nothing else. All under the `iptables` lock.
+//! The nftables backend lives in [`crate::nft`]; [`for_vif`] chooses between them.
 
 use crate::exec::{Cmd, ExecError, Runner};
+use crate::nft;
 use crate::plan::{OnError, Step};
 use std::net::Ipv4Addr;
 
@@ -11,18 +13,21 @@ use std::net::Ipv4Addr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Iptables,
+    Nftables,
     None,
 }
 
 impl Backend {
-    /// `firewall=iptables|none` (argument or environment); iptables, upstream's choice, by
-    /// default. (Debian's packaging adds no rules: IPT-05 — that is `firewall=none`.)
+    /// `firewall=iptables|nftables|none` (argument, environment or the host's config file);
+    /// iptables, upstream's choice, by default. (Debian's packaging adds no rules: IPT-05 —
+    /// that is `firewall=none`.)
     pub fn from_setting(v: Option<&str>) -> Result<Backend, crate::validate::Invalid> {
         match v.unwrap_or("") {
             "" | "iptables" => Ok(Backend::Iptables),
+            "nftables" => Ok(Backend::Nftables),
             "none" => Ok(Backend::None),
             other => Err(crate::validate::Invalid(format!(
-                "firewall={other:?} is not a firewall backend: use iptables or none"
+                "firewall={other:?} is not a firewall backend: use iptables, nftables or none"
             ))),
         }
     }
@@ -167,30 +172,75 @@ pub fn forward_rules(runner: &dyn Runner) -> Result<Option<Vec<String>>, String>
     }
 }
 
-/// Where `online` notes that it added `dev`'s rules (written before they are added, removed by
-/// `offline`). A vif without this note is new: its online inserts the rules without reading the
-/// ruleset first, which grows with every guest (issue 8). With the note (a second online, or
-/// one after a crash) the live rules are read and reconciled as before.
+/// Where `online` notes that it added `dev`'s iptables rules (written before they are added,
+/// removed by `offline`). A vif without this note is new: its online inserts the rules without
+/// reading the ruleset first, which grows with every guest (issue 8). With the note (a second
+/// online, or one after a crash) the live rules are read and reconciled as before.
 fn record_path(dev: &str) -> std::path::PathBuf {
     crate::paths::state_dir().join("firewall").join(dev)
 }
 
-/// The live FORWARD rules for a vif script, or None when the firewall is off (`firewall=none`)
-/// or iptables is unusable here (a missing tool is warned about, not fatal: IPT-04).
-/// `new_online` names the device of an `online`: a vif with no record of ours is known to have
-/// none of our rules, and the ruleset is not read.
-pub fn rules_for_vif(
-    setting: Option<&str>,
-    new_online: Option<&str>,
+/// A vif script's firewall: the chosen backend and what it needs to know of the host.
+pub struct VifFirewall {
+    pub backend: Backend,
+    pub antispoof: bool,
+    /// Which nftables table the mode's vifs belong in; None where nftables cannot see the
+    /// guest's traffic (Open vSwitch ports bypass the bridge hooks).
+    family: Option<nft::Family>,
+    /// The live FORWARD rules, when iptables rules are to be set or removed and iptables works.
+    iptables: Option<Vec<String>>,
+    /// nftables has been the backend on this host since boot, so `offline` under another
+    /// backend still removes a chain of ours (switching backends leaves nothing stale).
+    nft_used: bool,
+}
+
+/// Written when nftables rules are first set; in /run, so gone with the rules at reboot.
+fn nft_marker() -> std::path::PathBuf {
+    crate::paths::state_dir().join("nftables-used")
+}
+
+/// The firewall for one vif event: `firewall=` and `antispoof=` from the argument, the
+/// environment or the host's config file (in that order), and the live iptables rules where
+/// they are needed: to set them (iptables) or to remove them on the way down (nftables, so
+/// that a host moved from iptables keeps no stale rules). A missing iptables is warned about
+/// only when it is the backend (IPT-04).
+pub fn for_vif(
+    inv: &crate::invocation::Invocation,
+    family: Option<nft::Family>,
+    dev: &str,
+    up: bool,
     runner: &dyn Runner,
     rep: &crate::report::Reporter,
-) -> Result<Option<Vec<String>>, crate::validate::Invalid> {
-    if Backend::from_setting(setting)? == Backend::None {
-        return Ok(None);
+) -> Result<VifFirewall, crate::validate::Invalid> {
+    let (fw, origin) = crate::conf::setting(inv, "firewall");
+    let backend = Backend::from_setting(fw.as_deref())
+        .map_err(|e| crate::validate::Invalid(format!("{} ({origin})", e.0)))?;
+    let (spoof, spoof_origin) = crate::conf::setting(inv, "antispoof");
+    let antispoof = crate::validate::yes_no("antispoof", spoof.as_deref().unwrap_or(""))
+        .map_err(|e| crate::validate::Invalid(format!("{} ({spoof_origin})", e.0)))?;
+    rep.debug(&format!(
+        "firewall backend {} ({origin}), antispoof {} ({spoof_origin})",
+        format!("{backend:?}").to_lowercase(),
+        if antispoof { "yes" } else { "no" }
+    ));
+    if antispoof && backend != Backend::Nftables {
+        rep.debug(
+            "antispoof=yes blocks only with firewall=nftables; the iptables rules accept and \
+             block nothing by themselves",
+        );
     }
-    if let Some(dev) = new_online {
-        if !record_path(dev).exists() {
-            if which::which("iptables-restore").is_err() {
+    if antispoof && backend == Backend::Nftables && family.is_none() {
+        rep.warn(
+            "antispoof=yes cannot be enforced by nftables on an Open vSwitch port: \
+             the guest's traffic is not filtered",
+        );
+    }
+    let iptables = match backend {
+        // A new vif has none of our rules: nothing to read.
+        Backend::Iptables if up && !record_path(dev).exists() => {
+            if which::which("iptables-restore").is_ok() {
+                Some(Vec::new())
+            } else {
                 rep.warn(&format!(
                     "{}: no firewall rules were changed",
                     ExecError::Missing {
@@ -198,15 +248,93 @@ pub fn rules_for_vif(
                         package: crate::exec::package_of("iptables-restore").into(),
                     }
                 ));
-                return Ok(None);
+                None
             }
-            return Ok(Some(Vec::new()));
+        }
+        Backend::Iptables => forward_rules(runner).unwrap_or_else(|e| {
+            rep.warn(&e);
+            None
+        }),
+        Backend::Nftables if !up => forward_rules(runner).unwrap_or(None),
+        _ => None,
+    };
+    Ok(VifFirewall {
+        backend,
+        antispoof,
+        family,
+        iptables,
+        nft_used: nft_marker().exists(),
+    })
+}
+
+impl VifFirewall {
+    /// The steps that give `dev` its rules with the chosen backend.
+    pub fn online_steps(
+        &self,
+        dev: &str,
+        ips: &[String],
+        mac: &str,
+        rep: &crate::report::Reporter,
+    ) -> Result<Vec<Step>, String> {
+        match (self.backend, self.family) {
+            (Backend::Iptables, _) => Ok(self
+                .iptables
+                .as_ref()
+                .map(|rules| online_steps(dev, ips, rules))
+                .unwrap_or_default()),
+            (Backend::Nftables, Some(family)) => {
+                nft::usable_name(dev)?;
+                if self.antispoof && ips.is_empty() {
+                    rep.warn(&format!(
+                        "antispoof=yes but no ip= for {dev}: its source addresses are not checked"
+                    ));
+                }
+                if self.antispoof && family == nft::Family::Bridge && mac.is_empty() {
+                    rep.warn(&format!(
+                        "antispoof=yes but no mac for {dev}: its source MAC is not checked"
+                    ));
+                }
+                let mut steps = Vec::new();
+                if !self.nft_used {
+                    steps.push(Step::new(
+                        "note that nftables holds vif rules",
+                        crate::plan::Action::WriteFile {
+                            path: nft_marker().display().to_string(),
+                            value: "1".into(),
+                        },
+                    ));
+                }
+                let guest = nft::Guest {
+                    dev,
+                    ips,
+                    mac,
+                    antispoof: self.antispoof,
+                };
+                steps.extend(nft::online_steps(family, &guest));
+                Ok(steps)
+            }
+            _ => Ok(Vec::new()),
         }
     }
-    Ok(forward_rules(runner).unwrap_or_else(|e| {
-        rep.warn(&e);
-        None
-    }))
+
+    /// The steps that remove every rule of `dev`, from whichever backend holds them.
+    pub fn offline_steps(&self, dev: &str) -> Vec<Step> {
+        let mut steps = self
+            .iptables
+            .as_ref()
+            .map(|rules| offline_steps(dev, rules))
+            .unwrap_or_default();
+        if let Some(family) = self.family {
+            if nft::usable_name(dev).is_ok() {
+                if self.backend == Backend::Nftables {
+                    steps.extend(nft::offline_steps(family, dev, true));
+                } else if self.nft_used {
+                    steps.extend(nft::offline_steps(family, dev, false));
+                }
+            }
+        }
+        steps
+    }
 }
 
 /// One `iptables-restore --noflush` batch: a single process, and one transaction, per vif event.
@@ -288,6 +416,17 @@ pub fn offline_steps(dev: &str, current: &[String]) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backends_by_name() {
+        assert_eq!(Backend::from_setting(None).unwrap(), Backend::Iptables);
+        assert_eq!(
+            Backend::from_setting(Some("nftables")).unwrap(),
+            Backend::Nftables
+        );
+        let e = Backend::from_setting(Some("pf")).unwrap_err().0;
+        assert!(e.contains("iptables, nftables or none"), "{e}");
+    }
 
     #[test]
     fn rules_match_the_originals_save_form() {

@@ -95,6 +95,7 @@ pub const KNOWN: &[&str] = &[
     "netdev",
     "dhcp",
     "firewall",
+    "antispoof",
 ];
 
 fn err(xp: Option<&str>, msg: impl Into<String>) -> Stop {

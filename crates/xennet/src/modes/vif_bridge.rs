@@ -6,6 +6,7 @@ use crate::bridge::{self, PORT_MAC};
 use crate::exec::{ip, Runner};
 use crate::firewall;
 use crate::invocation::Invocation;
+use crate::nft::Family;
 use crate::plan::{OnError, Plan, Step};
 use crate::report::Reporter;
 use crate::state;
@@ -109,13 +110,8 @@ pub fn plan(
     }
     let bridge = choose_bridge(ctx, inv, runner, rep)?;
     check_bridge(&bridge).map_err(|msg| ctx.fatal(msg))?;
-    let rules = firewall::rules_for_vif(
-        inv.get("firewall"),
-        ctx.command.is_up().then_some(ctx.dev.as_str()),
-        runner,
-        rep,
-    )
-    .map_err(|e| ctx.fatal(e.0))?;
+    let fw = firewall::for_vif(inv, Some(Family::Bridge), &ctx.dev, true, runner, rep)
+        .map_err(|e| ctx.fatal(e.0))?;
     // MTU-01: the backend key, else the bridge's.
     let mtu_key = ctx.key_or("mtu", "");
     let bridge_link = state::link(&bridge.name)
@@ -127,12 +123,11 @@ pub fn plan(
         }
         v => validate::mtu(&join(&ctx.xp, "mtu"), v).map_err(|e| ctx.fatal(e.0))?,
     };
-    if ctx.type_if == TypeIf::Vif {
-        // The guest's MAC is checked here so that a bad one is reported before the guest runs.
-        let mac = ctx.key_or("mac", inv.value("mac"));
-        if !mac.is_empty() {
-            validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
-        }
+    // The guest's MAC is checked here so that a bad one is reported before the guest runs; an
+    // emulated NIC's (tap) traffic is checked against it too.
+    let mac = ctx.key_or("mac", inv.value("mac"));
+    if ctx.type_if == TypeIf::Vif && !mac.is_empty() {
+        validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
     }
     if bridge_link.address.eq_ignore_ascii_case(PORT_MAC) {
         // MAC-04
@@ -195,9 +190,10 @@ pub fn plan(
         }
         plan.push(bridge::link_up(dev));
     }
-    if let Some(rules) = rules {
-        plan.extend(firewall::online_steps(dev, &ctx.ips, &rules));
-    }
+    plan.extend(
+        fw.online_steps(dev, &ctx.ips, &mac, rep)
+            .map_err(|e| ctx.fatal(e))?,
+    );
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", bridge.name.as_str()), ("ip", ip_joined.as_str())]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail));
@@ -251,16 +247,9 @@ fn plan_release(
         }
         Found::Ours(link) => Some(link),
     };
-    if let Some(rules) = firewall::rules_for_vif(
-        inv.get("firewall"),
-        ctx.command.is_up().then_some(ctx.dev.as_str()),
-        runner,
-        rep,
-    )
-    .map_err(|e| ctx.fatal(e.0))?
-    {
-        plan.extend(firewall::offline_steps(&ctx.dev, &rules));
-    }
+    let fw = firewall::for_vif(inv, Some(Family::Bridge), &ctx.dev, false, runner, rep)
+        .map_err(|e| ctx.fatal(e.0))?;
+    plan.extend(fw.offline_steps(&ctx.dev));
     if let Some(link) = link {
         if link.up {
             plan.push(

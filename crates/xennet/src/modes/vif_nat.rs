@@ -132,9 +132,11 @@ pub fn plan(
     };
     let a = addressing(&ips, "ip").map_err(|e| ctx.fatal(e))?;
     let host = hostname(domid, vifid);
-    let rules = firewall::rules_for_vif(
-        inv.get("firewall"),
-        ctx.command.is_up().then_some(ctx.dev.as_str()),
+    let fw = firewall::for_vif(
+        inv,
+        Some(crate::nft::Family::Inet),
+        &ctx.dev,
+        ctx.command.is_up(),
         runner,
         rep,
     )
@@ -174,9 +176,7 @@ pub fn plan(
                 plan.extend(dhcp_steps(conf, args, init, &host, dev, None));
             }
         }
-        if let Some(rules) = &rules {
-            plan.extend(firewall::offline_steps(dev, rules));
-        }
+        plan.extend(fw.offline_steps(dev));
         if let (Some(link), true) = (link, routed) {
             // VN-11: the device goes away with the guest; leave it as online found it.
             let dsts = [a.vif_ip.clone()];
@@ -248,9 +248,10 @@ pub fn plan(
         // VN-12: a tap gets no address or route, but a rename must not leave it down.
         plan.push(crate::bridge::link_up(dev));
     }
-    if let Some(rules) = &rules {
-        plan.extend(firewall::online_steps(dev, &ips, rules));
-    }
+    plan.extend(
+        fw.online_steps(dev, &ips, &mac, rep)
+            .map_err(|e| ctx.fatal(e))?,
+    );
     plan.extend(crate::hooks::steps(&vars, OnError::Fail));
     Ok(Planned {
         plan,

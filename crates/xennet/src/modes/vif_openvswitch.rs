@@ -199,13 +199,9 @@ pub fn plan(
             )))
         }
     }
-    let rules = firewall::rules_for_vif(
-        inv.get("firewall"),
-        ctx.command.is_up().then_some(ctx.dev.as_str()),
-        runner,
-        rep,
-    )
-    .map_err(|e| ctx.fatal(e.0))?;
+    // nftables hooks do not see an OVS port's traffic: no nft family (warned with antispoof).
+    let fw =
+        firewall::for_vif(inv, None, &ctx.dev, true, runner, rep).map_err(|e| ctx.fatal(e.0))?;
     // Step 4: labels for the port.
     let fe = ctx.key_or("frontend-id", "");
     let vm = if fe.is_empty() {
@@ -289,9 +285,10 @@ pub fn plan(
         (Some(path), Some(mtu)) if ctx.type_if == TypeIf::Vif => vec![(path, mtu.to_string())],
         _ => Vec::new(),
     };
-    if let Some(rules) = rules {
-        plan.extend(firewall::online_steps(dev, &ctx.ips, &rules));
-    }
+    plan.extend(
+        fw.online_steps(dev, &ctx.ips, &mac, rep)
+            .map_err(|e| ctx.fatal(e))?,
+    );
     Ok(Planned {
         plan,
         done: format!(
@@ -330,16 +327,9 @@ fn plan_release(
         Found::Gone => None,
         Found::Ours(link) => Some(link),
     };
-    if let Some(rules) = firewall::rules_for_vif(
-        inv.get("firewall"),
-        ctx.command.is_up().then_some(ctx.dev.as_str()),
-        runner,
-        rep,
-    )
-    .map_err(|e| ctx.fatal(e.0))?
-    {
-        plan.extend(firewall::offline_steps(&ctx.dev, &rules));
-    }
+    let fw =
+        firewall::for_vif(inv, None, &ctx.dev, false, runner, rep).map_err(|e| ctx.fatal(e.0))?;
+    plan.extend(fw.offline_steps(&ctx.dev));
     if which::which("ovs-vsctl").is_ok() {
         plan.push(
             Step::run(

@@ -57,9 +57,11 @@ pub fn plan(
     runner: &dyn Runner,
     rep: &Reporter,
 ) -> Result<Planned, Stop> {
-    let rules = firewall::rules_for_vif(
-        inv.get("firewall"),
-        ctx.command.is_up().then_some(ctx.dev.as_str()),
+    let fw = firewall::for_vif(
+        inv,
+        Some(crate::nft::Family::Inet),
+        &ctx.dev,
+        ctx.command.is_up(),
         runner,
         rep,
     )
@@ -93,9 +95,7 @@ pub fn plan(
                 plan.extend(routed::release(dev, &link, &wanted, None, runner, rep));
             }
         }
-        if let Some(rules) = &rules {
-            plan.extend(firewall::offline_steps(dev, rules));
-        }
+        plan.extend(fw.offline_steps(dev));
         plan.extend(crate::hooks::steps(&vars, OnError::Collect));
         return Ok(Planned {
             plan,
@@ -156,9 +156,11 @@ pub fn plan(
             "no ip= is set for {dev}: no route is made and the guest is unreachable"
         ));
     }
-    if let Some(rules) = &rules {
-        plan.extend(firewall::online_steps(dev, &ctx.ips, rules));
-    }
+    let mac = ctx.key_or("mac", inv.value("mac"));
+    plan.extend(
+        fw.online_steps(dev, &ctx.ips, &mac, rep)
+            .map_err(|e| ctx.fatal(e))?,
+    );
     let vars = ctx.hook_vars(&[
         ("ip", ip_joined.as_str()),
         ("main_ip", main_ip.as_str()),

@@ -1,0 +1,472 @@
+//! The nftables backend and antispoofing (issue 9), in each mode: a guest sending from its own
+//! address gets through, the same guest sending from a forged address (or MAC) is dropped —
+//! counted on the receiving side, the LAN host, by a counter in its own nft table — and the
+//! same forged traffic does arrive without `antispoof=yes` (so the test can see a difference).
+//! After `offline` nothing of the vif is left in dom0's ruleset, an administrator's table is
+//! untouched, and a switch between iptables and nftables leaves no stale rules.
+
+mod common;
+
+use common::*;
+use xennet_tests::*;
+
+const FORGED: &str = "192.0.2.99";
+const NFT_ON: &[&str] = &["online", "type_if=vif", "firewall=nftables"];
+const NFT_SPOOF_ON: &[&str] = &[
+    "online",
+    "type_if=vif",
+    "firewall=nftables",
+    "antispoof=yes",
+];
+const NFT_OFF: &[&str] = &["offline", "type_if=vif", "firewall=nftables"];
+
+/// An administrator's own table in dom0, which the scripts must never touch.
+const ADMIN_TABLE: &str = "table inet admin_fw {\n\tchain admin_forward {\n\t\ttype filter hook forward priority 10; policy accept;\n\t\tip saddr 203.0.113.7 drop\n\t}\n}\n";
+
+fn nft_file(h: &Host, ns: &str, name: &str, text: &str) {
+    let path = h.scratch.join(name);
+    std::fs::write(&path, text).unwrap();
+    let r = cmd::ns_exec(ns, &["nft", "-f", &path.display().to_string()]);
+    assert!(r.success(), "nft -f {name} in {ns}: {r}");
+}
+
+fn ruleset(ns: &str) -> String {
+    cmd::ns_exec(ns, &["nft", "list", "ruleset"])
+        .ok()
+        .to_string()
+}
+
+fn admin_table(h: &Host) -> String {
+    cmd::ns_exec(&h.dom0, &["nft", "list", "table", "inet", "admin_fw"])
+        .ok()
+        .to_string()
+}
+
+/// Counters on the LAN host: ICMP echo requests arriving from each named source.
+fn lan_counters(h: &Host, sources: &[(&str, &str)]) {
+    let mut t = String::from("table inet xt_count {\n");
+    for (name, _) in sources {
+        t.push_str(&format!("counter {name} {{ }}\n"));
+    }
+    t.push_str("chain in {\ntype filter hook input priority 0; policy accept;\n");
+    for (name, src) in sources {
+        t.push_str(&format!(
+            "ip saddr {src} icmp type echo-request counter name {name}\n"
+        ));
+    }
+    t.push_str("}\n}\n");
+    nft_file(h, &h.lan, "lan-count.nft", &t);
+}
+
+fn lan_count(h: &Host, name: &str) -> u64 {
+    let out = cmd::ns_exec(
+        &h.lan,
+        &["nft", "list", "counter", "inet", "xt_count", name],
+    );
+    let text = out.ok();
+    text.split_whitespace()
+        .skip_while(|w| *w != "packets")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no packet count in {text:?}"))
+}
+
+/// Three echo requests from `src` (an address of the guest's) to `dst`; replies not needed.
+fn ping_from(ns: &str, src: &str, dst: &str) {
+    cmd::ns_exec(
+        ns,
+        &["ping", "-n", "-q", "-c3", "-i0.2", "-W1", "-I", src, dst],
+    );
+}
+
+/// Sends from `src` and returns how many requests the LAN counted under `counter`.
+fn arrived(h: &Host, g: &Guest, src: &str, dst: &str, counter: &str) -> u64 {
+    let before = lan_count(h, counter);
+    ping_from(&g.ns, src, dst);
+    lan_count(h, counter) - before
+}
+
+fn guest_mac(g: &Guest) -> String {
+    snapshot::link(&g.ns, &g.guest_if).unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The guest also holds the forged address, so the kernel lets it send from it.
+fn add_forged_address(g: &Guest, forged: &str) {
+    cmd::ip_must(
+        &g.ns,
+        &["addr", "add", &format!("{forged}/32"), "dev", &g.guest_if],
+    );
+}
+
+/// Nothing of `dev` in dom0's ruleset, the administrator's table as it was, no iptables rules.
+#[track_caller]
+fn assert_no_trace(h: &Host, dev: &str, admin: &str) {
+    let rs = ruleset(&h.dom0);
+    assert!(
+        !rs.contains(&format!("\"{dev}\"")) && !rs.contains(&format!("dev_{dev}")),
+        "nft ruleset still names {dev} after offline:\n{rs}"
+    );
+    assert_eq!(
+        admin_table(h),
+        admin,
+        "the administrator's table was touched"
+    );
+    assert_eq!(
+        snapshot::forward_rules_for(&h.dom0, dev),
+        Vec::<String>::new(),
+        "iptables rules of {dev} left"
+    );
+}
+
+/// Each base chain holds exactly one lookup rule and the map one element for the vif, however
+/// often online ran (idempotent without reading the ruleset).
+#[track_caller]
+fn assert_one_lookup(h: &Host, family: &str, dev: &str, hooks: usize) {
+    let t = cmd::ns_exec(&h.dom0, &["nft", "list", "table", family, "xen_netscripts"])
+        .ok()
+        .to_string();
+    assert_eq!(t.matches("iifname vmap @vifs").count(), hooks, "{t}");
+    assert_eq!(
+        t.matches(&format!("\"{dev}\" : jump dev_{dev}")).count(),
+        1,
+        "{t}"
+    );
+}
+
+fn admin_setup(h: &Host) -> String {
+    nft_file(h, &h.dom0, "admin.nft", ADMIN_TABLE);
+    admin_table(h)
+}
+
+#[test]
+fn bridge_antispoof_drops_forged_addresses_and_macs_at_the_bridge() {
+    let Some((h, g)) = admin_bridge_host("nft_bridge", &[]) else {
+        return;
+    };
+    let legit = g.addr.clone().unwrap();
+    let mac = guest_mac(&g);
+    h.xs_write_backend(1, 0, &[("ip", legit.as_str()), ("mac", mac.as_str())]);
+    let admin = admin_setup(&h);
+    lan_counters(&h, &[("legit", &legit), ("forged", FORGED)]);
+    add_forged_address(&g, FORGED);
+    // ARP is filtered too: the guest knows the LAN host's MAC, so only the IP check decides.
+    let lan_mac = snapshot::link(&h.lan, "lan0").unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cmd::ip_must(
+        &g.ns,
+        &[
+            "neigh",
+            "replace",
+            LAN_ADDR,
+            "lladdr",
+            &lan_mac,
+            "dev",
+            &g.guest_if,
+            "nud",
+            "permanent",
+        ],
+    );
+
+    // Without antispoof the nftables rules block nothing: forged traffic reaches the LAN.
+    let r = h.libxl("vif-bridge", 1, 0).run(NFT_ON);
+    assert_ok(&h, &r, "vif-bridge online firewall=nftables");
+    assert_port(&h, "vif1.0", "xenbr0", 1500);
+    assert!(ping_retry(&g.ns, LAN_ADDR, 5), "guest cannot reach the LAN");
+    assert!(
+        arrived(&h, &g, FORGED, LAN_ADDR, "forged") > 0,
+        "control: forged packets should pass without antispoof"
+    );
+    assert_eq!(h.forward_rules(), Vec::<String>::new(), "no iptables rules");
+
+    let r = h.libxl("vif-bridge", 1, 0).run(NFT_SPOOF_ON);
+    assert_ok(&h, &r, "vif-bridge online firewall=nftables antispoof=yes");
+    assert_one_lookup(&h, "bridge", "vif1.0", 1);
+    assert!(
+        arrived(&h, &g, &legit, LAN_ADDR, "legit") > 0,
+        "the guest's own address must pass"
+    );
+    assert_eq!(
+        arrived(&h, &g, FORGED, LAN_ADDR, "forged"),
+        0,
+        "a forged source address must be dropped:\n{}",
+        ruleset(&h.dom0)
+    );
+    // A forged MAC with the right address is dropped too; the real one passes again.
+    cmd::ip_must(
+        &g.ns,
+        &[
+            "link",
+            "set",
+            "dev",
+            &g.guest_if,
+            "address",
+            "00:16:3e:99:99:99",
+        ],
+    );
+    assert_eq!(
+        arrived(&h, &g, &legit, LAN_ADDR, "legit"),
+        0,
+        "a forged MAC must be dropped"
+    );
+    cmd::ip_must(&g.ns, &["link", "set", "dev", &g.guest_if, "address", &mac]);
+    assert!(arrived(&h, &g, &legit, LAN_ADDR, "legit") > 0);
+
+    let r = h.libxl("vif-bridge", 1, 0).run(NFT_OFF);
+    assert_ok(&h, &r, "vif-bridge offline firewall=nftables");
+    assert_no_trace(&h, "vif1.0", &admin);
+}
+
+/// A dom0 in route mode with guest 1 at 192.0.2.60 (as tests/route.rs builds it).
+fn route_host(name: &str) -> Option<(Host, Guest)> {
+    let mut h = host!(name).build()?;
+    let g = h.add_guest(1, 0);
+    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
+    cmd::ip_must(&g.ns, &["addr", "add", "192.0.2.60/24", "dev", &g.guest_if]);
+    cmd::ip_must(
+        &g.ns,
+        &[
+            "route",
+            "replace",
+            "default",
+            "via",
+            LAN_ADDR,
+            "dev",
+            &g.guest_if,
+        ],
+    );
+    h.xs_write_backend(
+        1,
+        0,
+        &[
+            ("ip", "192.0.2.60"),
+            ("script", "/etc/xen/scripts/vif-route"),
+        ],
+    );
+    Some((h, g))
+}
+
+/// dom0 forwards what it is given, whatever the source (so the control case can pass).
+fn loose_rp_filter(h: &Host) {
+    for k in ["all", "default", "eth0"] {
+        cmd::ns_exec(
+            &h.dom0,
+            &["sysctl", "-qw", &format!("net.ipv4.conf.{k}.rp_filter=0")],
+        );
+    }
+}
+
+#[test]
+fn route_antispoof_drops_forged_sources_in_forward() {
+    let Some((h, g)) = route_host("nft_route") else {
+        return;
+    };
+    let admin = admin_setup(&h);
+    loose_rp_filter(&h);
+    lan_counters(&h, &[("legit", "192.0.2.60"), ("forged", FORGED)]);
+    add_forged_address(&g, FORGED);
+    assert_ok(
+        &h,
+        &h.script("network-route").run(&["start"]),
+        "network-route start",
+    );
+
+    let r = h.libxl("vif-route", 1, 0).run(NFT_ON);
+    assert_ok(&h, &r, "vif-route online firewall=nftables");
+    assert!(ping_retry(&g.ns, LAN_ADDR, 5), "guest cannot reach the LAN");
+    assert!(
+        arrived(&h, &g, FORGED, LAN_ADDR, "forged") > 0,
+        "control: forged packets should be forwarded without antispoof"
+    );
+
+    let r = h.libxl("vif-route", 1, 0).run(NFT_SPOOF_ON);
+    assert_ok(&h, &r, "vif-route online antispoof=yes");
+    assert_one_lookup(&h, "inet", "vif1.0", 2);
+    assert!(arrived(&h, &g, "192.0.2.60", LAN_ADDR, "legit") > 0);
+    assert_eq!(
+        arrived(&h, &g, FORGED, LAN_ADDR, "forged"),
+        0,
+        "a forged source must be dropped:\n{}",
+        ruleset(&h.dom0)
+    );
+
+    let r = h.libxl("vif-route", 1, 0).run(NFT_OFF);
+    assert_ok(&h, &r, "vif-route offline");
+    assert_no_trace(&h, "vif1.0", &admin);
+}
+
+#[test]
+fn nat_antispoof_drops_forged_sources_before_masquerading() {
+    let Some(mut h) = host!("nft_nat").build() else {
+        return;
+    };
+    cmd::ns_exec(
+        &h.dom0,
+        &["iptables", "-w", "-t", "nat", "-P", "POSTROUTING", "ACCEPT"],
+    );
+    let g = h.add_guest(1, 0);
+    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
+    cmd::ip_must(&g.ns, &["addr", "add", "10.0.0.1/16", "dev", &g.guest_if]);
+    cmd::ip_must(
+        &g.ns,
+        &[
+            "route",
+            "replace",
+            "default",
+            "via",
+            "10.0.0.128",
+            "dev",
+            &g.guest_if,
+        ],
+    );
+    h.xs_write_backend(
+        1,
+        0,
+        &[("ip", "10.0.0.1"), ("script", "/etc/xen/scripts/vif-nat")],
+    );
+    let admin = admin_setup(&h);
+    loose_rp_filter(&h);
+    // Masqueraded: every request reaches the LAN from dom0's address.
+    lan_counters(&h, &[("nat", "192.0.2.10")]);
+    add_forged_address(&g, "10.0.0.99");
+    let r = h.script("network-nat").env("dhcp", "no").run(&["start"]);
+    assert_ok(&h, &r, "network-nat start");
+
+    let r = h.libxl("vif-nat", 1, 0).env("dhcp", "no").run(NFT_ON);
+    assert_ok(&h, &r, "vif-nat online firewall=nftables");
+    assert!(ping_retry(&g.ns, LAN_ADDR, 5), "guest cannot reach the LAN");
+    assert!(
+        arrived(&h, &g, "10.0.0.99", LAN_ADDR, "nat") > 0,
+        "control: forged packets should be masqueraded without antispoof"
+    );
+
+    let r = h.libxl("vif-nat", 1, 0).env("dhcp", "no").run(NFT_SPOOF_ON);
+    assert_ok(&h, &r, "vif-nat online antispoof=yes");
+    assert!(arrived(&h, &g, "10.0.0.1", LAN_ADDR, "nat") > 0);
+    assert_eq!(
+        arrived(&h, &g, "10.0.0.99", LAN_ADDR, "nat"),
+        0,
+        "a forged source must be dropped:\n{}",
+        ruleset(&h.dom0)
+    );
+
+    let r = h.libxl("vif-nat", 1, 0).env("dhcp", "no").run(NFT_OFF);
+    assert_ok(&h, &r, "vif-nat offline");
+    assert_no_trace(&h, "vif1.0", &admin);
+}
+
+#[test]
+fn switching_backends_leaves_no_stale_rules() {
+    let Some((h, g)) = network_bridge_host("nft_switch", &[]) else {
+        return;
+    };
+    let legit = g.addr.clone().unwrap();
+    h.xs_write_backend(1, 0, &[("ip", legit.as_str())]);
+    let admin = admin_setup(&h);
+
+    // iptables (the default) → nftables: offline under nftables removes the iptables rules.
+    let r = h.libxl("vif-bridge", 1, 0).run(ONLINE);
+    assert_ok(&h, &r, "vif-bridge online (iptables)");
+    assert_eq!(snapshot::forward_rules_for(&h.dom0, "vif1.0").len(), 3);
+    let r = h.libxl("vif-bridge", 1, 0).run(NFT_OFF);
+    assert_ok(&h, &r, "vif-bridge offline firewall=nftables");
+    assert_no_trace(&h, "vif1.0", &admin);
+
+    // nftables → iptables: offline under iptables removes the nftables chain.
+    let r = h.libxl("vif-bridge", 1, 0).run(NFT_SPOOF_ON);
+    assert_ok(&h, &r, "vif-bridge online firewall=nftables");
+    assert!(ruleset(&h.dom0).contains("chain dev_vif1.0"));
+    let r = h.libxl("vif-bridge", 1, 0).run(OFFLINE);
+    assert_ok(&h, &r, "vif-bridge offline (iptables)");
+    assert_no_trace(&h, "vif1.0", &admin);
+    // And a second offline, with nothing left to remove, still succeeds.
+    let r = h.libxl("vif-bridge", 1, 0).run(NFT_OFF);
+    assert_ok(&h, &r, "a second offline");
+    assert_no_trace(&h, "vif1.0", &admin);
+}
+
+#[test]
+fn settings_come_from_the_config_file_below_environment_and_arguments() {
+    let Some((h, g)) = admin_bridge_host("nft_conf", &[]) else {
+        return;
+    };
+    let legit = g.addr.clone().unwrap();
+    let mac = guest_mac(&g);
+    h.xs_write_backend(1, 0, &[("ip", legit.as_str()), ("mac", mac.as_str())]);
+    let conf = h.scratch.join("xen-netscripts.conf");
+    std::fs::write(&conf, "# host-wide\nfirewall=nftables\nantispoof=yes\n").unwrap();
+
+    // The environment beats the file.
+    let r = h
+        .libxl("vif-bridge", 1, 0)
+        .env("firewall", "none")
+        .run(ONLINE);
+    assert_ok(
+        &h,
+        &r,
+        "vif-bridge online, firewall=none in the environment",
+    );
+    assert!(!ruleset(&h.dom0).contains("xen_netscripts"));
+    assert_eq!(snapshot::forward_rules_for(&h.dom0, "vif1.0").len(), 0);
+
+    // The file alone: nftables with antispoofing, and the choice is logged.
+    let mut args = vec!["-v"];
+    args.extend_from_slice(ONLINE);
+    let r = h.libxl("vif-bridge", 1, 0).run(&args);
+    assert_ok(&h, &r, "vif-bridge online, settings from the file");
+    assert!(
+        r.stderr.contains("firewall backend nftables (firewall= in"),
+        "the chosen backend is logged:\n{}",
+        r.stderr
+    );
+    let rs = ruleset(&h.dom0);
+    assert!(rs.contains(&format!("ether saddr != {mac}")), "{rs}");
+    assert_eq!(snapshot::forward_rules_for(&h.dom0, "vif1.0").len(), 0);
+
+    // An argument beats both.
+    let r = h.libxl("vif-bridge", 1, 0).env("firewall", "none").run(&[
+        "offline",
+        "type_if=vif",
+        "firewall=nftables",
+    ]);
+    assert_ok(&h, &r, "vif-bridge offline firewall=nftables");
+    assert!(!ruleset(&h.dom0).contains("dev_vif1.0"));
+
+    // A bad value in the file is refused, naming the file.
+    std::fs::write(&conf, "firewall=pf\n").unwrap();
+    let r = h.libxl("vif-bridge", 1, 0).run(ONLINE);
+    let err = assert_reported(&h, &r, "firewall=pf in the file", "firewall=\"pf\"");
+    assert!(err.contains("xen-netscripts.conf"), "{err}");
+}
+
+#[test]
+fn a_failed_online_rolls_the_nftables_rules_back() {
+    let Some((h, g)) = admin_bridge_host("nft_rollback", &[]) else {
+        return;
+    };
+    let legit = g.addr.clone().unwrap();
+    h.xs_write_backend(1, 0, &[("ip", legit.as_str())]);
+    let admin = admin_setup(&h);
+    h.add_hook("10-fail.hook", "echo hook failing >&2\nexit 3");
+    let mut args = vec!["-v"];
+    args.extend_from_slice(NFT_SPOOF_ON);
+    let r = h.libxl("vif-bridge", 1, 0).run(&args);
+    assert_reported(&h, &r, "online with a failing hook", "");
+    assert_eq!(
+        r.stderr.matches("nft -f -").count(),
+        2,
+        "the rules were set, then removed by the undo:\n{}",
+        r.stderr
+    );
+    assert!(
+        h.master_of("vif1.0").is_none(),
+        "rolled back: vif1.0 must not stay a port\n{}",
+        h.explain(&r)
+    );
+    // The undo is the removal transaction: nothing of the vif is left.
+    assert_no_trace(&h, "vif1.0", &admin);
+}
