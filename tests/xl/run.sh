@@ -5,16 +5,21 @@
 # effects. Prints every check, the time of each phase, and exits non-zero on a failed or missing
 # check or a timeout.
 #
-#   XENNET_XL_CACHE     package and image cache (default ${XDG_CACHE_HOME:-/var/cache}/xennet-xl)
+#   XENNET_XL_CACHE     package and image cache (default $XDG_CACHE_HOME/xennet-xl, else
+#                       /var/cache/xennet-xl as root, else ~/.cache/xennet-xl)
 #   XENNET_XL_KERNEL    pinned kernel package, name=version (see build-image.sh)
-#   XENNET_XL_TIMEOUT   seconds QEMU may run (default 300)
-#   XENNET_BIN_DIR      the release binaries (default target/release, built here)
+#   XENNET_XL_TIMEOUT   seconds QEMU may run (default 480: a busy 2-core machine needs ~140)
+#   XENNET_XL_BIN_DIR   our release binaries (default: target/release, built here)
 #   XENNET_XL_LOG       keep the whole console log here (default: a temporary file, shown on failure)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 here=tests/xl
-cache=${XENNET_XL_CACHE:-${XDG_CACHE_HOME:-/var/cache}/xennet-xl}
-timeout_s=${XENNET_XL_TIMEOUT:-300}
+if [ -n "${XENNET_XL_CACHE:-}" ]; then cache=$XENNET_XL_CACHE
+elif [ -n "${XDG_CACHE_HOME:-}" ]; then cache=$XDG_CACHE_HOME/xennet-xl
+elif [ "$(id -u)" -eq 0 ]; then cache=/var/cache/xennet-xl
+else cache=$HOME/.cache/xennet-xl
+fi
+timeout_s=${XENNET_XL_TIMEOUT:-480}
 
 for tool in qemu-system-x86_64 cpio apt-get; do
   command -v "$tool" >/dev/null || {
@@ -35,11 +40,11 @@ expected+=(bridge.port bridge.port-gone nat.gateway
 
 dt() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-if [ -z "${XENNET_BIN_DIR:-}" ]; then
+if [ -z "${XENNET_XL_BIN_DIR:-}" ]; then
   cargo build --release --workspace -q
   bins=target/release
 else
-  bins=$XENNET_BIN_DIR
+  bins=$XENNET_XL_BIN_DIR
 fi
 mkdir -p "$cache"
 build_out=$(bash "$here/build-image.sh" "$cache" "$(cd "$bins" && pwd)")
@@ -53,7 +58,7 @@ img=$cache/img
 stamp() {
   local l
   while IFS= read -r l; do
-    l=${l%$'\r'}
+    l=${l//$'\r'/}
     printf '%s\n' "$l"
     case $l in
       "XLTEST BOOTED"*) printf 'XLHOST BOOTED %s\n' "$EPOCHREALTIME" ;;
