@@ -132,7 +132,7 @@ post_mortem() {
   show /var/log/messages 30; xenstore-ls -f "$be" 2>/dev/null | head -20
 }
 
-# mode <mode> <name> <vif spec> <guest address> <peer>
+# up <mode> <name> <vif spec> <guest address> <peer>: create, one check line
 up() {
   if create "$2" "$3" "$4" "$5"; then pass "$1.create"; else
     fail "$1.create" "xl create failed"; post_mortem "$2"; fi
@@ -218,4 +218,22 @@ check nosuchbr.hotplug-error "xl's output lacks 'Could not find bridge device no
 [ "$rc" -ne 0 ] || destroy xlt-nobr >/dev/null
 grep 'Could not find bridge' /tmp/xlt-nobr.create | head -2 | sed 's/^/XLTEST SAID /'
 check nosuchbr.no-domain "the failed guest is still there" sh -c "! xl domid xlt-nobr"
+
+# --- network-bridge stop gives eth0 its address and default route back; xenbr0 goes.
+if [ "$nb" -eq 0 ]; then
+  t=$(now)
+  /etc/xen/scripts/network-bridge stop bridge=xenbr0 netdev=eth0 >/tmp/nb-stop.out 2>&1
+  rc=$?
+  echo "XLTEST TIME network-bridge-stop $(since "$t")"
+  if [ $rc -eq 0 ] && [ ! -e /sys/class/net/xenbr0 ] &&
+     ip -4 addr show dev eth0 | grep -q 'inet 192.0.2.10/24' &&
+     ip route show default | grep -q 'via 192.0.2.1 dev eth0'; then
+    pass network-bridge-stop
+  else
+    fail network-bridge-stop "exit $rc, or xenbr0 left, or eth0 without 192.0.2.10/24 and the default route"
+    show /tmp/nb-stop.out; ip addr; ip route
+  fi
+else
+  fail network-bridge-stop "network-bridge start had failed"
+fi
 finish
