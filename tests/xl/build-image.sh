@@ -40,9 +40,14 @@ mkdir -p "$cache/debs"
 chown _apt "$cache/debs" 2>/dev/null || true
 want=("$kernel_pkg" "${xen_pkgs[@]}")
 stamp="$cache/debs/.fetched"
+fetched=cached
+download() { (cd "$cache/debs" && apt-get download -q "${want[@]}" >/dev/null); }
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${want[*]}" ]; then
   rm -f "$cache"/debs/*.deb
-  if ! (cd "$cache/debs" && apt-get download -q "${want[@]}" >/dev/null); then
+  fetched=fetched
+  # A clean machine may have no package lists yet (install-deps updates them only when it
+  # installs something).
+  if ! download && ! { [ "$(id -u)" -eq 0 ] && apt-get update -qq && download; }; then
     echo "build-image: apt-get download failed; if $kernel_pkg is no longer in the archive," \
          "pick one from 'apt-cache policy linux-image-amd64' and set XENNET_XL_KERNEL=<pkg>=<version>" >&2
     exit 1
@@ -50,7 +55,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${want[*]}" ]; then
   echo "${want[*]}" > "$stamp"
 fi
 t1=$(date +%s.%N)
-echo "XLHOST TIME download $(dt "$t0" "$t1")"
+echo "XLHOST TIME download $(dt "$t0" "$t1") ($fetched)"
 
 root="$cache/root"     # every package unpacked
 img="$cache/img"

@@ -79,7 +79,7 @@ t1=$EPOCHREALTIME
 
 echo
 echo "phase times (seconds):"
-awk '/^XLHOST TIME/ { printf "  %-22s %s\n", $3, $4 }' <<<"$build_out"
+awk '/^XLHOST TIME/ { printf "  %-22s %s %s\n", $3, $4, $5 }' <<<"$build_out"
 booted=$(awk '/^XLHOST BOOTED/ { print $3; exit }' "$log")
 [ -z "$booted" ] || printf '  %-22s %s\n' "boot (to dom0 /init)" "$(dt "$t0" "$booted")"
 awk '/^XLTEST TIME/ { printf "  %-22s %s\n", $3, $4 }' "$log"
