@@ -66,10 +66,12 @@ nb=$?
 echo "XLTEST TIME network-bridge $(since "$t")"
 if [ $nb -eq 0 ] && [ -d /sys/class/net/xenbr0/bridge ] &&
    ip -4 addr show dev xenbr0 | grep -q 192.0.2.10/24 &&
+   ip route show default | grep -q 'via 192.0.2.1 dev xenbr0' &&
    ls /sys/class/net/xenbr0/brif/ | grep -q .; then
   pass network-bridge-start
 else
-  fail network-bridge-start "exit $nb, or xenbr0 is not a bridge with 192.0.2.10 and a port"
+  fail network-bridge-start "exit $nb, or xenbr0 is not a bridge with a port, 192.0.2.10/24 and the default route"
+  nb=1
   show /tmp/nb.out; ip addr; ip route
   # Build xenbr0 by hand so that the vif checks still run.
   ip addr flush dev eth0
