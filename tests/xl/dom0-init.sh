@@ -139,14 +139,18 @@ up() {
   if create "$2" "$3" "$4" "$5"; then pass "$1.create"; else
     fail "$1.create" "xl create failed"; post_mortem "$2"; fi
 }
+ping_retry() { ping -c1 -W2 "$1" || ping -c1 -W2 "$1" || ping -c1 -W2 "$1"; }
+# online_checks <mode> <name> <the guest's address>
 online_checks() {
-  m=$1 name=$2
+  m=$1 name=$2 addr=$3
   guest "$name"
   # netback connects the guest only after the script wrote hotplug-status=connected.
   check "$m.hotplug-status" "hotplug-status is not connected" \
     test "$(xenstore-read "$be/hotplug-status")" = connected
   if wait_ping "$name"; then pass "$m.ping"; else
     fail "$m.ping" "the guest did not report a ping"; post_mortem "$name"; fi
+  # and the other way: dom0's routes and neighbours reach the guest through what the script built
+  check "$m.ping-from-dom0" "dom0 cannot ping $addr" ping_retry "$addr"
   check "$m.backend-connected" "backend state is not 4 (Connected)" \
     test "$(xenstore-read "$be/state")" = 4
   check "$m.rules" "no iptables rules name $dev" test "$(rules_of "$dev")" -gt 0
@@ -193,9 +197,9 @@ up route xlt-route 'script=vif-route,ip=192.0.2.61,gatewaydev=xenbr0,mac=00:16:3
 # connects this guest, so its ping cannot pass.
 up silent xlt-silent 'script=vif-silent,bridge=xenbr0,mac=00:16:3e:00:00:52' 192.0.2.52/24 192.0.2.10
 
-online_checks bridge xlt-bridge
-online_checks nat xlt-nat
-online_checks route xlt-route
+online_checks bridge xlt-bridge 192.0.2.51
+online_checks nat xlt-nat 10.0.0.1
+online_checks route xlt-route 192.0.2.61
 
 guest xlt-silent
 # as long as the slowest of the others took to ping, and at least 10 s

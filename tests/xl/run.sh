@@ -29,9 +29,9 @@ done
 # The checks dom0-init.sh must report, each exactly once.
 expected=(toolstack network-bridge-start)
 for m in bridge nat route; do
-  expected+=("$m.create" "$m.hotplug-status" "$m.ping" "$m.backend-connected" "$m.rules"
-             "$m.online-logged" "$m.destroy" "$m.offline-logged" "$m.rules-gone" "$m.vif-gone"
-             "$m.backend-gone")
+  expected+=("$m.create" "$m.hotplug-status" "$m.ping" "$m.ping-from-dom0" "$m.backend-connected"
+             "$m.rules" "$m.online-logged" "$m.destroy" "$m.offline-logged" "$m.rules-gone"
+             "$m.vif-gone" "$m.backend-gone")
 done
 expected+=(bridge.port bridge.port-gone nat.gateway
            route.main-ip route.host-route route.proxy-arp route.route-gone
