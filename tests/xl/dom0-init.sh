@@ -80,9 +80,10 @@ else
   ip addr add 192.0.2.10/24 dev xenbr0 2>/dev/null
 fi
 
-# One guest per mode, created one after the other and left to boot side by side (each boot takes
-# 10-20 s of emulated time), then checked, then destroyed.
-# create <name> <vif spec> <guest address> <peer the guest pings>: xl create, timed; sets $domid.
+# One guest per mode, created one after the other (xl create takes 8-30 s here) and left to boot
+# side by side, then checked, then destroyed.
+# create <name> <vif spec> <guest address> <peer the guest pings>: xl create, timed; notes the
+# domid in /tmp/<name>.domid.
 create() {
   name=$1
   cat > "/tmp/$name.cfg" <<CFG
@@ -126,7 +127,7 @@ destroy() {
   echo "XLTEST TIME $1.destroy $(since "$t")"
   return $rc
 }
-rules_of() { iptables-save 2>/dev/null | grep -c -- "$1 " ; }
+rules_of() { iptables-save 2>/dev/null | grep -cF -- "$1 " ; }
 logged() { grep -q "$1" /var/log/messages; }
 post_mortem() {
   guest "$1"
