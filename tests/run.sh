@@ -5,6 +5,7 @@
 #
 #   XENNET_BIN_DIR=<dir>   run the integration tests against other binaries/scripts
 #   TEST_THREADS=<n>       parallel tests (default 2)
+#   XENNET_SKIP_XL=1       skip tests/xl/run.sh (the real xl under QEMU-emulated Xen, ~2 min)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,6 +27,13 @@ elif [ "${CI:-}" = true ]; then
 else
   echo "SKIPPED: xennet-bench needs root"
 fi
+# The real toolstack: Xen 4.17 under QEMU, xl creating guests through our release binaries.
+if [ "${XENNET_SKIP_XL:-}" = 1 ]; then
+  printf '\n==> SKIPPED tests/xl/run.sh (XENNET_SKIP_XL=1): the scripts were not run under the real xl\n'
+else
+  step "tests/xl/run.sh (the real xl under QEMU-emulated Xen)"
+  bash tests/xl/run.sh
+fi
 step "cargo test (unit and integration tests)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -33,3 +41,4 @@ cargo test --workspace --all-targets -- --test-threads="${TEST_THREADS:-2}" 2>&1
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\ntotal: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+

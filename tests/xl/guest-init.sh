@@ -1,0 +1,28 @@
+#!/bin/sh
+# /init of the test guest (a PV domU with no disk): bring up eth0 with the address on the kernel
+# command line (xlt_addr=, xlt_peer=), ping the peer through the vif, and say so on the console,
+# which dom0's xenconsoled logs and dom0's /init reads.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+while read -r m; do insmod "$m"; done < /etc/xltest/modules
+for w in $(cat /proc/cmdline); do
+  case $w in xlt_*=*) eval "${w%%=*}=${w#*=}" ;; esac
+done
+ip link set lo up
+ip link set eth0 up
+ip addr add "$xlt_addr" dev eth0
+# A host route to the peer: enough for the /32 of route mode, harmless for the others.
+ip route add "$xlt_peer" dev eth0 2>/dev/null
+i=0
+while [ $i -lt 60 ]; do
+  if ping -c1 -W1 "$xlt_peer" >/dev/null 2>&1; then
+    echo "GUEST PING OK $xlt_addr -> $xlt_peer at $(cut -d' ' -f1 /proc/uptime)"
+    break
+  fi
+  sleep 1
+  i=$((i + 1))
+done
+[ $i -lt 60 ] || echo "GUEST PING FAILED $xlt_addr -> $xlt_peer"
+while :; do sleep 3600; done
