@@ -1,24 +1,20 @@
-//! Bridge helpers as plan steps (spec §2.7, BR-01…BR-05): a new bridge is made with bridge-utils
-//! when `brctl` is on PATH, otherwise `ip`; ports always with `ip`; the same effect. Device names always follow the `dev` keyword or
-//! stand as their own argv element (GEN-13).
+//! Bridge helpers as plan steps (spec §2.7, BR-01…BR-05), all with `ip`: the same bridges and
+//! ports the originals make with bridge-utils when it is installed, in fewer processes and on
+//! hosts whose only brctl is busybox's. Device names always follow the `dev` keyword or stand as
+//! their own argv element (GEN-13).
 
-use crate::exec::{ip, Cmd};
+use crate::exec::ip;
 use crate::plan::{OnError, Step};
 
 /// The MAC every port the scripts add gets (MAC-03).
 pub const PORT_MAC: &str = "fe:ff:ff:ff:ff:ff";
 
-/// BR-01: bridge-utils when `brctl` is on PATH; looked up once per run.
-fn have_brctl() -> bool {
-    static HAVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAVE.get_or_init(|| which::which("brctl").is_ok())
-}
-
-/// BR-05: a new bridge with STP off and forward delay 0, left down.
+/// BR-05: a new bridge with STP off and forward delay 0, left down. One `ip link add` whether or
+/// not bridge-utils is installed (BR-01's brctl path made the same bridge in three processes, and
+/// busybox's brctl has no `stp`, so a busybox-only dom0 could not make one at all).
 pub fn create(bridge: &str) -> Step {
-    let cmd = if have_brctl() {
-        Cmd::new("brctl").args(["addbr", bridge])
-    } else {
+    Step::run(
+        format!("create bridge {bridge}"),
         ip([
             "link",
             "add",
@@ -30,26 +26,9 @@ pub fn create(bridge: &str) -> Step {
             "0",
             "forward_delay",
             "0",
-        ])
-    };
-    Step::run(format!("create bridge {bridge}"), cmd).undo(ip(["link", "del", "dev", bridge]))
-}
-
-/// With brctl, `addbr` leaves the kernel defaults: turn STP off and the delay to 0 (BR-05).
-pub fn create_settings(bridge: &str) -> Vec<Step> {
-    if !have_brctl() {
-        return Vec::new();
-    }
-    vec![
-        Step::run(
-            format!("turn STP off on {bridge}"),
-            Cmd::new("brctl").args(["stp", bridge, "off"]),
-        ),
-        Step::run(
-            format!("set forward delay 0 on {bridge}"),
-            Cmd::new("brctl").args(["setfd", bridge, "0"]),
-        ),
-    ]
+        ]),
+    )
+    .undo(ip(["link", "del", "dev", bridge]))
 }
 
 /// BR-02: enslave `dev` (the caller checks it is not a port already). Always with `ip link set

@@ -94,7 +94,6 @@ pub fn uplink_port(bridge: &str) -> Option<String> {
 fn create_bridge(s: &Settings, mac: &str, mtu: u32) -> Vec<Step> {
     let b = s.bridge.as_str();
     let mut steps = vec![bridge::create(b)];
-    steps.extend(bridge::create_settings(b));
     // Steps on a link this plan made need no undo: undoing its creation deletes it.
     steps.push(Step::run(
         format!(

@@ -485,7 +485,6 @@ pub fn plan_start(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> 
 
     let mut p = Plan::default();
     p.push(bridge::create(TMP));
-    p.extend(bridge::create_settings(TMP));
     // A fixed MAC: the bridge keeps the NIC's address whatever ports come and go (MAC-04).
     p.push(Step::run(
         format!("give {TMP} the MAC of {}", s.netdev),

@@ -331,7 +331,6 @@ fn plan_start(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
     let created = existing.is_none() || created_by_us(&o.bridge);
     if existing.is_none() {
         p.push(bridge::create(&o.bridge));
-        p.extend(bridge::create_settings(&o.bridge));
         let mac = bridge_mac(&local, o.vni);
         p.push(Step::run(
             format!("give {} the fixed MAC {mac}", o.bridge),
