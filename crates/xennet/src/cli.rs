@@ -173,21 +173,21 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
     };
     let connects = ctx.command == Command::Online && ctx.type_if == TypeIf::Vif;
-    let plan = if ctx.command.is_up() {
+    let mut plan = if ctx.command.is_up() {
         planned.plan
     } else {
         planned.plan.teardown()
     };
+    if connects && planned.report_after.is_none() {
+        // XS-04 as the plan's last step: if the backend cannot be told, the port is rolled back
+        // instead of being left set up behind a reported failure (issue 6).
+        plan.push(crate::plan::Step::run(
+            "XS-04: report success to the backend",
+            xenstore::write_cmd(&[(&xenstore::join(&ctx.xp, "hotplug-status"), "connected")]),
+        ));
+    }
     if inv.dry_run {
         print!("{}", plan.render());
-        if connects {
-            println!("# XS-04: report success to the backend");
-            println!(
-                "{}",
-                xenstore::write_cmd(&[(&xenstore::join(&ctx.xp, "hotplug-status"), "connected")])
-                    .line()
-            );
-        }
         return ExitCode::SUCCESS;
     }
     crate::apply::guard_signals();
@@ -198,17 +198,6 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         return fail(Some(&ctx.xp), &msg);
     }
     rep.debug(&planned.done);
-    if connects {
-        if let Err(e) = report::write_connected(&xs, &ctx.xp) {
-            return fail(
-                Some(&ctx.xp),
-                &format!(
-                    "Writing {}/hotplug-status connected to xenstore failed: {e}",
-                    ctx.xp
-                ),
-            );
-        }
-    }
     ExitCode::SUCCESS
 }
 

@@ -104,8 +104,3 @@ pub fn write_error(xs: &dyn XenStore, xp: &str, msg: &str) -> Result<(), ExecErr
         (&join(xp, "hotplug-status"), "error"),
     ])
 }
-
-/// XS-04: `hotplug-status=connected`, the last action of a successful vif `online`.
-pub fn write_connected(xs: &dyn XenStore, xp: &str) -> Result<(), ExecError> {
-    xs.write(&[(&join(xp, "hotplug-status"), "connected")])
-}
