@@ -204,6 +204,8 @@ impl Plan {
             let mut line = step.action.line();
             match step.on_error {
                 OnError::Fail => {}
+                // Goes on, but the run still fails at the end (a teardown's steps).
+                OnError::Collect => line.push_str(" || failed=1"),
                 _ => line.push_str(" || true"),
             }
             out.push_str(&line);
