@@ -5,6 +5,7 @@
 #
 #   XENNET_BIN_DIR=<dir>   run the integration tests against other binaries/scripts
 #   TEST_THREADS=<n>       parallel tests (default 2)
+#   FUZZ_SECS=<n>          how long the fuzz step runs (default 60)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,6 +17,8 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --workspace (the binaries under test and xenstore-fake)"
 cargo build --workspace
+step "cargo fuzz: the invocation parser for ${FUZZ_SECS:-60} s (a crash fails)"
+bash fuzz/run.sh "${FUZZ_SECS:-60}"
 step "cargo test (unit and integration tests)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
