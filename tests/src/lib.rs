@@ -17,6 +17,7 @@
 //! is dropped (also on panic). `XENNET_TEST_KEEP=1` keeps them for a post-mortem.
 
 pub mod cmd;
+pub mod faults;
 pub mod host;
 pub mod netns;
 pub mod snapshot;
