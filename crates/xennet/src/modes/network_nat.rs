@@ -273,7 +273,8 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
         )));
     };
     // Stop is all-or-nothing like start: a failed step puts back what the earlier ones removed
-    // and keeps the record, so the next stop can still do the whole job (issue 6).
+    // and keeps the record, so the next stop can still do the whole job (issue 6). A rule goes
+    // back only if absent: a journal also undoes the step a killed run had not finished.
     if let (Some((conf, init)), true) = (&s.dhcp, rec.subnet_added) {
         let conf_s = conf.display().to_string();
         let old = dhcpd::get_line(conf, dhcpd::SUBNET_KEY);
@@ -307,7 +308,10 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
                 format!("stop masquerading out of {}", s.netdev),
                 masquerade("-D", &s.netdev),
             )
-            .undo(insert_at(masquerade("-A", &s.netdev), "POSTROUTING", pos)),
+            .undo_action(Action::RunUnless {
+                check: masquerade("-C", &s.netdev),
+                cmd: insert_at(masquerade("-A", &s.netdev), "POSTROUTING", pos),
+            }),
         );
     }
     if let (true, Some(pos)) = (rec.inbound_drop_added, inbound_drop_at(runner, &s.netdev)?) {
@@ -316,7 +320,10 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
                 format!("let new connections from {} through again", s.netdev),
                 inbound_drop("-D", &s.netdev),
             )
-            .undo(insert_at(inbound_drop("-A", &s.netdev), "FORWARD", pos)),
+            .undo_action(Action::RunUnless {
+                check: inbound_drop("-C", &s.netdev),
+                cmd: insert_at(inbound_drop("-A", &s.netdev), "FORWARD", pos),
+            }),
         );
     }
     p.extend(sysctl::set(
