@@ -358,7 +358,9 @@ fn kill_at_expecting(f: &Faults, c: Call<'_>, args: &[&str], k: usize, whole: &[
     faults::signal(sleeper, Signal::SIGKILL);
 }
 
-fn killed_host_start(name: &str, script: &str) {
+/// `word` (start or stop) killed at each of its calls; the next `stop` leaves the host fully
+/// stopped and the next `start` fully started, whatever the journal held.
+fn killed_host(name: &str, script: &str, word: &str) {
     let Some(h) = host!(name).build() else {
         return;
     };
@@ -368,52 +370,58 @@ fn killed_host_start(name: &str, script: &str) {
     )
     .ok();
     let f = Faults::install(&h);
-    let before = Full::take(&h);
-    let n = clean(&h, &f, net_call(&h, script), &["start"], "start").len();
+    let stopped = Full::take(&h);
+    let started_calls = clean(&h, &f, net_call(&h, script), &["start"], "start");
     let started = Full::take(&h);
-    clean(&h, &f, net_call(&h, script), &["stop"], "stop");
+    let stop_calls = clean(&h, &f, net_call(&h, script), &["stop"], "stop");
+    let n = if word == "start" {
+        started_calls.len()
+    } else {
+        stop_calls.len()
+    };
+    // The state `word` starts from.
+    let set_up = || {
+        if word == "stop" {
+            clean(&h, &f, net_call(&h, script), &["start"], "start");
+        }
+    };
     let (mut journals, mut recovered) = (0, 0);
     for k in 1..=n {
-        // Killed, then stop: fully restored.
-        kill_at(&f, net_call(&h, script), &["start"], k);
-        let journal = !no_journal(&h);
-        let r = net_call(&h, script).run(&["stop"]);
-        assert_ok(&h, &r, &format!("stop after start was killed at call {k}"));
-        if journal {
-            journals += 1;
-            assert!(
-                r.stdout.contains("Recovered from an interrupted run"),
-                "{r}"
-            );
+        for (next, expect) in [("stop", &stopped), ("start", &started)] {
+            set_up();
+            kill_at(&f, net_call(&h, script), &[word], k);
+            let journal = !no_journal(&h);
+            let case = format!("{script} {word} killed at call {k}, then {next}");
+            let r = net_call(&h, script).run(&[next]);
+            assert_ok(&h, &r, &case);
+            if journal {
+                journals += 1;
+                assert!(
+                    r.stdout.contains("Recovered from an interrupted run"),
+                    "{case}: {r}"
+                );
+            }
+            assert_full_same(expect, &Full::take(&h), &case);
+            assert!(no_journal(&h), "{case}: a journal was left");
+            recovered += 1;
+            clean(&h, &f, net_call(&h, script), &["stop"], "stop");
         }
-        assert_full_same(
-            &before,
-            &Full::take(&h),
-            &format!("stop after {script} start was killed at call {k}"),
-        );
-        // Killed, then start: fully set up.
-        kill_at(&f, net_call(&h, script), &["start"], k);
-        let r = net_call(&h, script).run(&["start"]);
-        assert_ok(&h, &r, &format!("start after start was killed at call {k}"));
-        assert_full_same(
-            &started,
-            &Full::take(&h),
-            &format!("start after {script} start was killed at call {k}"),
-        );
-        assert!(no_journal(&h));
-        assert_ok(&h, &net_call(&h, script).run(&["stop"]), "stop");
-        recovered += 2;
     }
     eprintln!(
-        "kills: {script} start killed at each of its {n} calls, twice: {recovered} runs recovered ({journals} from a journal)"
+        "kills: {script} {word} killed at each of its {n} calls, twice: {recovered} runs recovered ({journals} from a journal)"
     );
     assert!(journals > 0, "no kill ever left a journal");
-    assert_full_same(&before, &Full::take(&h), "after all the kills");
+    assert_full_same(&stopped, &Full::take(&h), "after all the kills");
 }
 
 #[test]
 fn network_nat_start_killed_at_every_call_is_finished_or_undone() {
-    killed_host_start("kill_nn", "network-nat");
+    killed_host("kill_nn", "network-nat", "start");
+}
+
+#[test]
+fn network_nat_stop_killed_at_every_call_is_finished_or_undone() {
+    killed_host("kill_nn_stop", "network-nat", "stop");
 }
 
 /// vif scripts keep no journal: they plan from the live host, so the next `online` finishes
