@@ -425,7 +425,8 @@ fn network_nat_stop_killed_at_every_call_is_finished_or_undone() {
 }
 
 /// vif scripts keep no journal: they plan from the live host, so the next `online` finishes
-/// whatever a killed one left and the next `offline` removes it.
+/// whatever a killed one left and the next `offline` removes it; a killed `offline` is finished
+/// by the next one.
 fn killed_vif_online(name: &str, m: Mode) {
     let Some(mut h) = mode_host(name, &m) else {
         return;
@@ -466,20 +467,41 @@ fn killed_vif_online(name: &str, m: Mode) {
         "kills: {} online killed at each of its {n} calls, twice: {recovered} runs recovered",
         m.script
     );
+
+    // offline killed at each call: the next offline finishes the teardown.
+    fresh_vif(&mut h, &m, false);
+    clean(&h, &f, vif_call(&h, &m, false), ONLINE, "online");
+    let calls = clean(&h, &f, vif_call(&h, &m, false), OFFLINE, "offline");
+    let offline = Full::take(&h);
+    for k in 1..=calls.len() {
+        let case = format!("{} offline killed at call {k}, then offline", m.script);
+        fresh_vif(&mut h, &m, false);
+        clean(&h, &f, vif_call(&h, &m, false), ONLINE, "online");
+        kill_at_expecting(&f, vif_call(&h, &m, false), OFFLINE, k, &calls);
+        let r = vif_call(&h, &m, false).run(OFFLINE);
+        assert_ok(&h, &r, &case);
+        assert_full_same(&offline, &Full::take(&h), &case);
+    }
+    eprintln!(
+        "kills: {} offline killed at each of its {} calls: {} runs recovered",
+        m.script,
+        calls.len(),
+        calls.len()
+    );
 }
 
 #[test]
-fn vif_bridge_online_killed_at_every_call_is_finished_or_undone() {
+fn vif_bridge_online_and_offline_killed_at_every_call_are_finished_or_undone() {
     killed_vif_online("kill_vb", bridge_mode());
 }
 
 #[test]
-fn vif_nat_online_killed_at_every_call_is_finished_or_undone() {
+fn vif_nat_online_and_offline_killed_at_every_call_are_finished_or_undone() {
     killed_vif_online("kill_vn", nat_mode());
 }
 
 #[test]
-fn vif_route_online_killed_at_every_call_is_finished_or_undone() {
+fn vif_route_online_and_offline_killed_at_every_call_are_finished_or_undone() {
     killed_vif_online("kill_vr", route_mode());
 }
 
