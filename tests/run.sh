@@ -6,6 +6,7 @@
 #   XENNET_BIN_DIR=<dir>   run the integration tests against other binaries/scripts
 #   TEST_THREADS=<n>       parallel tests (default 2)
 #   XENNET_SKIP_XL=1       skip tests/xl/run.sh (the real xl under QEMU-emulated Xen, ~2 min)
+#   FUZZ_SECS=<n>          how long the fuzz step runs (default 60)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -34,6 +35,8 @@ else
   step "tests/xl/run.sh (the real xl under QEMU-emulated Xen)"
   bash tests/xl/run.sh
 fi
+step "cargo fuzz: the invocation parser for ${FUZZ_SECS:-60} s (a crash fails)"
+bash fuzz/run.sh "${FUZZ_SECS:-60}"
 step "cargo test (unit and integration tests)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -548,7 +548,7 @@ fn map_shows_the_routed_path_of_a_route_mode_vif() {
 // for the default layout).
 
 fn with_injector(h: &Host) {
-    faults::install(&h.fake_bin, &["ip", "brctl"]);
+    faults::install_host_change(&h.fake_bin, &["ip", "brctl"]);
 }
 
 fn failing_at(h: &Host, k: usize, args: &[&str]) -> Output {

@@ -434,7 +434,7 @@ fn run_failing_at(h: &Host, k: u32, args: &[&str]) -> cmd::Output {
     let dir = h.scratch.join("faults");
     let bin = dir.join("bin");
     if !bin.join("ip").exists() {
-        faults::install(&bin, &["ip", "brctl", "bridge"]);
+        faults::install_host_change(&bin, &["ip", "brctl", "bridge"]);
     }
     let _ = std::fs::remove_file(dir.join("count"));
     let path = format!(

@@ -61,7 +61,7 @@ fn rich_host(name: &str) -> Option<Host> {
     ] {
         cmd::ip_must(d, args);
     }
-    faults::install(&h.fake_bin, &["ip", "brctl"]);
+    faults::install_host_change(&h.fake_bin, &["ip", "brctl"]);
     Some(h)
 }
 

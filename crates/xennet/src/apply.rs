@@ -40,13 +40,20 @@ fn undone_note(undone: usize, failures: &[String]) -> String {
 
 /// Performs one action.
 pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
-    match action {
-        Action::Run(cmd) => runner.run(cmd).map(|_| ()).map_err(|e| match e {
+    let run = |cmd| {
+        runner.run(cmd).map(|_| ()).map_err(|e| match e {
             ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
                 format!("{how}: {stderr}")
             }
             other => other.to_string(),
-        }),
+        })
+    };
+    match action {
+        Action::Run(cmd) => run(cmd),
+        Action::RunUnless { check, cmd } => match runner.run(check) {
+            Ok(_) => Ok(()),
+            Err(_) => run(cmd),
+        },
         Action::WriteFile { path, value } => {
             log::debug!("write {value} > {path}");
             if let Some(dir) = std::path::Path::new(path).parent() {
@@ -404,6 +411,27 @@ mod tests {
     use super::*;
     use crate::exec::{ip, Recorder};
     use crate::plan::Step;
+
+    #[test]
+    fn run_unless_runs_only_when_the_check_fails() {
+        let undo = Action::RunUnless {
+            check: crate::exec::Cmd::new("iptables").args(["-C", "FORWARD", "-j", "DROP"]),
+            cmd: crate::exec::Cmd::new("iptables").args(["-I", "FORWARD", "1", "-j", "DROP"]),
+        };
+        let present = Recorder::default();
+        perform(&undo, &present).unwrap();
+        assert_eq!(*present.lines.borrow(), ["iptables -C FORWARD -j DROP"]);
+        let absent = Recorder::default();
+        *absent.fail_when.borrow_mut() = Some("-C".into());
+        perform(&undo, &absent).unwrap();
+        assert_eq!(
+            *absent.lines.borrow(),
+            [
+                "iptables -C FORWARD -j DROP",
+                "iptables -I FORWARD 1 -j DROP"
+            ]
+        );
+    }
 
     fn plan() -> Plan {
         let mut p = Plan::default();

@@ -176,22 +176,28 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
     };
     let connects = ctx.command == Command::Online && ctx.type_if == TypeIf::Vif;
-    let plan = if ctx.command.is_up() {
+    let mut plan = if ctx.command.is_up() {
         planned.plan
     } else {
         planned.plan.teardown()
     };
+    if connects && planned.report_after.is_none() {
+        // XS-04 as the plan's last step: if the backend cannot be told, the port is rolled back
+        // instead of being left set up behind a reported failure (issue 6).
+        // The frontend's keys (its mtu, MTU-01) go in the same xenstore-write, before
+        // `connected`: one process for the whole report.
+        let pairs = report::connected_pairs(&ctx.xp, &planned.frontend_keys);
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        plan.push(crate::plan::Step::run(
+            "XS-04: report success to the backend",
+            xenstore::write_cmd(&refs),
+        ));
+    }
     if inv.dry_run {
         print!("{}", plan.render());
-        if connects {
-            println!("# XS-04: report success to the backend");
-            let pairs = report::connected_pairs(&ctx.xp, &planned.frontend_keys);
-            let refs: Vec<(&str, &str)> = pairs
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            println!("{}", xenstore::write_cmd(&refs).line());
-        }
         return ExitCode::SUCCESS;
     }
     crate::apply::guard_signals();
@@ -202,17 +208,6 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         return fail(Some(&ctx.xp), &msg);
     }
     rep.debug(&planned.done);
-    if connects {
-        if let Err(e) = report::write_connected(&xs, &ctx.xp, &planned.frontend_keys) {
-            return fail(
-                Some(&ctx.xp),
-                &format!(
-                    "Writing {}/hotplug-status connected to xenstore failed: {e}",
-                    ctx.xp
-                ),
-            );
-        }
-    }
     ExitCode::SUCCESS
 }
 

@@ -34,6 +34,12 @@ pub enum Action {
         word: String,
         present: bool,
     },
+    /// Run `cmd` unless `check` succeeds: an undo that is harmless when the step it undoes never
+    /// happened (a journal's in-flight step), e.g. re-inserting a rule only if it is absent.
+    RunUnless {
+        check: Cmd,
+        cmd: Cmd,
+    },
 }
 
 impl Action {
@@ -56,6 +62,7 @@ impl Action {
                     None => del,
                 }
             }
+            Action::RunUnless { check, cmd } => format!("{} || {}", check.line(), cmd.line()),
             Action::ArgsWord { path, word, present } => format!(
                 "# {} {word} {} the interface lists of {path}",
                 if *present { "add" } else { "remove" },
@@ -204,6 +211,8 @@ impl Plan {
             let mut line = step.action.line();
             match step.on_error {
                 OnError::Fail => {}
+                // Goes on, but the run still fails at the end (a teardown's steps).
+                OnError::Collect => line.push_str(" || failed=1"),
                 _ => line.push_str(" || true"),
             }
             out.push_str(&line);

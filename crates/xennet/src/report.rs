@@ -105,23 +105,9 @@ pub fn write_error(xs: &dyn XenStore, xp: &str, msg: &str) -> Result<(), ExecErr
     ])
 }
 
-/// XS-04: `hotplug-status=connected`, the last action of a successful vif `online`.
-/// XS-04, with the keys that go along (`frontend_keys`) written first in the same call.
-pub fn write_connected(
-    xs: &dyn XenStore,
-    xp: &str,
-    frontend_keys: &[(String, String)],
-) -> Result<(), ExecError> {
-    xs.write(
-        &connected_pairs(xp, frontend_keys)
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect::<Vec<_>>(),
-    )
-}
-
-/// The pairs of the success report: `frontend_keys`, then `hotplug-status = connected` last, so
-/// the toolstack sees `connected` only when everything else is in place.
+/// The pairs of the success report (XS-04), the last step of a vif's online: `frontend_keys`
+/// first, then `hotplug-status = connected`, so the toolstack sees `connected` only when
+/// everything else is in place.
 pub fn connected_pairs(xp: &str, frontend_keys: &[(String, String)]) -> Vec<(String, String)> {
     let mut pairs = frontend_keys.to_vec();
     pairs.push((join(xp, "hotplug-status"), "connected".to_string()));

@@ -1,6 +1,8 @@
 //! Set-ups and expectations shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod modes;
+
 use xennet_tests::*;
 
 /// The libxl arguments (TS-02).

@@ -106,20 +106,54 @@ fn inbound_drop(verb: &str, netdev: &str) -> Cmd {
     ])
 }
 
-fn inbound_drop_present(runner: &dyn Runner, netdev: &str) -> Result<bool, String> {
+/// The 1-based position of `rule` among the `-A` lines of an `iptables -S` listing.
+fn position(listing: &str, rule: &str) -> Option<usize> {
+    listing
+        .lines()
+        .filter(|l| l.starts_with("-A "))
+        .position(|l| l.trim() == rule)
+        .map(|i| i + 1)
+}
+
+/// Where the inbound DROP rule is in FORWARD, if there.
+fn inbound_drop_at(runner: &dyn Runner, netdev: &str) -> Result<Option<usize>, String> {
     let out = runner
         .run(&Cmd::new("iptables").args(["-w", "-S", "FORWARD"]))
         .map_err(|e| e.to_string())?;
     let rule = format!("-A FORWARD -i {netdev} -m conntrack --ctstate NEW -j DROP");
-    Ok(out.lines().any(|l| l.trim() == rule))
+    Ok(position(&out, &rule))
 }
 
-fn masquerade_present(runner: &dyn Runner, netdev: &str) -> Result<bool, String> {
+fn inbound_drop_present(runner: &dyn Runner, netdev: &str) -> Result<bool, String> {
+    inbound_drop_at(runner, netdev).map(|p| p.is_some())
+}
+
+/// Where the MASQUERADE rule is in POSTROUTING, if there.
+fn masquerade_at(runner: &dyn Runner, netdev: &str) -> Result<Option<usize>, String> {
     let out = runner
         .run(&Cmd::new("iptables").args(["-w", "-t", "nat", "-S", "POSTROUTING"]))
         .map_err(|e| e.to_string())?;
     let rule = format!("-A POSTROUTING -o {netdev} -j MASQUERADE");
-    Ok(out.lines().any(|l| l.trim() == rule))
+    Ok(position(&out, &rule))
+}
+
+fn masquerade_present(runner: &dyn Runner, netdev: &str) -> Result<bool, String> {
+    masquerade_at(runner, netdev).map(|p| p.is_some())
+}
+
+/// `cmd` with its verb (`-A`) replaced by `-I <chain> <pos>`: puts a deleted rule back where it was.
+fn insert_at(cmd: Cmd, chain: &str, pos: usize) -> Cmd {
+    let mut out = Cmd::new(&cmd.program);
+    let mut args = cmd.args.into_iter();
+    while let Some(a) = args.next() {
+        if a == "-A" {
+            out = out.args(["-I".to_string(), chain.to_string(), pos.to_string()]);
+            args.next(); // the chain
+        } else {
+            out = out.arg(a);
+        }
+    }
+    out
 }
 
 pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPlanned, String> {
@@ -238,19 +272,28 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             rec_path.display()
         )));
     };
+    // Stop is all-or-nothing like start: a failed step puts back what the earlier ones removed
+    // and keeps the record, so the next stop can still do the whole job (issue 6). A rule goes
+    // back only if absent: a journal also undoes the step a killed run had not finished.
     if let (Some((conf, init)), true) = (&s.dhcp, rec.subnet_added) {
         let conf_s = conf.display().to_string();
-        p.push(
-            Step::new(
-                format!("remove the guests' subnet from {conf_s}"),
-                Action::SetLine {
-                    path: conf_s,
-                    key: dhcpd::SUBNET_KEY.into(),
-                    line: None,
-                },
-            )
-            .on_error(OnError::Collect),
+        let old = dhcpd::get_line(conf, dhcpd::SUBNET_KEY);
+        let mut step = Step::new(
+            format!("remove the guests' subnet from {conf_s}"),
+            Action::SetLine {
+                path: conf_s.clone(),
+                key: dhcpd::SUBNET_KEY.into(),
+                line: None,
+            },
         );
+        if let Some(old) = old {
+            step = step.undo_action(Action::SetLine {
+                path: conf_s,
+                key: dhcpd::SUBNET_KEY.into(),
+                line: Some(old),
+            });
+        }
+        p.push(step);
         p.push(
             Step::run(
                 "restart dhcpd",
@@ -259,22 +302,28 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             .on_error(OnError::Ignore),
         );
     }
-    if rec.masquerade_added && masquerade_present(runner, &s.netdev)? {
+    if let (true, Some(pos)) = (rec.masquerade_added, masquerade_at(runner, &s.netdev)?) {
         p.push(
             Step::run(
                 format!("stop masquerading out of {}", s.netdev),
                 masquerade("-D", &s.netdev),
             )
-            .on_error(OnError::Collect),
+            .undo_action(Action::RunUnless {
+                check: masquerade("-C", &s.netdev),
+                cmd: insert_at(masquerade("-A", &s.netdev), "POSTROUTING", pos),
+            }),
         );
     }
-    if rec.inbound_drop_added && inbound_drop_present(runner, &s.netdev)? {
+    if let (true, Some(pos)) = (rec.inbound_drop_added, inbound_drop_at(runner, &s.netdev)?) {
         p.push(
             Step::run(
                 format!("let new connections from {} through again", s.netdev),
                 inbound_drop("-D", &s.netdev),
             )
-            .on_error(OnError::Collect),
+            .undo_action(Action::RunUnless {
+                check: inbound_drop("-C", &s.netdev),
+                cmd: insert_at(inbound_drop("-A", &s.netdev), "FORWARD", pos),
+            }),
         );
     }
     p.extend(sysctl::set(
@@ -322,4 +371,25 @@ pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
     }
     println!("{rule}");
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deleted_rule_goes_back_where_it_was() {
+        let listing = "-P FORWARD ACCEPT\n-A FORWARD -j ACCEPT\n-A FORWARD -i eth0 -m conntrack --ctstate NEW -j DROP\n";
+        let rule = "-A FORWARD -i eth0 -m conntrack --ctstate NEW -j DROP";
+        assert_eq!(position(listing, rule), Some(2));
+        assert_eq!(position(listing, "-A FORWARD -j DROP"), None);
+        assert_eq!(
+            insert_at(inbound_drop("-A", "eth0"), "FORWARD", 2).line(),
+            "iptables -w -I FORWARD 2 -i eth0 -m conntrack --ctstate NEW -j DROP"
+        );
+        assert_eq!(
+            insert_at(masquerade("-A", "eth0"), "POSTROUTING", 1).line(),
+            "iptables -w -t nat -I POSTROUTING 1 -o eth0 -j MASQUERADE"
+        );
+    }
 }

@@ -19,31 +19,68 @@ pub fn release(
     rep: &Reporter,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
-    let routes = state::routes(runner, dev).unwrap_or_else(|e| {
-        rep.warn(&format!("cannot list the routes of {dev}: {e}"));
-        Vec::new()
-    });
-    for r in routes.iter().filter(|r| dsts.contains(&r.dst)) {
-        steps.push(
-            Step::run(
-                format!("remove route {} from {dev}", r.dst),
-                ip(r.args("del", dev)),
-            )
-            .on_error(OnError::Collect),
-        );
+    // When the live state cannot be read, what online would have made is removed by name
+    // anyway; if that fails too, the failure is reported instead of a silent success that
+    // leaves the guest's routes behind (issue 6).
+    match state::routes(runner, dev) {
+        Ok(routes) => {
+            for r in routes.iter().filter(|r| dsts.contains(&r.dst)) {
+                steps.push(
+                    Step::run(
+                        format!("remove route {} from {dev}", r.dst),
+                        ip(r.args("del", dev)),
+                    )
+                    .on_error(OnError::Collect),
+                );
+            }
+        }
+        Err(e) => {
+            rep.warn(&format!("cannot list the routes of {dev}: {e}"));
+            for dst in dsts {
+                steps.push(
+                    Step::run(
+                        format!("remove route {dst} from {dev} (the routes could not be listed)"),
+                        ip(["route", "del", dst.as_str(), "dev", dev]),
+                    )
+                    .on_error(OnError::Collect),
+                );
+            }
+        }
     }
-    let addrs = state::addrs(runner, dev).unwrap_or_default();
-    let ours = addrs
-        .iter()
-        .filter(|a| a.family == "inet" && a.prefixlen == 32 && local.is_none_or(|l| a.local == l));
-    for a in ours {
-        steps.push(
-            Step::run(
-                format!("remove {}/32 from {dev}", a.local),
-                ip(a.args("del", dev, dev)),
-            )
-            .on_error(OnError::Collect),
-        );
+    match state::addrs(runner, dev) {
+        Ok(addrs) => {
+            let ours = addrs.iter().filter(|a| {
+                a.family == "inet" && a.prefixlen == 32 && local.is_none_or(|l| a.local == l)
+            });
+            for a in ours {
+                steps.push(
+                    Step::run(
+                        format!("remove {}/32 from {dev}", a.local),
+                        ip(a.args("del", dev, dev)),
+                    )
+                    .on_error(OnError::Collect),
+                );
+            }
+        }
+        Err(e) => {
+            rep.warn(&format!("cannot list the addresses of {dev}: {e}"));
+            let step = match local {
+                Some(l) => {
+                    let cidr = format!("{l}/32");
+                    Step::run(
+                        format!("remove {cidr} from {dev} (the addresses could not be listed)"),
+                        ip(["addr", "del", cidr.as_str(), "dev", dev]),
+                    )
+                }
+                // vif-route's /32 is whatever dom0's address was: the vif is going away, so
+                // every IPv4 address on it goes.
+                None => Step::run(
+                    format!("remove the IPv4 addresses of {dev} (they could not be listed)"),
+                    ip(["-4", "addr", "flush", "dev", dev]),
+                ),
+            };
+            steps.push(step.on_error(OnError::Collect));
+        }
     }
     let path = sysctl::proxy_arp(dev);
     steps.extend(sysctl::set(
