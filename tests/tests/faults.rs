@@ -232,8 +232,10 @@ fn vif_sweeps(name: &str, m: Mode) {
         total += sweep_vif_up(&mut h, &f, &m, tap).calls;
         total += sweep_vif_down(&mut h, &f, &m, tap).calls;
     }
+    // A vif event starts few processes (issue 8: 4 or 5 for vif-bridge online), so the four
+    // sweeps together try a dozen or more; fewer means the wrappers were bypassed.
     assert!(
-        total > 20,
+        total >= 12,
         "only {total} calls were tried: the wrappers are not on the path"
     );
 }
@@ -555,7 +557,9 @@ fn interrupted<'h>(
         assert!(!out.status.success(), "{case}: it succeeded");
         assert!(
             stderr.contains("interrupted by a signal"),
-            "{case}: the error must say it was interrupted: {stderr}"
+            "{case}: the error must say it was interrupted ({:?}): {stderr}\ncalls: {}",
+            out.status,
+            std::fs::read_to_string(f.dir.join("log")).unwrap_or_default()
         );
         assert_full_same(&before, &Full::take(h), &case);
         assert!(no_journal(h), "{case}: a journal was left");

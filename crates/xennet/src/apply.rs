@@ -236,12 +236,52 @@ fn run(
                 log::warn!("could not write journal {}: {e}", j.path().display());
             }
         }
-        // Every step before `failed` in the group ran; `failed` is the one that did not.
+        // Every step before `ran` in the group ran; `group[ran]` is the one whose outcome
+        // follows.
         let (ran, outcome) = if group.len() == 1 {
             log::debug!("step: {}", step.what);
             (0, perform(&step.action, runner))
         } else {
-            perform_batch(group, runner)
+            match perform_batch(group, runner) {
+                Batched::Ran(n, outcome) => (n, outcome),
+                Batched::Unknown(cause) => {
+                    // Killed or timed out without naming its line: any line may have run, so
+                    // all count as done (a rollback undoes them all), and the failure is that
+                    // of the first step whose failure counts (fails the run, or a teardown's).
+                    for s in group {
+                        if let Some(u) = &s.undo {
+                            done.push(Done {
+                                undo: u.clone(),
+                                lock: s.lock,
+                            });
+                        }
+                    }
+                    let k = group
+                        .iter()
+                        .position(|s| matches!(s.on_error, OnError::Fail | OnError::Collect))
+                        .unwrap_or(0);
+                    let step = &group[k];
+                    match step.on_error {
+                        OnError::Fail => {
+                            drop(held.take());
+                            return Err(fail(
+                                step.what.clone(),
+                                step.action.line(),
+                                cause,
+                                &done,
+                                runner,
+                                journal,
+                            ));
+                        }
+                        OnError::Collect => {
+                            collected.push(format!("{} failed: {cause}", step.what))
+                        }
+                        _ => log::debug!("{} failed (tolerated): {cause}", step.what),
+                    }
+                    i = end;
+                    continue;
+                }
+            }
         };
         for s in &group[..ran] {
             if let Some(u) = &s.undo {
@@ -335,8 +375,15 @@ fn batch_end(steps: &[crate::plan::Step], i: usize) -> usize {
 
 /// Runs the group as one `ip -batch -`: one process for several link changes. ip stops at the
 /// first failing line and names it (`Command failed -:N`), so the steps before it are known to
-/// have run. Returns how many ran, and the outcome of the next one.
-fn perform_batch(group: &[crate::plan::Step], runner: &dyn Runner) -> (usize, Result<(), String>) {
+/// have run.
+enum Batched {
+    /// How many steps ran, and the outcome of the next one.
+    Ran(usize, Result<(), String>),
+    /// The batch failed without naming a line (killed, timed out, not started).
+    Unknown(String),
+}
+
+fn perform_batch(group: &[crate::plan::Step], runner: &dyn Runner) -> Batched {
     let mut text = String::new();
     for s in group {
         log::debug!("step: {} (batched)", s.what);
@@ -345,15 +392,13 @@ fn perform_batch(group: &[crate::plan::Step], runner: &dyn Runner) -> (usize, Re
         text.push('\n');
     }
     match runner.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(text)) {
-        Ok(_) => (group.len() - 1, Ok(())),
+        Ok(_) => Batched::Ran(group.len() - 1, Ok(())),
         Err(ExecError::Failed { stderr, how, .. }) => {
-            // Without a line number (ip never started its batch) no step ran.
             let line = stderr
                 .lines()
                 .filter_map(|l| l.strip_prefix("Command failed -:"))
                 .find_map(|n| n.trim().parse::<usize>().ok())
-                .filter(|n| (1..=group.len()).contains(n))
-                .unwrap_or(1);
+                .filter(|n| (1..=group.len()).contains(n));
             let cause: Vec<&str> = stderr
                 .lines()
                 .filter(|l| !l.starts_with("Command failed -:"))
@@ -363,9 +408,12 @@ fn perform_batch(group: &[crate::plan::Step], runner: &dyn Runner) -> (usize, Re
             } else {
                 format!("{how}: {}", cause.join("; "))
             };
-            (line - 1, Err(cause))
+            match line {
+                Some(n) => Batched::Ran(n - 1, Err(cause)),
+                None => Batched::Unknown(cause),
+            }
         }
-        Err(e) => (0, Err(e.to_string())),
+        Err(e) => Batched::Unknown(e.to_string()),
     }
 }
 
@@ -525,6 +573,26 @@ mod tests {
         let lines = r.lines.borrow();
         assert_eq!(lines.len(), 2);
         assert!(lines[1].contains("\nlink set dev eth0 master br0\nlink set dev br0 up\n"));
+    }
+
+    #[test]
+    fn a_batch_killed_without_naming_its_line_undoes_all_of_it() {
+        let r = Recorder {
+            batch_ip: true,
+            ..Default::default()
+        };
+        *r.fail_when.borrow_mut() = Some("ip -batch".into());
+        let msg = apply(&plan(), &r, None).unwrap_err().to_string();
+        // The first step that may not fail names the failure; every undo runs, in reverse.
+        assert!(msg.starts_with("create br failed"), "{msg}");
+        assert_eq!(
+            &r.lines.borrow()[1..],
+            &[
+                "ip link set dev br0 down",
+                "ip link set dev eth0 nomaster",
+                "ip link del br0"
+            ]
+        );
     }
 
     #[test]

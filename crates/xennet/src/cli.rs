@@ -139,6 +139,9 @@ type VifPlanner = fn(
 fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
     // Finish, or fail and say why, well inside libxl's 40 s (TS-05).
     crate::budget::start(std::time::Duration::from_secs(30));
+    // From the start: a signal while the host is read stops the run before anything changes
+    // (apply checks before its first step), and one during apply rolls back.
+    crate::apply::guard_signals();
     let runner = System::default();
     let xs = xenstore::Cli { runner: &runner };
     let rep = Reporter::new(&inv.argv0, true);
@@ -200,7 +203,6 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         print!("{}", plan.render());
         return ExitCode::SUCCESS;
     }
-    crate::apply::guard_signals();
     if let Err(e) = apply(&plan, &runner, None) {
         return fail(Some(&ctx.xp), &e.to_string());
     }

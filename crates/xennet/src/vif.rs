@@ -133,6 +133,17 @@ fn ids_from_name(name: &str) -> Option<(String, String)> {
     (d.parse::<u32>().is_ok() && n.parse::<u32>().is_ok()).then(|| (d.to_string(), n.to_string()))
 }
 
+/// The backend keys the vif scripts read (VC-*, VB-*, VN-*, VO-*, MTU-01): read in one round.
+pub const BACKEND_KEYS: &[&str] = &[
+    "vifname",
+    "ip",
+    "bridge",
+    "mtu",
+    "mac",
+    "frontend-id",
+    "handle",
+];
+
 /// A backend key, or `default` only when the key is missing (XS-02).
 fn key_or(keys: &BTreeMap<String, String>, key: &str, default: &str) -> String {
     keys.get(key)
@@ -255,7 +266,7 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
 
     // Every backend key this run needs, in one xenstore round.
     let keys = xs
-        .read_dir(&xp)
+        .read_dir(&xp, BACKEND_KEYS)
         .map_err(|e| err(Some(&xp), e.to_string()))?
         .unwrap_or_default();
 

@@ -10,10 +10,14 @@ pub trait XenStore {
     fn read(&self, path: &str) -> Result<Option<String>, ExecError>;
     /// Writes all pairs in one call.
     fn write(&self, pairs: &[(&str, &str)]) -> Result<(), ExecError>;
-    /// The values of a directory's direct children (a vif's backend keys), read in one round
-    /// so that a vif event costs one process, not one per key. None when the directory is
-    /// missing or cannot be listed.
-    fn read_dir(&self, dir: &str) -> Result<Option<BTreeMap<String, String>>, ExecError>;
+    /// The values of those of `keys` that are children of `dir` (a vif's backend keys), read in
+    /// one round so that a vif event costs one process, not one per key. None when the
+    /// directory is missing or cannot be listed.
+    fn read_dir(
+        &self,
+        dir: &str,
+        keys: &[&str],
+    ) -> Result<Option<BTreeMap<String, String>>, ExecError>;
 }
 
 /// Joins a key onto a directory path.
@@ -40,15 +44,20 @@ impl XenStore for Cli<'_> {
     }
 
     /// `xenstore-ls DIR`. The client prints `name = "value"` with values escaped and cut to fit
-    /// 80 columns (`\...` at the cut); a cut value is read again whole with `xenstore-read`.
-    fn read_dir(&self, dir: &str) -> Result<Option<BTreeMap<String, String>>, ExecError> {
-        let out = match self.runner.run(&Cmd::new("xenstore-ls").arg(dir)) {
-            Ok(out) => out,
-            Err(ExecError::Failed { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let mut keys = BTreeMap::new();
+    /// 80 columns (`\...` at the cut); a cut value of one of `keys` is read again whole with
+    /// `xenstore-read` (others, such as a long `hotplug-error`, are not needed). A directory
+    /// that cannot be listed is an error: the toolstack made it before running the script.
+    fn read_dir(
+        &self,
+        dir: &str,
+        keys: &[&str],
+    ) -> Result<Option<BTreeMap<String, String>>, ExecError> {
+        let out = self.runner.run(&Cmd::new("xenstore-ls").arg(dir))?;
+        let mut found = BTreeMap::new();
         for (name, value) in parse_ls(&out) {
+            if !keys.contains(&name.as_str()) {
+                continue;
+            }
             let value = match value {
                 Some(v) => v,
                 None => match self.read(&join(dir, &name))? {
@@ -56,9 +65,9 @@ impl XenStore for Cli<'_> {
                     None => continue,
                 },
             };
-            keys.insert(name, value);
+            found.insert(name, value);
         }
-        Ok(Some(keys))
+        Ok(Some(found))
     }
 }
 
@@ -142,7 +151,11 @@ impl XenStore for Memory {
         Ok(())
     }
 
-    fn read_dir(&self, dir: &str) -> Result<Option<BTreeMap<String, String>>, ExecError> {
+    fn read_dir(
+        &self,
+        dir: &str,
+        keys: &[&str],
+    ) -> Result<Option<BTreeMap<String, String>>, ExecError> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         let keys: BTreeMap<String, String> = self
             .keys
@@ -150,7 +163,7 @@ impl XenStore for Memory {
             .iter()
             .filter_map(|(k, v)| {
                 let name = k.strip_prefix(&prefix)?;
-                (!name.contains('/')).then(|| (name.to_string(), v.clone()))
+                keys.contains(&name).then(|| (name.to_string(), v.clone()))
             })
             .collect();
         Ok((!keys.is_empty()).then_some(keys))
@@ -193,7 +206,7 @@ mod tests {
             ..Default::default()
         };
         let keys = Cli { runner: &r }
-            .read_dir("backend/vif/1/0")
+            .read_dir("backend/vif/1/0", &["ip", "mac"])
             .unwrap()
             .unwrap();
         assert_eq!(keys["ip"], "192.0.2.1 192.0.2.2");

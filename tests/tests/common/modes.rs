@@ -95,6 +95,9 @@ pub fn vif_call<'h>(h: &'h Host, m: &Mode, tap: bool) -> Call<'h> {
 /// A brand-new backend interface for guest 1 (down, a MAC that is not the port MAC)
 /// and libxl's keys for it, with no trace of earlier runs in xenstore.
 pub fn fresh_vif(h: &mut Host, m: &Mode, tap: bool) {
+    // The toolstack runs offline before netback destroys a vif: its rules and the firewall's
+    // note of them go, so the next online is a new vif's (no ruleset read, issue 8).
+    let _ = vif_call(h, m, tap).run(words(tap).1);
     cmd::ip(&h.dom0, &["link", "del", dev(tap)]);
     if tap {
         h.add_tap(1, 0);
