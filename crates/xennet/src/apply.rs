@@ -236,71 +236,32 @@ fn run(
                 log::warn!("could not write journal {}: {e}", j.path().display());
             }
         }
-        // Every step before `ran` in the group ran; `group[ran]` is the one whose outcome
-        // follows.
-        let (ran, outcome) = if group.len() == 1 {
+        // `group[ran]` is the step whose outcome follows; the steps before it ran. A batch that
+        // failed without naming its line (killed, timed out) may have run any line: all count
+        // as done (a rollback undoes them all), and the failure is that of the first step whose
+        // failure counts (it fails the run, or a teardown's).
+        let (ran, outcome, all_ran) = if group.len() == 1 {
             log::debug!("step: {}", step.what);
-            (0, perform(&step.action, runner))
+            (0, perform(&step.action, runner), false)
         } else {
             match perform_batch(group, runner) {
-                Batched::Ran(n, outcome) => (n, outcome),
+                Batched::Ran(n, outcome) => (n, outcome, false),
                 Batched::Unknown(cause) => {
-                    // Killed or timed out without naming its line: any line may have run, so
-                    // all count as done (a rollback undoes them all), and the failure is that
-                    // of the first step whose failure counts (fails the run, or a teardown's).
-                    for s in group {
-                        if let Some(u) = &s.undo {
-                            done.push(Done {
-                                undo: u.clone(),
-                                lock: s.lock,
-                            });
-                        }
-                    }
                     let k = group
                         .iter()
                         .position(|s| matches!(s.on_error, OnError::Fail | OnError::Collect))
                         .unwrap_or(0);
-                    let step = &group[k];
-                    match step.on_error {
-                        OnError::Fail => {
-                            drop(held.take());
-                            return Err(fail(
-                                step.what.clone(),
-                                step.action.line(),
-                                cause,
-                                &done,
-                                runner,
-                                journal,
-                            ));
-                        }
-                        OnError::Collect => {
-                            collected.push(format!("{} failed: {cause}", step.what))
-                        }
-                        _ => log::debug!("{} failed (tolerated): {cause}", step.what),
-                    }
-                    i = end;
-                    continue;
+                    (k, Err(cause), true)
                 }
             }
         };
-        for s in &group[..ran] {
-            if let Some(u) = &s.undo {
-                done.push(Done {
-                    undo: u.clone(),
-                    lock: s.lock,
-                });
-            }
-        }
+        let undo_of =
+            |s: &crate::plan::Step| s.undo.clone().map(|undo| Done { undo, lock: s.lock });
+        let ran_for_sure = if all_ran { group } else { &group[..ran] };
+        done.extend(ran_for_sure.iter().filter_map(undo_of));
         let step = &group[ran];
         match outcome {
-            Ok(()) => {
-                if let Some(u) = &step.undo {
-                    done.push(Done {
-                        undo: u.clone(),
-                        lock: step.lock,
-                    });
-                }
-            }
+            Ok(()) => done.extend(undo_of(step)),
             Err(cause) => match step.on_error {
                 OnError::Ignore => log::debug!("{} failed (tolerated): {cause}", step.what),
                 OnError::Warn(text) => {
@@ -321,7 +282,7 @@ fn run(
                 }
             },
         }
-        i += ran + 1;
+        i = if all_ran { end } else { i + ran + 1 };
     }
     drop(held);
     if let Some(j) = journal {
