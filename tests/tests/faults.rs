@@ -32,7 +32,8 @@ fn clean(h: &Host, f: &Faults, c: Call<'_>, args: &[&str], what: &str) -> Vec<St
 }
 
 /// The steps the plan itself lets fail (`|| true` in `--dry-run`: the spec's "failure ignored"
-/// steps, e.g. BR-04's MAC change, IPT-09's rule setup), as the wrapper logs them.
+/// steps, e.g. BR-04's MAC change), as the wrapper logs them. The firewall rules are no longer
+/// among them: a failed rule setup fails the event (issue 6 over IPT-09).
 fn tolerant_steps(c: Call<'_>, args: &[&str]) -> Vec<String> {
     let mut argv = args.to_vec();
     argv.push("--dry-run");
@@ -60,7 +61,7 @@ fn tolerated(call: &str, tolerant: &[String]) -> Option<&'static str> {
     if call.starts_with("xenstore-read") {
         Some("a failed read is a missing key, as with the originals")
     } else if call.starts_with("iptables-save") {
-        Some("IPT-04: iptables unusable, rules skipped")
+        Some("offline: the vif's rules are removed from the firewall's record of them instead")
     } else if tolerant.iter().any(|t| t == call) {
         Some("the spec lets this step fail (|| true in --dry-run)")
     } else {
@@ -118,14 +119,6 @@ fn sweep_vif_up(h: &mut Host, f: &Faults, m: &Mode, tap: bool) -> Tally {
         if r.success() {
             let why = tolerated(call, &tolerant)
                 .unwrap_or_else(|| panic!("{case}: the failure was ignored:\n{}", h.explain(&r)));
-            if call.starts_with("iptables-restore") {
-                assert!(
-                    r.stderr.contains("iptables setup failed")
-                        || h.hotplug_log().contains("iptables setup failed"),
-                    "{case}: IPT-09 must be logged:\n{}",
-                    h.explain(&r)
-                );
-            }
             t.tolerated.push(format!("{call} ({why})"));
             clean(h, f, vif_call(h, m, tap), down, "cleanup");
             continue;

@@ -199,7 +199,7 @@ fn a_long_ip_list_cut_by_xenstore_ls_is_read_whole() {
 /// them (IPT-08); offline forgets the vif, so its next online is new again.
 #[test]
 fn ipt08_new_vif_online_does_not_list_the_ruleset_and_a_second_online_repairs() {
-    let Some((h, _g)) = admin_bridge_host("vb_fastfw", &[("ip", "192.0.2.51")]) else {
+    let Some((mut h, _g)) = admin_bridge_host("vb_fastfw", &[("ip", "192.0.2.51")]) else {
         return;
     };
     let listed = |r: &Output| r.stderr.contains("exec: iptables-save");
@@ -236,6 +236,9 @@ fn ipt08_new_vif_online_does_not_list_the_ruleset_and_a_second_online_repairs() 
     let r = h.libxl("vif-bridge", 1, 0).run(OFFLINE);
     assert_ok(&h, &r, "offline");
     assert!(h.forward_rules().is_empty(), "{:?}", h.forward_rules());
+    // netback destroys the vif after offline; the guest's next boot gets a new one.
+    cmd::ip_must(&h.dom0, &["link", "del", "vif1.0"]);
+    h.add_guest(1, 0);
     let r = h
         .libxl("vif-bridge", 1, 0)
         .env("XENNET_LOG", "debug")

@@ -33,8 +33,6 @@ impl Backend {
     }
 }
 
-pub const SETUP_FAILED: &str = "iptables setup failed. This may affect guest networking.";
-
 /// One rule: how `iptables-save` shows it, and the arguments after `-I FORWARD` that make it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
@@ -154,21 +152,29 @@ pub fn is_ours(line: &str, dev: &str) -> bool {
     }
 }
 
-/// The FORWARD rules now, as `iptables-save` lines; None when iptables cannot be used here
-/// (IPT-04: then nothing is done).
-pub fn forward_rules(runner: &dyn Runner) -> Result<Option<Vec<String>>, String> {
+/// Why the live rules could not be read.
+pub enum Unreadable {
+    /// iptables is not installed (IPT-04: nothing is done, with a warning).
+    Missing(String),
+    /// iptables is there but failed: a broken firewall, reported (issue 6 over IPT-04/IPT-09).
+    Failed(String),
+}
+
+/// The FORWARD rules now, as `iptables-save` lines.
+pub fn forward_rules(runner: &dyn Runner) -> Result<Vec<String>, Unreadable> {
     match runner.run(&Cmd::new("iptables-save").args(["-t", "filter"])) {
-        Ok(out) => Ok(Some(
-            out.lines()
-                .filter(|l| l.starts_with("-A FORWARD "))
-                .map(str::to_string)
-                .collect(),
-        )),
-        Err(e @ ExecError::Missing { .. }) => Err(format!("{e}: no firewall rules were changed")),
-        Err(e) => {
-            log::debug!("iptables unusable, rules skipped: {e}");
-            Ok(None)
-        }
+        Ok(out) => Ok(out
+            .lines()
+            .filter(|l| l.starts_with("-A FORWARD "))
+            .map(str::to_string)
+            .collect()),
+        Err(e @ ExecError::Missing { .. }) => Err(Unreadable::Missing(format!(
+            "{e}: no firewall rules were changed"
+        ))),
+        Err(e) => Err(Unreadable::Failed(format!(
+            "the iptables rules cannot be read ({e}): repair iptables, or set firewall=none \
+             (or firewall=nftables) for this host"
+        ))),
     }
 }
 
@@ -178,6 +184,20 @@ pub fn forward_rules(runner: &dyn Runner) -> Result<Option<Vec<String>>, String>
 /// online, or one after a crash) the live rules are read and reconciled as before.
 fn record_path(dev: &str) -> std::path::PathBuf {
     crate::paths::state_dir().join("firewall").join(dev)
+}
+
+/// Is `dev` as netback makes it (down, no bridge, its own MAC), or not there yet (a rename is
+/// due)? A link some earlier run set up in part may carry rules nobody noted: those are read.
+fn untouched(dev: &str) -> bool {
+    crate::state::link(dev).is_none_or(|l| {
+        !l.up && l.master.is_none() && !l.address.eq_ignore_ascii_case(crate::bridge::PORT_MAC)
+    })
+}
+
+/// The rules `online` noted for `dev` (their `iptables-save` lines), if it noted any.
+fn recorded_rules(dev: &str) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(record_path(dev)).ok()?;
+    Some(text.lines().map(str::to_string).collect())
 }
 
 /// A vif script's firewall: the chosen backend and what it needs to know of the host.
@@ -237,7 +257,7 @@ pub fn for_vif(
     }
     let iptables = match backend {
         // A new vif has none of our rules: nothing to read.
-        Backend::Iptables if up && !record_path(dev).exists() => {
+        Backend::Iptables if up && !record_path(dev).exists() && untouched(dev) => {
             if which::which("iptables-restore").is_ok() {
                 Some(Vec::new())
             } else {
@@ -251,11 +271,23 @@ pub fn for_vif(
                 None
             }
         }
-        Backend::Iptables => forward_rules(runner).unwrap_or_else(|e| {
-            rep.warn(&e);
-            None
-        }),
-        Backend::Nftables if !up => forward_rules(runner).unwrap_or(None),
+        Backend::Iptables => match forward_rules(runner) {
+            Ok(rules) => Some(rules),
+            Err(Unreadable::Missing(e)) => {
+                rep.warn(&e);
+                None
+            }
+            // online must not bring a guest up without the rules it was promised; offline goes
+            // on with the rest of its teardown and says what it could not do.
+            Err(Unreadable::Failed(e)) if up => return Err(crate::validate::Invalid(e)),
+            Err(Unreadable::Failed(e)) => {
+                rep.error(&format!(
+                    "{e}; removing the rules online recorded for {dev}"
+                ));
+                recorded_rules(dev)
+            }
+        },
+        Backend::Nftables if !up => forward_rules(runner).ok(),
         _ => None,
     };
     Ok(VifFirewall {
@@ -355,21 +387,27 @@ fn batch(lines: &[String]) -> Cmd {
 /// duplicates out, missing rules in.
 pub fn online_steps(dev: &str, ips: &[String], current: &[String]) -> Vec<Step> {
     let wanted = vif_rules(dev, ips);
+    // Each rule goes to the head of FORWARD, so the chain shows them in reverse.
+    let expected: Vec<&str> = wanted.iter().rev().map(|r| r.save.as_str()).collect();
+    let ours: Vec<&str> = current
+        .iter()
+        .filter(|l| is_ours(l, dev))
+        .map(String::as_str)
+        .collect();
     let (mut apply, mut undo) = (Vec::new(), Vec::new());
-    let mut seen: Vec<&str> = Vec::new();
-    for line in current.iter().filter(|l| is_ours(l, dev)) {
-        let keep = wanted.iter().any(|r| r.save == *line) && !seen.contains(&line.as_str());
-        seen.push(line);
-        if !keep {
+    if ours != expected {
+        // Anything else (some missing, duplicates, stale addresses, another order): all of ours
+        // out and the wanted ones in, so the result is exactly a clean online's.
+        for line in &ours {
             let spec = &line["-A FORWARD ".len()..];
             apply.push(format!("-D FORWARD {spec}"));
             undo.push(format!("-A FORWARD {spec}"));
         }
-    }
-    for rule in wanted.iter().filter(|r| !current.contains(&r.save)) {
-        let spec = rule.insert.join(" ");
-        apply.push(format!("-I FORWARD {spec}"));
-        undo.insert(0, format!("-D FORWARD {spec}"));
+        for rule in &wanted {
+            let spec = rule.insert.join(" ");
+            apply.push(format!("-I FORWARD {spec}"));
+            undo.insert(0, format!("-D FORWARD {spec}"));
+        }
     }
     let saves: Vec<&str> = wanted.iter().map(|r| r.save.as_str()).collect();
     let mut steps = vec![crate::plan::write_record(
@@ -381,7 +419,6 @@ pub fn online_steps(dev: &str, ips: &[String], current: &[String]) -> Vec<Step> 
         steps.push(
             Step::run(format!("set the iptables rules of {dev}"), batch(&apply))
                 .undo(batch(&undo))
-                .on_error(OnError::Warn(SETUP_FAILED))
                 .locked("iptables"),
         );
     }
@@ -452,7 +489,8 @@ mod tests {
     #[test]
     fn online_is_idempotent_and_removes_duplicates() {
         let want = vif_rules("vif1.0", &[]);
-        let current: Vec<String> = want.iter().map(|r| r.save.clone()).collect();
+        // As iptables-save lists them: each was inserted at the head.
+        let current: Vec<String> = want.iter().rev().map(|r| r.save.clone()).collect();
         // All there: only the note that they are ours, no iptables call.
         let steps = online_steps("vif1.0", &[], &current);
         assert_eq!(steps.len(), 1);
@@ -467,14 +505,11 @@ mod tests {
         let crate::plan::Action::Run(cmd) = &steps[1].action else {
             panic!()
         };
+        // A duplicate: all of ours out, the wanted ones in; the administrator's rule stays.
         let text = cmd.stdin.as_deref().unwrap();
-        assert_eq!(
-            text,
-            format!(
-                "*filter\n-D FORWARD {}\nCOMMIT\n",
-                &current[1]["-A FORWARD ".len()..]
-            )
-        );
+        assert_eq!(text.matches("-D FORWARD").count(), 3, "{text}");
+        assert_eq!(text.matches("-I FORWARD").count(), 2, "{text}");
+        assert!(!text.contains("eth9"), "{text}");
         let crate::plan::Action::Run(cmd) = &offline_steps("vif1.0", &dup)[0].action else {
             panic!()
         };

@@ -204,22 +204,16 @@ fn nft(script: String) -> Cmd {
     Cmd::new("nft").args(["-f", "-"]).stdin(script)
 }
 
-pub const SETUP_FAILED: &str = "nftables setup failed. This may affect guest networking.";
-
 /// The vif's rules in one transaction, undone by the removal transaction. A failure fails the
-/// event when antispoofing was asked for (a guest must not run unfiltered), else is warned about.
+/// event and rolls it back: a guest never runs without the rules it was given (issue 6, over
+/// IPT-09's carry-on).
 pub fn online_steps(f: Family, g: &Guest) -> Vec<Step> {
-    let step = Step::run(
+    vec![Step::run(
         format!("set the nftables rules of {}", g.dev),
         nft(online_script(f, g)),
     )
     .undo(nft(removal_script(f, g.dev, true)))
-    .locked("nftables");
-    vec![if g.antispoof {
-        step
-    } else {
-        step.on_error(OnError::Warn(SETUP_FAILED))
-    }]
+    .locked("nftables")]
 }
 
 /// Removal of the vif's rules; `ours` when nftables is the chosen backend (the table is
