@@ -13,8 +13,8 @@
 //! `status` recognise them and never take apart a bridge an administrator made.
 
 use super::network_bridge::{
-    addr_moves, antispoof_steps, antispoof_undo_steps, forget_policy_step, network_root_on, rename,
-    route_moves, warn_dynamic, Settings,
+    addr_moves, antispoof_steps, antispoof_undo_steps, forget_policy_step, network_root_on,
+    release_uplink, rename, route_moves, warn_dynamic, Settings,
 };
 use super::HostPlanned as Planned;
 use crate::bridge::{self, PORT_MAC};
@@ -506,25 +506,7 @@ pub fn xenbr_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> 
             "bridging not supported on network root; not stopping: {why}"
         ));
     }
-    let addrs = state::addrs(runner, &s.bridge).map_err(|e| e.to_string())?;
-    let routes = state::routes(runner, &s.bridge).map_err(|e| e.to_string())?;
-    let (addr_dels, addr_adds) = addr_moves(&addrs, &s.bridge, &s.netdev);
-    let (route_dels, route_adds) = route_moves(&routes, &s.bridge, &s.netdev);
-
-    let mut p = Plan::default();
-    p.extend(antispoof_undo_steps(s, &[&s.netdev], runner));
-    p.extend(route_dels);
-    p.extend(addr_dels);
-    if b.up {
-        p.push(bridge::link_down(&s.bridge));
-    }
-    p.push(
-        Step::run(
-            format!("remove {} from bridge {}", s.netdev, s.bridge),
-            ip(["link", "set", "dev", &s.netdev, "nomaster"]),
-        )
-        .undo(ip(["link", "set", "dev", &s.netdev, "master", &s.bridge])),
-    );
+    let (mut p, addr_adds, route_adds) = release_uplink(s, &s.netdev, runner)?;
     p.extend(addr_adds);
     p.extend(route_adds);
     p.push(Step::run(

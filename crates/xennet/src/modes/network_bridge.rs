@@ -557,26 +557,7 @@ pub fn plan_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> {
             "bridging not supported on network root; not stopping: {why}"
         )));
     }
-    let bridge_link = state::link(&s.bridge).ok_or("bridge vanished")?;
-    let addrs = state::addrs(runner, &s.bridge).map_err(|e| e.to_string())?;
-    let routes = state::routes(runner, &s.bridge).map_err(|e| e.to_string())?;
-    let (addr_dels, addr_adds) = addr_moves(&addrs, &s.bridge, &s.netdev);
-    let (route_dels, route_adds) = route_moves(&routes, &s.bridge, &s.netdev);
-
-    let mut p = Plan::default();
-    p.extend(antispoof_undo_steps(s, &[&s.pdev], runner));
-    p.extend(route_dels);
-    p.extend(addr_dels);
-    if bridge_link.up {
-        p.push(bridge::link_down(&s.bridge));
-    }
-    p.push(
-        Step::run(
-            format!("remove {} from bridge {}", s.pdev, s.bridge),
-            ip(["link", "set", "dev", &s.pdev, "nomaster"]),
-        )
-        .undo(ip(["link", "set", "dev", &s.pdev, "master", &s.bridge])),
-    );
+    let (mut p, addr_adds, route_adds) = release_uplink(s, &s.pdev, runner)?;
     let pdev_up = state::link(&s.pdev).is_some_and(|l| l.up);
     if pdev_up {
         p.push(bridge::link_down(&s.pdev));
@@ -598,6 +579,37 @@ pub fn plan_stop(s: &Settings, runner: &dyn Runner) -> Result<Planned, String> {
         intro: String::new(),
         plan: p,
     })
+}
+
+/// The first half of every layout's `stop`: the addresses and routes the bridge holds are read
+/// and deleted from it (after the antispoof rules for `port` are undone), the bridge goes down
+/// and `port` leaves it. Returns that plan and the steps that then put the addresses and the
+/// routes on `s.netdev`.
+pub(crate) fn release_uplink(
+    s: &Settings,
+    port: &str,
+    runner: &dyn Runner,
+) -> Result<(Plan, Vec<Step>, Vec<Step>), String> {
+    let bridge_link = state::link(&s.bridge).ok_or("bridge vanished")?;
+    let addrs = state::addrs(runner, &s.bridge).map_err(|e| e.to_string())?;
+    let routes = state::routes(runner, &s.bridge).map_err(|e| e.to_string())?;
+    let (addr_dels, addr_adds) = addr_moves(&addrs, &s.bridge, &s.netdev);
+    let (route_dels, route_adds) = route_moves(&routes, &s.bridge, &s.netdev);
+    let mut p = Plan::default();
+    p.extend(antispoof_undo_steps(s, &[port], runner));
+    p.extend(route_dels);
+    p.extend(addr_dels);
+    if bridge_link.up {
+        p.push(bridge::link_down(&s.bridge));
+    }
+    p.push(
+        Step::run(
+            format!("remove {port} from bridge {}", s.bridge),
+            ip(["link", "set", "dev", port, "nomaster"]),
+        )
+        .undo(ip(["link", "set", "dev", port, "master", &s.bridge])),
+    );
+    Ok((p, addr_adds, route_adds))
 }
 
 /// §8.4 `status` (NB-21): the original's block, between two lines of 60 `=`. Returns false if a
