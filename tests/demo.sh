@@ -5,7 +5,7 @@
 #
 #   Run as root on Debian 12 after `cargo build --release`:  bash tests/demo.sh
 #
-#   XENNET_BIN_DIR     where vif-bridge and network-bridge are   (default: target/release)
+#   XENNET_BIN_DIR     where vif-bridge and network-bridge are   (default: bin-aliases, the release build)
 #   XENSTORE_FAKE_BIN  the compiled fake xenstore client         (default: target/release/xenstore-fake)
 #
 #   [lan]     lan0 192.0.2.1/24                      the outside world (TEST-NET-1)
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=${XENNET_BIN_DIR:-$ROOT/target/release}
+BIN=${XENNET_BIN_DIR:-$ROOT/bin-aliases}
 XSFAKE=${XENSTORE_FAKE_BIN:-$ROOT/target/release/xenstore-fake}
 
 die() { echo "demo: $*" >&2; exit 1; }

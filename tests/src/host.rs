@@ -29,27 +29,46 @@ pub const DOM0_ADDR: &str = "192.0.2.10";
 /// The MAC netback (and the scripts, BR-04/MAC-03) give every backend port.
 pub const BACKEND_MAC: &str = "fe:ff:ff:ff:ff:ff";
 
-/// Where the binaries under test live: `$XENNET_BIN_DIR` if set (this is how the same tests run
-/// against Xen's original shell scripts), else the cargo profile directory the tests were built
-/// into (`target/debug`), else `<workspace>/target/debug`. The only place that decides this.
+/// Where the scripts under test live: `$XENNET_BIN_DIR` if set (this is how the same tests run
+/// against Xen's original shell scripts), else the aliases of the multi-call `xen-netscripts` in
+/// the cargo profile directory the tests were built into (`target/debug`, else
+/// `<workspace>/target/debug`). The only place that decides this.
 pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XENNET_BIN_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    if let Ok(exe) = std::env::current_exe() {
-        // target/<profile>/deps/<test>-<hash>
-        if let Some(deps) = exe.parent() {
-            if deps.file_name().map(|n| n == "deps").unwrap_or(false) {
-                if let Some(profile) = deps.parent() {
-                    return profile.to_path_buf();
-                }
-            }
+    let profile = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            // target/<profile>/deps/<test>-<hash>
+            let deps = exe.parent()?;
+            (deps.file_name()? == "deps").then(|| deps.parent().map(Path::to_path_buf))?
+        })
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+                .join("debug")
+        });
+    aliases_of(&profile.join("xen-netscripts"))
+}
+
+/// A directory of symlinks named like the scripts (and `xennet`), all to the multi-call
+/// executable `exe`, beside it: what `bin-aliases/` and the package hold. Made on first use;
+/// several test processes may race to make it, which is harmless.
+pub fn aliases_of(exe: &Path) -> PathBuf {
+    let dir = exe.with_file_name("bin-aliases");
+    let Ok(out) = std::process::Command::new(exe).arg("--list").output() else {
+        return dir; // missing: binary() says how to build it
+    };
+    let _ = std::fs::create_dir_all(&dir);
+    for name in String::from_utf8_lossy(&out.stdout).lines() {
+        let link = dir.join(name);
+        if std::fs::read_link(&link).is_err() {
+            let _ = std::os::unix::fs::symlink("../xen-netscripts", &link);
         }
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("target")
-        .join("debug")
+    dir
 }
 
 /// The path of one binary under test; panics with instructions when it is missing.

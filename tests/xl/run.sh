@@ -9,7 +9,7 @@
 #                       /var/cache/xennet-xl as root, else ~/.cache/xennet-xl)
 #   XENNET_XL_KERNEL    pinned kernel package, name=version (see build-image.sh)
 #   XENNET_XL_TIMEOUT   seconds QEMU may run (default 480: a busy 2-core machine needs ~140)
-#   XENNET_XL_BIN_DIR   our release binaries (default: target/release, built here)
+#   XENNET_XL_BIN_DIR   our scripts (default: bin-aliases/, the multi-call release binary built here)
 #   XENNET_XL_LOG       keep the whole console log here (default: a temporary file, shown on failure)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -42,7 +42,7 @@ dt() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 if [ -z "${XENNET_XL_BIN_DIR:-}" ]; then
   cargo build --release --workspace -q
-  bins=target/release
+  bins=bin-aliases
 else
   bins=$XENNET_XL_BIN_DIR
 fi

@@ -45,6 +45,8 @@ struct Flags {
 pub struct Invocation {
     /// The path the script was started by (`$0`), used in messages as the originals do.
     pub argv0: String,
+    /// The arguments after `$0`, as given (GEN-09 logs them).
+    pub args: Vec<String>,
     /// The first word without `=` (GEN-01), else an inherited `command` variable.
     pub command: Option<String>,
     pub settings: BTreeMap<String, Setting>,
@@ -59,8 +61,12 @@ pub struct Invocation {
 pub enum GrammarError {
     #[error("argument {0:?} is not a name=value setting: names are letters, digits and '_', not starting with a digit (nothing was run)")]
     BadName(String),
+    /// A usage error, in clap's words.
     #[error("{0}")]
     Clap(String),
+    /// `--help` or `-h`: the caller prints the script's help.
+    #[error("help requested")]
+    Help,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -80,7 +86,10 @@ impl Invocation {
             .first()
             .map(|a| a.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let flags = Flags::try_parse_from(&argv).map_err(|e| GrammarError::Clap(e.to_string()))?;
+        let flags = Flags::try_parse_from(&argv).map_err(|e| match e.kind() {
+            clap::error::ErrorKind::DisplayHelp => GrammarError::Help,
+            _ => GrammarError::Clap(e.to_string()),
+        })?;
 
         let mut settings = BTreeMap::new();
         let mut env_command = None;
@@ -134,6 +143,11 @@ impl Invocation {
         }
         Ok(Invocation {
             argv0,
+            args: argv
+                .iter()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
             command: command.or(env_command).filter(|c| !c.is_empty()),
             settings,
             dry_run: flags.dry_run || env_dry_run,

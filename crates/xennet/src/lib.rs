@@ -1,15 +1,15 @@
 //! Core of xen-netscripts: everything with logic lives here; the script binaries are one-liners
-//! over [`cli::main`].
+//! over [`dispatch::run`].
 //!
 //! Data flows one way: [`invocation`] → [`state`] → [`plan`] → [`apply`] → [`report`].
 
 pub mod apply;
 pub mod bridge;
 pub mod budget;
-pub mod cli;
 pub mod conf;
 pub mod confirm;
 pub mod dhcpd;
+pub mod dispatch;
 pub mod exec;
 pub mod firewall;
 pub mod hooks;
@@ -21,6 +21,7 @@ pub mod nft;
 pub mod paths;
 pub mod plan;
 pub mod report;
+pub mod scripts;
 pub mod state;
 pub mod sysctl;
 pub mod validate;

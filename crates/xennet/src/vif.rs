@@ -78,26 +78,6 @@ pub enum Stop {
     Error { xp: Option<String>, msg: String },
 }
 
-/// The names every vif script reads from the environment or arguments.
-pub const KNOWN: &[&str] = &[
-    "vif",
-    "XENBUS_PATH",
-    "XENBUS_TYPE",
-    "XENBUS_BASE_PATH",
-    "INTERFACE",
-    "type_if",
-    "script",
-    "ip",
-    "vifname",
-    "bridge",
-    "mtu",
-    "mac",
-    "netdev",
-    "dhcp",
-    "firewall",
-    "antispoof",
-];
-
 fn err(xp: Option<&str>, msg: impl Into<String>) -> Stop {
     Stop::Error {
         xp: xp.map(str::to_string),
@@ -452,7 +432,8 @@ mod tests {
             .map(OsString::from)
             .collect();
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        Invocation::parse(argv, env, KNOWN).unwrap()
+        let known = crate::scripts::find("vif-bridge").unwrap().known_names();
+        Invocation::parse(argv, env, &known).unwrap()
     }
 
     fn msg(r: Result<VifContext, Stop>) -> (Option<String>, String) {

@@ -67,6 +67,8 @@ struct Opts {
     callers: usize,
     json: PathBuf,
     bin_dir: PathBuf,
+    /// The compiled xenstore stand-in, beside this benchmark.
+    xenstore_fake: PathBuf,
 }
 
 impl Opts {
@@ -78,7 +80,8 @@ impl Opts {
             vifs: 1000,
             callers: 16,
             json: PathBuf::from("bench.json"),
-            bin_dir: exe.parent().context("binary directory")?.to_path_buf(),
+            bin_dir: xennet_tests::host::aliases_of(&exe.with_file_name("xen-netscripts")),
+            xenstore_fake: exe.with_file_name("xenstore-fake"),
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -127,7 +130,7 @@ impl Opts {
     }
 
     fn host(&self, name: &str) -> Result<Host> {
-        let mut h = HostBuilder::new(name, self.bin_dir.join("xenstore-fake"))
+        let mut h = HostBuilder::new(name, &self.xenstore_fake)
             .build()
             .context("not root")?;
         h.bin_dir = self.bin_dir.clone();

@@ -11,7 +11,25 @@ pub mod vif_nat;
 pub mod vif_openvswitch;
 pub mod vif_route;
 
+use crate::invocation::Invocation;
 use crate::plan::Plan;
+
+/// A vif mode: the backend keys come with the context; xenstore is for what lies beyond the
+/// backend directory (vif-openvswitch reads the guest's VM name and uuid).
+pub type VifPlanner = fn(
+    &crate::vif::VifContext,
+    &Invocation,
+    &dyn crate::xenstore::XenStore,
+    &dyn crate::exec::Runner,
+    &crate::report::Reporter,
+) -> Result<Planned, crate::vif::Stop>;
+
+/// A host-wide script's planner (`start` when the flag is set, else `stop`).
+pub type HostPlanner =
+    fn(bool, &Invocation, &dyn crate::exec::Runner) -> Result<HostPlanned, String>;
+
+/// A host-wide script's `status`: true when the mode is set up.
+pub type HostStatus = fn(&Invocation, &dyn crate::exec::Runner) -> Result<bool, String>;
 
 /// What a vif mode planned.
 pub struct Planned {

@@ -15,23 +15,6 @@ use crate::validate;
 
 pub use super::bridge_layout::Layout;
 
-pub const KNOWN: &[&str] = &[
-    "netdev",
-    "bridge",
-    "vifnum",
-    "antispoof",
-    "firewall",
-    "confirm",
-    "layout",
-    // overlay=vxlan (modes/overlay.rs)
-    "overlay",
-    "vni",
-    "peers",
-    "dstport",
-    "local",
-    "underlay",
-];
-
 /// The temporary name of the bridge while the NIC still has its name (G2).
 pub const TMP: &str = "tmpbridge";
 

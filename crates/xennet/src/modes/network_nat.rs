@@ -14,15 +14,6 @@ use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-pub const KNOWN: &[&str] = &[
-    "netdev",
-    "antispoof",
-    "dhcp",
-    "vifnum",
-    "firewall",
-    "confirm",
-];
-
 struct Settings {
     netdev: String,
     origin: String,

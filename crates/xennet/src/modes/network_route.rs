@@ -11,8 +11,6 @@ use crate::sysctl;
 use crate::validate;
 use std::path::PathBuf;
 
-pub const KNOWN: &[&str] = &["netdev", "antispoof", "vifnum", "confirm"];
-
 struct Settings {
     netdev: String,
     origin: String,

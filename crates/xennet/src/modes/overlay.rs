@@ -654,12 +654,14 @@ mod tests {
             .chain(args.iter().copied())
             .map(OsString::from)
             .collect();
-        let known = super::super::network_bridge::KNOWN;
+        let known = crate::scripts::find("network-bridge")
+            .unwrap()
+            .known_names();
         assert!(
             KEYS.iter().all(|k| known.contains(k)),
             "network-bridge must know {KEYS:?}"
         );
-        Invocation::parse(argv, Vec::new(), known).unwrap()
+        Invocation::parse(argv, Vec::new(), &known).unwrap()
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! `xennet mac` and `xennet mac check`, run as the built binary.
 
 use std::collections::HashSet;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 fn xennet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xennet"))
+    let out = Command::new(env!("CARGO_BIN_EXE_xen-netscripts"))
+        .arg0("xennet")
         .args(args)
         .output()
         .expect("run xennet");

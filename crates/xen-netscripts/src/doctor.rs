@@ -3,12 +3,12 @@
 //! the tools' own version output. It never creates a link, rule, file or directory.
 
 use crate::install::{classify, Found};
-use crate::scripts::SCRIPTS;
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use xennet::exec::{Cmd, Runner, System};
+use xennet::scripts::SCRIPTS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,7 +20,8 @@ const SCRIPTS: [&str; 7] = [
 ];
 
 fn xennet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xennet"))
+    let out = Command::new(env!("CARGO_BIN_EXE_xen-netscripts"))
+        .arg0("xennet")
         .args(args)
         .env_remove("XEN_SCRIPT_DIR")
         .output()
@@ -38,7 +40,8 @@ fn s(p: &Path) -> &str {
 fn stand_in_bins() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     for name in SCRIPTS {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_xennet"), d.path().join(name)).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_xen-netscripts"), d.path().join(name))
+            .unwrap();
     }
     d
 }

@@ -1,14 +1,8 @@
 //! `xennet`: the administrator's tool of xen-netscripts (DESIGN.md): the map of the host's
-//! network, guest MACs, linking the
-//! script binaries into /etc/xen/scripts and back, a read-only check of the host, and the man
-//! pages and shell completions of every binary.
+//! network, guest MACs, linking the scripts into /etc/xen/scripts and back, a read-only check of
+//! the host, and the man pages and shell completions of every script.
 
-mod docs;
-mod doctor;
-mod install;
-mod mac;
-mod map;
-mod scripts;
+use crate::{docs, doctor, install, mac, map};
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
@@ -27,7 +21,7 @@ use std::process::ExitCode;
                   /etc/xen/scripts and put the originals back, check what the scripts need from \
                   this host, and write man pages and shell completions."
 )]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Cmd,
 }
@@ -291,8 +285,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// `xennet …`; `argv[0]` is the name it was run by.
+pub fn main(argv: Vec<std::ffi::OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

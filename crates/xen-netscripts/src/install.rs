@@ -7,11 +7,11 @@
 //! changed. Each link is made under a temporary name and renamed over the script, so the path is
 //! never missing for a toolstack that runs it meanwhile.
 
-use crate::scripts::SCRIPTS;
 use anyhow::{bail, Context, Result};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use xennet::scripts::SCRIPTS;
 
 /// The suffix of a kept original.
 pub const ORIG_SUFFIX: &str = ".xen-orig";
@@ -181,7 +181,7 @@ pub fn install(o: &Options, out: &mut dyn std::io::Write) -> Result<()> {
     }
     let mut plan = Vec::new();
     let mut conflicts = Vec::new();
-    for s in SCRIPTS {
+    for s in &SCRIPTS {
         let path = o.dir.join(s.name);
         let orig = orig_path(o.dir, s.name);
         let bin = bin_dir.join(s.name);
@@ -319,7 +319,7 @@ pub fn uninstall(dir: &Path, dry_run: bool, out: &mut dyn std::io::Write) -> Res
     check_dir(dir)?;
     let mut changed = false;
     let mut clean = true;
-    for s in SCRIPTS {
+    for s in &SCRIPTS {
         let name = s.name;
         let path = dir.join(name);
         let orig = orig_path(dir, name);
@@ -384,7 +384,7 @@ mod tests {
     fn bins() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
         let exe = std::env::current_exe().unwrap();
-        for s in SCRIPTS {
+        for s in &SCRIPTS {
             std::os::unix::fs::symlink(&exe, d.path().join(s.name)).unwrap();
         }
         d
@@ -419,7 +419,7 @@ mod tests {
         let out = run_install(dir.path(), bin.path(), false).unwrap();
         assert!(out.contains("vif-bridge: linked to"), "{out}");
         assert!(out.contains("vif-nat: linked to") && out.contains("no original"));
-        for s in SCRIPTS {
+        for s in &SCRIPTS {
             assert!(matches!(
                 classify(dir.path(), s.name).unwrap(),
                 Found::Ours {

@@ -1,12 +1,13 @@
 //! Man pages (clap_mangen, with sections of our own: SETTINGS, ENVIRONMENT, FILES, EXIT STATUS,
 //! SEE ALSO) and shell completions (clap_complete) for `xennet` and every script binary.
 
-use crate::scripts::{self, Kind, Script, SCRIPTS};
 use anyhow::{Context, Result};
-use clap::Command;
+use clap::builder::PossibleValue;
+use clap::{Arg, ArgAction, Command};
 use clap_complete::Shell;
 use roff::{bold, italic, roman, Roff};
 use std::path::{Path, PathBuf};
+use xennet::scripts::{self, Kind, Script, SCRIPTS};
 
 const MANUAL: &str = "xen-netscripts";
 
@@ -81,7 +82,7 @@ fn page(cmd: Command, extra: impl FnOnce(&mut Roff)) -> Result<(String, Vec<u8>)
 }
 
 fn script_page(s: &Script) -> Result<(String, Vec<u8>)> {
-    page(scripts::command(s), |roff| {
+    page(command(s), |roff| {
         let settings: Vec<(String, String)> = s
             .settings
             .iter()
@@ -233,11 +234,7 @@ pub fn write_man(xennet: Command, dir: &Path) -> Result<Vec<PathBuf>> {
 /// `xennet` and every script, as clap commands named by their binaries.
 fn all_commands(xennet: Command) -> Vec<(String, Command)> {
     std::iter::once(("xennet".to_string(), xennet))
-        .chain(
-            SCRIPTS
-                .iter()
-                .map(|s| (s.name.to_string(), scripts::command(s))),
-        )
+        .chain(SCRIPTS.iter().map(|s| (s.name.to_string(), command(s))))
         .collect()
 }
 
@@ -305,7 +302,7 @@ mod tests {
 
     #[test]
     fn script_pages_document_grammar_and_settings() {
-        let pages = man_pages(crate::Cli::command()).unwrap();
+        let pages = man_pages(crate::xennet::Cli::command()).unwrap();
         let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
         for n in [
             "xennet.1",
@@ -336,5 +333,80 @@ mod tests {
                 .into_owned();
         assert!(text.contains("start|stop|status"), "{text}");
         assert!(text.contains("confirm=VALUE"));
+    }
+}
+
+/// The clap description of a script's grammar, for its man page and completions.
+pub fn command(script: &Script) -> Command {
+    let words: Vec<PossibleValue> = script
+        .words
+        .iter()
+        .map(|w| PossibleValue::new(w.word).help(w.help))
+        .collect();
+    let settings: Vec<PossibleValue> = script
+        .settings
+        .iter()
+        .map(|s| PossibleValue::new(format!("{}=", s.name)).help(s.help))
+        .collect();
+    Command::new(script.name)
+        .version(env!("CARGO_PKG_VERSION"))
+        .override_usage(scripts::usage(script))
+        .about(script.about)
+        .long_about(scripts::long_about(script))
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("dry-run")
+                .long("dry-run")
+                .action(ArgAction::SetTrue)
+                .help("Print the plan as shell lines and change nothing (also XENNET_DRY_RUN=1)"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .long("verbose")
+                .action(ArgAction::SetTrue)
+                .help("Log every command run to stderr"),
+        )
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version"),
+        )
+        .arg(
+            Arg::new("command")
+                .value_name("COMMAND")
+                .required(true)
+                .value_parser(words)
+                .help("What to do"),
+        )
+        .arg(
+            Arg::new("settings")
+                .value_name("NAME=VALUE")
+                .num_args(0..)
+                .action(ArgAction::Append)
+                .value_parser(settings)
+                .hide_possible_values(true)
+                .help("Settings (see SETTINGS)"),
+        )
+}
+
+#[cfg(test)]
+mod command_tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_valid() {
+        for s in &SCRIPTS {
+            let mut c = command(s);
+            c.build();
+            c.clone()
+                .try_get_matches_from([
+                    s.name,
+                    s.words[0].word,
+                    &format!("{}=", s.settings[0].name),
+                ])
+                .unwrap();
+        }
     }
 }

@@ -1,12 +1,13 @@
-//! The entry point every script binary calls: sets up the process as the originals do, parses
-//! the invocation, and runs the script's mode through plan → apply → report.
+//! The entry point of every script: sets up the process as the originals do, parses the
+//! invocation, and runs the script's mode (from [`crate::scripts`]) through plan → apply → report.
 
 use crate::apply::apply;
 use crate::exec::System;
 use crate::invocation::Invocation;
 use crate::journal::Journal;
-use crate::modes::{self, network_bridge, network_nat, network_route, HostPlanned};
+use crate::modes::{HostPlanned, HostPlanner, HostStatus, VifPlanner};
 use crate::report::{self, Reporter};
+use crate::scripts::{Run, Script};
 use crate::vif::{self, Command, Stop, TypeIf};
 use crate::xenstore;
 use std::io::Write;
@@ -53,16 +54,11 @@ fn init_logging(script: &str, verbose: bool) {
         .try_init();
 }
 
-/// The `main` of every script binary. `script` is the script's own name.
-pub fn main(script: &str) -> ExitCode {
+/// Runs `script` with `argv` (`argv[0]` the name it was started by, as `$0` in the originals).
+pub fn run(script: &'static Script, argv: Vec<std::ffi::OsString>) -> ExitCode {
     set_process_environment();
-    let known: &[&str] = match script {
-        "network-bridge" => network_bridge::KNOWN,
-        "network-route" => network_route::KNOWN,
-        "network-nat" => network_nat::KNOWN,
-        _ => vif::KNOWN,
-    };
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let known = script.known_names();
+    let name = script.name;
     // Lossily: a stray non-UTF-8 variable must not stop a hotplug script.
     let env = std::env::vars_os().map(|(k, v)| {
         (
@@ -70,44 +66,33 @@ pub fn main(script: &str) -> ExitCode {
             v.to_string_lossy().into_owned(),
         )
     });
-    let inv = match Invocation::parse(argv, env, known) {
+    let inv = match Invocation::parse(argv, env, &known) {
         Ok(inv) => inv,
+        Err(crate::invocation::GrammarError::Help) => {
+            print!("{}", crate::scripts::help_text(script));
+            return ExitCode::SUCCESS;
+        }
         Err(crate::invocation::GrammarError::Clap(text)) => {
-            // --help and usage errors: clap's own text.
-            print!("{text}");
-            let help = text.starts_with("A drop-in")
-                || text.contains("Usage:") && !text.contains("error:");
-            return if help {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            };
+            // Usage errors: clap's own text.
+            eprint!("{text}");
+            return ExitCode::from(1);
         }
         Err(e) => {
-            init_logging(script, false);
-            return grammar_failure(script, &e.to_string());
+            init_logging(name, false);
+            return grammar_failure(name, &e.to_string());
         }
     };
-    init_logging(script, inv.verbose);
+    init_logging(name, inv.verbose);
     if inv.version {
-        println!("{script} (xen-netscripts) {}", env!("CARGO_PKG_VERSION"));
+        println!("{name} (xen-netscripts) {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
     for name in &inv.unknown {
         log::warn!("unknown setting {name}= ignored");
     }
-    match script {
-        "vif-bridge" => vif_main(&inv, modes::vif_bridge::plan),
-        "vif-route" => vif_main(&inv, modes::vif_route::plan),
-        "vif-nat" => vif_main(&inv, modes::vif_nat::plan),
-        "vif-openvswitch" => vif_main(&inv, modes::vif_openvswitch::plan),
-        "network-nat" => host_main(script, &inv, network_nat::plan, network_nat::status),
-        "network-bridge" => host_main(script, &inv, network_bridge::plan, network_bridge::status),
-        "network-route" => host_main(script, &inv, network_route::plan, network_route::status),
-        other => {
-            eprintln!("{other}: not implemented by xen-netscripts yet");
-            ExitCode::from(1)
-        }
+    match script.run {
+        Run::Vif(planner) => vif_main(&inv, planner),
+        Run::Host { plan, status } => host_main(name, &inv, plan, status),
     }
 }
 
@@ -126,16 +111,6 @@ fn grammar_failure(script: &str, msg: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// A vif mode: the backend keys come with the context; xenstore is for what lies beyond the
-/// backend directory (vif-openvswitch reads the guest's VM name and uuid).
-type VifPlanner = fn(
-    &vif::VifContext,
-    &Invocation,
-    &dyn xenstore::XenStore,
-    &dyn crate::exec::Runner,
-    &Reporter,
-) -> Result<modes::Planned, Stop>;
-
 fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
     // Finish, or fail and say why, well inside libxl's 40 s (TS-05).
     crate::budget::start(std::time::Duration::from_secs(30));
@@ -145,14 +120,10 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
     let runner = System::default();
     let xs = xenstore::Cli { runner: &runner };
     let rep = Reporter::new(&inv.argv0, true);
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
     // GEN-09
     rep.debug(&format!(
         "{} XENBUS_PATH={}",
-        args.join(" "),
+        inv.args.join(" "),
         inv.value("XENBUS_PATH")
     ));
 
@@ -212,9 +183,6 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
     rep.debug(&planned.done);
     ExitCode::SUCCESS
 }
-
-type HostPlanner = fn(bool, &Invocation, &dyn crate::exec::Runner) -> Result<HostPlanned, String>;
-type HostStatus = fn(&Invocation, &dyn crate::exec::Runner) -> Result<bool, String>;
 
 /// `network-* start|stop|status`: under the script's lock (NB-22), an interrupted run's journal
 /// is undone first, then the plan is made from the live host and applied with its journal.

@@ -3,6 +3,7 @@
 //! the host's own tools pass is not asserted, only the format and what the test arranged.
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -81,7 +82,8 @@ impl Env {
     }
 
     fn doctor(&self, lock_dir: &Path) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_xennet"))
+        let out = Command::new(env!("CARGO_BIN_EXE_xen-netscripts"))
+            .arg0("xennet")
             .args(["doctor", "--dir", self.scripts.path().to_str().unwrap()])
             .env("PATH", self.path.path())
             .env("XENNET_LOCK_DIR", lock_dir)
@@ -230,10 +232,12 @@ fn installed_links_are_recognised_and_a_dangling_one_fails() {
     let env = Env::new();
     let bins = tempfile::tempdir().unwrap();
     for s in SCRIPTS {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_xennet"), bins.path().join(s)).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_xen-netscripts"), bins.path().join(s))
+            .unwrap();
     }
     std::fs::write(env.scripts.path().join("vif-nat"), "#!/bin/bash\n").unwrap();
-    let st = Command::new(env!("CARGO_BIN_EXE_xennet"))
+    let st = Command::new(env!("CARGO_BIN_EXE_xen-netscripts"))
+        .arg0("xennet")
         .args(["install", "--dir"])
         .arg(env.scripts.path())
         .arg("--bin-dir")
@@ -259,7 +263,8 @@ fn installed_links_are_recognised_and_a_dangling_one_fails() {
 fn a_missing_scripts_directory_is_one_warning() {
     let env = Env::new();
     let gone = env.scripts.path().join("nope");
-    let out = Command::new(env!("CARGO_BIN_EXE_xennet"))
+    let out = Command::new(env!("CARGO_BIN_EXE_xen-netscripts"))
+        .arg0("xennet")
         .args(["doctor", "--dir"])
         .arg(&gone)
         .env("PATH", env.path.path())

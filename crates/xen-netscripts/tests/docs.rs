@@ -1,5 +1,6 @@
 //! `xennet man` and `xennet completions`, run as the built binary into temporary directories.
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 const BINARIES: [&str; 7] = [
@@ -13,7 +14,8 @@ const BINARIES: [&str; 7] = [
 ];
 
 fn xennet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xennet"))
+    let out = Command::new(env!("CARGO_BIN_EXE_xen-netscripts"))
+        .arg0("xennet")
         .args(args)
         .output()
         .expect("run xennet");

@@ -1,10 +1,9 @@
-//! What each script binary takes, as a table: its command words, the settings it reads and where
-//! from. The man pages and shell completions of the scripts are made from it (the binaries
-//! themselves parse their grammar in the core crate, `xennet::invocation`); a unit test keeps the
-//! settings here equal to the names the core knows.
+//! The one registry of the scripts: each script's name, command words, the settings it reads
+//! (with where from and their help) and its planner. It drives dispatch (which planner a name
+//! runs), the names the grammar takes from the environment, `--help`, the man pages and shell
+//! completions, `xennet doctor` and `xennet install`.
 
-use clap::builder::PossibleValue;
-use clap::{Arg, ArgAction, Command};
+use crate::modes::{self, HostPlanner, HostStatus, VifPlanner};
 
 /// Where a script reads a setting from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +38,16 @@ pub enum Kind {
     Network,
 }
 
+/// What running the script means: a vif script's planner, or a host script's planner and status.
+#[derive(Clone, Copy)]
+pub enum Run {
+    Vif(VifPlanner),
+    Host {
+        plan: HostPlanner,
+        status: HostStatus,
+    },
+}
+
 pub struct Script {
     pub name: &'static str,
     pub kind: Kind,
@@ -46,6 +55,7 @@ pub struct Script {
     pub description: &'static str,
     pub words: &'static [Word],
     pub settings: &'static [Setting],
+    pub run: Run,
 }
 
 const fn s(name: &'static str, from: Source, help: &'static str) -> Setting {
@@ -181,7 +191,7 @@ const NETWORK_WORDS: &[Word] = &[
     },
 ];
 
-pub const SCRIPTS: [Script; 7] = [
+pub static SCRIPTS: [Script; 7] = [
     Script {
         name: "vif-bridge",
         kind: Kind::Vif,
@@ -217,6 +227,7 @@ pub const SCRIPTS: [Script; 7] = [
             FIREWALL,
             ANTISPOOF_VIF,
         ],
+        run: Run::Vif(modes::vif_bridge::plan),
     },
     Script {
         name: "vif-openvswitch",
@@ -254,6 +265,7 @@ pub const SCRIPTS: [Script; 7] = [
             FIREWALL,
             ANTISPOOF_VIF,
         ],
+        run: Run::Vif(modes::vif_openvswitch::plan),
     },
     Script {
         name: "vif-nat",
@@ -289,6 +301,7 @@ pub const SCRIPTS: [Script; 7] = [
             FIREWALL,
             ANTISPOOF_VIF,
         ],
+        run: Run::Vif(modes::vif_nat::plan),
     },
     Script {
         name: "vif-route",
@@ -313,6 +326,7 @@ pub const SCRIPTS: [Script; 7] = [
             FIREWALL,
             ANTISPOOF_VIF,
         ],
+        run: Run::Vif(modes::vif_route::plan),
     },
     Script {
         name: "network-bridge",
@@ -387,6 +401,10 @@ pub const SCRIPTS: [Script; 7] = [
                  1550, 1570 over IPv6); default: the route's device to the first peer.",
             ),
         ],
+        run: Run::Host {
+            plan: modes::network_bridge::plan,
+            status: modes::network_bridge::status,
+        },
     },
     Script {
         name: "network-nat",
@@ -414,6 +432,10 @@ pub const SCRIPTS: [Script; 7] = [
             FIREWALL_UNUSED,
             CONFIRM,
         ],
+        run: Run::Host {
+            plan: modes::network_nat::plan,
+            status: modes::network_nat::status,
+        },
     },
     Script {
         name: "network-route",
@@ -433,6 +455,10 @@ pub const SCRIPTS: [Script; 7] = [
             VIFNUM,
             CONFIRM,
         ],
+        run: Run::Host {
+            plan: modes::network_route::plan,
+            status: modes::network_route::status,
+        },
     },
 ];
 
@@ -477,24 +503,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
 ];
 
-/// The clap description of a script's grammar, for its man page and completions.
-pub fn command(script: &Script) -> Command {
-    let words: Vec<PossibleValue> = script
-        .words
-        .iter()
-        .map(|w| PossibleValue::new(w.word).help(w.help))
-        .collect();
-    let settings: Vec<PossibleValue> = script
-        .settings
-        .iter()
-        .map(|s| PossibleValue::new(format!("{}=", s.name)).help(s.help))
-        .collect();
-    let grammar = match script.kind {
-        Kind::Vif => "online|offline|add|remove [name=value ...]",
-        Kind::Network => "start|stop|status [name=value ...]",
-    };
+/// The usage lines of a script.
+pub fn usage(script: &Script) -> String {
     let name = script.name;
-    let usage = match script.kind {
+    match script.kind {
         Kind::Vif => format!(
             "{name} [--dry-run] [-v|--verbose] online|offline|add|remove [NAME=VALUE]...\n\
              {name} --version"
@@ -504,54 +516,74 @@ pub fn command(script: &Script) -> Command {
              {name} confirm\n\
              {name} --version"
         ),
+    }
+}
+
+/// The description of a script with its grammar.
+pub fn long_about(script: &Script) -> String {
+    let grammar = match script.kind {
+        Kind::Vif => "online|offline|add|remove [name=value ...]",
+        Kind::Network => "start|stop|status [name=value ...]",
     };
-    Command::new(name)
-        .version(env!("CARGO_PKG_VERSION"))
-        .override_usage(usage)
-        .about(script.about)
-        .long_about(format!(
-            "{}\n\nGrammar: {} {grammar}. The command word is the first argument without '='; \
-             settings are name=value words (in any place) or environment variables, the \
-             arguments winning, and are taken literally. Every value is checked before anything \
-             is touched.",
-            script.description, script.name
-        ))
-        .disable_version_flag(true)
-        .arg(
-            Arg::new("dry-run")
-                .long("dry-run")
-                .action(ArgAction::SetTrue)
-                .help("Print the plan as shell lines and change nothing (also XENNET_DRY_RUN=1)"),
-        )
-        .arg(
-            Arg::new("verbose")
-                .short('v')
-                .long("verbose")
-                .action(ArgAction::SetTrue)
-                .help("Log every command run to stderr"),
-        )
-        .arg(
-            Arg::new("version")
-                .long("version")
-                .action(ArgAction::SetTrue)
-                .help("Print the version"),
-        )
-        .arg(
-            Arg::new("command")
-                .value_name("COMMAND")
-                .required(true)
-                .value_parser(words)
-                .help("What to do"),
-        )
-        .arg(
-            Arg::new("settings")
-                .value_name("NAME=VALUE")
-                .num_args(0..)
-                .action(ArgAction::Append)
-                .value_parser(settings)
-                .hide_possible_values(true)
-                .help("Settings (see SETTINGS)"),
-        )
+    format!(
+        "{}\n\nGrammar: {} {grammar}. The command word is the first argument without '='; \
+         settings are name=value words (in any place) or environment variables, the \
+         arguments winning, and are taken literally. Every value is checked before anything \
+         is touched.",
+        script.description, script.name
+    )
+}
+
+/// `<script> --help`: what the man page says, in short.
+pub fn help_text(script: &Script) -> String {
+    let mut out = format!(
+        "{}\n\nUsage: {}\n\nCommands:\n",
+        script.about,
+        usage(script)
+    );
+    for w in script.words {
+        out.push_str(&format!("  {:<9} {}\n", w.word, w.help));
+    }
+    out.push_str("\nSettings (name=value arguments or environment variables):\n");
+    for s in script.settings {
+        out.push_str(&format!(
+            "  {}=\n      {} [{}]\n",
+            s.name,
+            s.help,
+            s.source_words()
+        ));
+    }
+    out.push_str(
+        "\nOptions:\n  --dry-run      print the plan as shell lines and change nothing \
+         (also XENNET_DRY_RUN=1)\n  -v, --verbose  log every command run to stderr\n  \
+         --version      print the version\n  -h, --help     print this help\n",
+    );
+    out.push_str(&format!("\nSee man {} for the whole story.\n", script.name));
+    out
+}
+
+/// The script of this name, if it is one of ours.
+pub fn find(name: &str) -> Option<&'static Script> {
+    SCRIPTS.iter().find(|s| s.name == name)
+}
+
+impl Script {
+    /// The names the grammar takes from the environment and does not warn about as arguments:
+    /// a script's own settings; for a vif script those of every vif script, since libxl passes
+    /// one environment to whichever script a guest's configuration names.
+    pub fn known_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = match self.kind {
+            Kind::Network => self.settings.iter().map(|s| s.name).collect(),
+            Kind::Vif => SCRIPTS
+                .iter()
+                .filter(|s| s.kind == Kind::Vif)
+                .flat_map(|s| s.settings.iter().map(|x| x.name))
+                .collect(),
+        };
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
 }
 
 #[cfg(test)]
@@ -559,42 +591,24 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    fn names(s: &Script) -> BTreeSet<&'static str> {
-        s.settings.iter().map(|x| x.name).collect()
-    }
-
-    /// The table documents exactly the names the core's scripts know (xennet's KNOWN lists).
     #[test]
-    fn settings_match_the_core() {
-        let by = |n: &str| SCRIPTS.iter().find(|s| s.name == n).unwrap();
-        let known = |k: &[&'static str]| k.iter().copied().collect::<BTreeSet<_>>();
-        use xennet::modes::{network_bridge, network_nat, network_route};
-        assert_eq!(names(by("network-bridge")), known(network_bridge::KNOWN));
-        assert_eq!(names(by("network-nat")), known(network_nat::KNOWN));
-        assert_eq!(names(by("network-route")), known(network_route::KNOWN));
-        let mut vif_union = BTreeSet::new();
-        for s in SCRIPTS.iter().filter(|s| s.kind == Kind::Vif) {
-            assert!(names(s).is_subset(&known(xennet::vif::KNOWN)), "{}", s.name);
-            vif_union.extend(names(s));
-        }
-        assert_eq!(vif_union, known(xennet::vif::KNOWN));
+    fn names_are_unique_and_found() {
         for s in &SCRIPTS {
-            assert_eq!(names(s).len(), s.settings.len(), "{}: a name twice", s.name);
+            let names: BTreeSet<_> = s.settings.iter().map(|x| x.name).collect();
+            assert_eq!(names.len(), s.settings.len(), "{}: a name twice", s.name);
+            assert!(std::ptr::eq(find(s.name).unwrap(), s));
         }
+        assert!(find("vif-common.sh").is_none());
     }
 
     #[test]
-    fn commands_are_valid() {
-        for s in &SCRIPTS {
-            let mut c = command(s);
-            c.build();
-            c.clone()
-                .try_get_matches_from([
-                    s.name,
-                    s.words[0].word,
-                    &format!("{}=", s.settings[0].name),
-                ])
-                .unwrap();
-        }
+    fn vif_scripts_know_every_vif_setting() {
+        let bridge = find("vif-bridge").unwrap().known_names();
+        assert!(
+            bridge.contains(&"dhcp") && bridge.contains(&"netdev"),
+            "{bridge:?}"
+        );
+        let nat = find("network-nat").unwrap().known_names();
+        assert!(!nat.contains(&"vif"), "{nat:?}");
     }
 }

@@ -1,4 +1,0 @@
-//! `vif-route`: see the xennet crate; this binary only names the script.
-fn main() -> std::process::ExitCode {
-    xennet::cli::main("vif-route")
-}
