@@ -2,10 +2,11 @@
 //! the step; teardown steps collect their errors and go on. Locks named by steps are held while
 //! those steps run.
 
+use crate::action::{perform, Action};
 use crate::exec::{Cmd, ExecError, Runner};
 use crate::journal::Journal;
 use crate::lock::{self, Lock};
-use crate::plan::{Action, OnError, Plan};
+use crate::plan::{OnError, Plan};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,81 +37,6 @@ fn undone_note(undone: usize, failures: &[String]) -> String {
         ));
     }
     s
-}
-
-/// Performs one action.
-pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
-    let run = |cmd| {
-        runner.run(cmd).map(|_| ()).map_err(|e| match e {
-            ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
-                format!("{how}: {stderr}")
-            }
-            other => other.to_string(),
-        })
-    };
-    match action {
-        Action::Run(cmd) => run(cmd),
-        Action::RunUnless { check, cmd } => match runner.run(check) {
-            Ok(_) => Ok(()),
-            Err(_) => run(cmd),
-        },
-        Action::WriteFile { path, value } => {
-            log::debug!("write {value} > {path}");
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            std::fs::write(path, format!("{value}\n")).map_err(|e| format!("writing {path}: {e}"))
-        }
-        Action::WaitRunning { dev, secs } => {
-            wait_running(dev, *secs);
-            Ok(())
-        }
-        Action::RemoveFile { path } => match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(format!("removing {path}: {e}"))
-            }
-            _ => Ok(()),
-        },
-        Action::SetLine { path, key, line } => {
-            crate::dhcpd::set_line(std::path::Path::new(path), key, line.as_deref())
-                .map(|_| ())
-                .map_err(|e| format!("editing {path}: {e}"))
-        }
-        Action::ArgsWord {
-            path,
-            word,
-            present,
-        } => crate::dhcpd::set_args_word(std::path::Path::new(path), word, *present)
-            .map_err(|e| format!("editing {path}: {e}")),
-    }
-}
-
-/// NB-12: print the original's progress line and dots while waiting for carrier.
-fn wait_running(dev: &str, secs: u32) {
-    use std::io::Write;
-    let carrier = crate::paths::sys_class_net().join(dev).join("carrier");
-    let mut out = std::io::stdout();
-    let _ = write!(out, "Waiting for {dev} to negotiate link.");
-    let _ = out.flush();
-    let mut up = false;
-    for tick in 0..secs.max(1) * 10 {
-        if std::fs::read_to_string(&carrier)
-            .map(|s| s.trim() == "1")
-            .unwrap_or(false)
-        {
-            up = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        if tick % 10 == 9 {
-            let _ = write!(out, ".");
-            let _ = out.flush();
-        }
-    }
-    if !up {
-        let _ = write!(out, "(link isnt in running state)");
-    }
-    let _ = writeln!(out);
 }
 
 /// Set by SIGINT/SIGTERM while a plan runs: the step in flight finishes, then the plan is
@@ -420,27 +346,6 @@ mod tests {
     use super::*;
     use crate::exec::{ip, Recorder};
     use crate::plan::Step;
-
-    #[test]
-    fn run_unless_runs_only_when_the_check_fails() {
-        let undo = Action::RunUnless {
-            check: crate::exec::Cmd::new("iptables").args(["-C", "FORWARD", "-j", "DROP"]),
-            cmd: crate::exec::Cmd::new("iptables").args(["-I", "FORWARD", "1", "-j", "DROP"]),
-        };
-        let present = Recorder::default();
-        perform(&undo, &present).unwrap();
-        assert_eq!(*present.lines.borrow(), ["iptables -C FORWARD -j DROP"]);
-        let absent = Recorder::default();
-        *absent.fail_when.borrow_mut() = Some("-C".into());
-        perform(&undo, &absent).unwrap();
-        assert_eq!(
-            *absent.lines.borrow(),
-            [
-                "iptables -C FORWARD -j DROP",
-                "iptables -I FORWARD 1 -j DROP"
-            ]
-        );
-    }
 
     fn plan() -> Plan {
         let mut p = Plan::default();

@@ -3,7 +3,6 @@
 //! mode are kept: VN-14). Host entries are matched by their whole name (VN-15 FIX) and interface
 //! words are kept separate (VN-16 FIX).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The files dhcpd integration needs; each None when not found.
@@ -68,6 +67,19 @@ pub fn find() -> Files {
     }
 }
 
+/// The first line of the file at `path` starting with `key`.
+pub fn get_line(path: &Path, key: &str) -> Option<String> {
+    crate::fileedit::line_of(&std::fs::read_to_string(path).ok()?, key)
+}
+
+/// Does dhcpd's args file list `word` among its interfaces?
+pub fn args_has_word(path: &Path, word: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| crate::fileedit::lists_word(&t, ARG_VARS, word))
+}
+
+/// The variables of dhcpd's args file that list the interfaces it serves (VN-14).
+pub const ARG_VARS: &[&str] = &["DHCPDARGS", "DHCPD_INTERFACE", "INTERFACES", "INTERFACESv4"];
+
 /// VN-01, NN-02: DHCP is on by default iff the old path `/etc/dhcpd.conf` exists.
 pub fn default_on() -> bool {
     Path::new("/etc/dhcpd.conf").exists()
@@ -121,133 +133,9 @@ pub fn resolver() -> (String, String) {
     (domain, ns)
 }
 
-/// Rewrites a file in place (same inode, same mode).
-fn rewrite(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)?;
-    f.write_all(text.as_bytes())
-}
-
-/// Makes the file hold `line` as the only line starting with `key` (or none, for None). Returns
-/// the first line it replaced, so the change can be undone.
-pub fn set_line(path: &Path, key: &str, line: Option<&str>) -> std::io::Result<Option<String>> {
-    let text = std::fs::read_to_string(path)?;
-    let mut old = None;
-    let mut out = String::new();
-    for l in text.lines() {
-        if l.trim_start().starts_with(key) {
-            old.get_or_insert_with(|| l.to_string());
-        } else {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    if let Some(line) = line {
-        out.push_str(line);
-        out.push('\n');
-    }
-    if out != text {
-        rewrite(path, &out)?;
-    }
-    Ok(old)
-}
-
-/// The first line of the file starting with `key`.
-pub fn get_line(path: &Path, key: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .find(|l| l.trim_start().starts_with(key))
-        .map(str::to_string)
-}
-
-const ARG_VARS: &[&str] = &["DHCPDARGS", "DHCPD_INTERFACE", "INTERFACES", "INTERFACESv4"];
-
-/// VN-14/16: adds or removes `word` in the interface lists of the args file, as a separate word.
-pub fn set_args_word(path: &Path, word: &str, present: bool) -> std::io::Result<()> {
-    let text = std::fs::read_to_string(path)?;
-    let mut out = String::new();
-    for l in text.lines() {
-        let edited = l.split_once('=').and_then(|(name, value)| {
-            if !ARG_VARS.contains(&name.trim()) {
-                return None;
-            }
-            let mut words: Vec<&str> = value
-                .trim()
-                .trim_matches(['"', '\''])
-                .split_whitespace()
-                .collect();
-            words.retain(|w| *w != word);
-            if present {
-                words.push(word);
-            }
-            Some(format!("{name}=\"{}\"", words.join(" ")))
-        });
-        out.push_str(edited.as_deref().unwrap_or(l));
-        out.push('\n');
-    }
-    if out != text {
-        rewrite(path, &out)?;
-    }
-    Ok(())
-}
-
-/// Does the args file list `word` already?
-pub fn args_has_word(path: &Path, word: &str) -> bool {
-    std::fs::read_to_string(path)
-        .map(|t| {
-            t.lines().any(|l| {
-                l.split_once('=').is_some_and(|(n, v)| {
-                    ARG_VARS.contains(&n.trim())
-                        && v.trim()
-                            .trim_matches(['"', '\''])
-                            .split_whitespace()
-                            .any(|w| w == word)
-                })
-            })
-        })
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_entries_match_whole_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("dhcpd.conf");
-        std::fs::write(&conf, "# keep\n").unwrap();
-        let l1 = host_line("dom1", "00:16:3e:00:00:01", "10.0.0.1", "10.0.0.128");
-        let l10 = host_line("dom10", "00:16:3e:00:00:0a", "10.0.0.10", "10.0.0.137");
-        assert_eq!(set_line(&conf, &host_key("dom1"), Some(&l1)).unwrap(), None);
-        set_line(&conf, &host_key("dom10"), Some(&l10)).unwrap();
-        // Removing dom1 must not remove dom10 (VN-15).
-        assert_eq!(set_line(&conf, &host_key("dom1"), None).unwrap(), Some(l1));
-        assert_eq!(
-            std::fs::read_to_string(&conf).unwrap(),
-            format!("# keep\n{l10}\n")
-        );
-    }
-
-    #[test]
-    fn args_words_stay_separate() {
-        let dir = tempfile::tempdir().unwrap();
-        let args = dir.path().join("isc-dhcp-server");
-        std::fs::write(&args, "INTERFACESv4=\"eth0\"\nINTERFACESv6=\"\"\nOTHER=1\n").unwrap();
-        set_args_word(&args, "vif5.0", true).unwrap();
-        assert!(args_has_word(&args, "vif5.0"));
-        assert_eq!(
-            std::fs::read_to_string(&args).unwrap(),
-            "INTERFACESv4=\"eth0 vif5.0\"\nINTERFACESv6=\"\"\nOTHER=1\n"
-        );
-        set_args_word(&args, "vif5.0", false).unwrap();
-        assert!(std::fs::read_to_string(&args)
-            .unwrap()
-            .starts_with("INTERFACESv4=\"eth0\"\n"));
-    }
 
     #[test]
     fn resolver_values() {

@@ -3,8 +3,8 @@
 //! behind, and the next run undoes those steps in reverse before doing anything else, so dom0
 //! is never left between states.
 
+use crate::action::{self, Action};
 use crate::exec::Runner;
-use crate::plan::Action;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -88,7 +88,7 @@ impl Journal {
             self.path.display()
         );
         for action in rec.undo.iter().rev() {
-            if let Err(e) = crate::apply::perform(action, runner) {
+            if let Err(e) = action::perform(action, runner) {
                 log::debug!("recovery step `{}` failed (ignored): {e}", action.line());
             }
         }

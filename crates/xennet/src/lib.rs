@@ -3,6 +3,7 @@
 //!
 //! Data flows one way: [`invocation`] → [`state`] → [`plan`] → [`apply`] → [`report`].
 
+pub mod action;
 pub mod apply;
 pub mod bridge;
 pub mod budget;
@@ -11,6 +12,7 @@ pub mod confirm;
 pub mod dhcpd;
 pub mod dispatch;
 pub mod exec;
+pub mod fileedit;
 pub mod firewall;
 pub mod hooks;
 pub mod invocation;

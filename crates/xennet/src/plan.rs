@@ -1,85 +1,9 @@
-//! A plan: the ordered steps a script will take, each with the step that undoes it. Planning is
-//! pure (a function of the invocation and the host's state); [`crate::apply`] runs plans.
+//! A plan: the ordered steps a script will take, each an [`Action`] with the action that undoes
+//! it. Planning is pure (a function of the invocation and the host's state); [`crate::apply`]
+//! runs plans.
 
+pub use crate::action::Action;
 use crate::exec::Cmd;
-use serde::{Deserialize, Serialize};
-
-/// One change to the host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Action {
-    Run(Cmd),
-    /// Write a value into a file, e.g. a sysctl under /proc/sys.
-    WriteFile {
-        path: String,
-        value: String,
-    },
-    /// Wait until a link reports carrier, printing progress as network-bridge does (NB-12).
-    WaitRunning {
-        dev: String,
-        secs: u32,
-    },
-    /// Remove a file (a record that is no longer true); a missing file is fine.
-    RemoveFile {
-        path: String,
-    },
-    /// Make `line` the only line of a file starting with `key` (none, when None).
-    SetLine {
-        path: String,
-        key: String,
-        line: Option<String>,
-    },
-    /// Add or remove a word in the interface lists of dhcpd's args file.
-    ArgsWord {
-        path: String,
-        word: String,
-        present: bool,
-    },
-    /// Run `cmd` unless `check` succeeds: an undo that is harmless when the step it undoes never
-    /// happened (a journal's in-flight step), e.g. re-inserting a rule only if it is absent.
-    RunUnless {
-        check: Cmd,
-        cmd: Cmd,
-    },
-}
-
-impl Action {
-    /// The action as a shell line, for `--dry-run` and logs.
-    pub fn line(&self) -> String {
-        match self {
-            Action::Run(c) => c.line(),
-            Action::WriteFile { path, value } => {
-                format!("echo {} > {}", shell_words::quote(value), shell_words::quote(path))
-            }
-            Action::WaitRunning { dev, secs } => format!(
-                "for i in $(seq {secs}); do grep -q 1 /sys/class/net/{dev}/carrier && break; sleep 1; done"
-            ),
-            Action::RemoveFile { path } => format!("rm -f {}", shell_words::quote(path)),
-            Action::SetLine { path, key, line } => {
-                let p = shell_words::quote(path);
-                let del = format!("sed -i {} {p}", shell_words::quote(&format!("/^[[:space:]]*{}/d", sed_escape(key))));
-                match line {
-                    Some(l) => format!("{del} && echo {} >> {p}", shell_words::quote(l)),
-                    None => del,
-                }
-            }
-            Action::RunUnless { check, cmd } => format!("{} || {}", check.line(), cmd.line()),
-            Action::ArgsWord { path, word, present } => format!(
-                "# {} {word} {} the interface lists of {path}",
-                if *present { "add" } else { "remove" },
-                if *present { "to" } else { "from" }
-            ),
-        }
-    }
-}
-
-fn sed_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| match c {
-            '/' | '.' | '[' | ']' | '*' | '^' | '$' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect()
-}
 
 /// A step that writes a record file, undone by putting back what was there before.
 pub fn write_record(what: &str, path: &std::path::Path, value: String) -> Step {

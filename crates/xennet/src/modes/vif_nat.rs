@@ -308,14 +308,16 @@ fn dhcp_steps(
                 "{} {dev} in {args_s}",
                 if present { "list" } else { "unlist" }
             ),
-            Action::ArgsWord {
+            Action::ListWord {
                 path: args_s.clone(),
+                vars: dhcpd::ARG_VARS.iter().map(|v| v.to_string()).collect(),
                 word: dev.to_string(),
                 present,
             },
         )
-        .undo_action(Action::ArgsWord {
+        .undo_action(Action::ListWord {
             path: args_s,
+            vars: dhcpd::ARG_VARS.iter().map(|v| v.to_string()).collect(),
             word: dev.to_string(),
             present: !present,
         })

@@ -1,0 +1,195 @@
+//! What a plan step does to the host, as data ([`Action`]), and doing it ([`perform`]). Below
+//! both [`crate::apply`], which runs plans, and [`crate::journal`], which replays the undo
+//! actions of a run that was killed: neither needs the other.
+
+use crate::exec::{Cmd, ExecError, Runner};
+use crate::fileedit;
+use serde::{Deserialize, Serialize};
+
+/// One change to the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    Run(Cmd),
+    /// Write a value into a file, e.g. a sysctl under /proc/sys.
+    WriteFile {
+        path: String,
+        value: String,
+    },
+    /// Wait until a link reports carrier, printing progress as network-bridge does (NB-12).
+    WaitRunning {
+        dev: String,
+        secs: u32,
+    },
+    /// Remove a file (a record that is no longer true); a missing file is fine.
+    RemoveFile {
+        path: String,
+    },
+    /// Make `line` the only line of a file starting with `key` (none, when None).
+    SetLine {
+        path: String,
+        key: String,
+        line: Option<String>,
+    },
+    /// Add or remove `word` in the space-separated lists that the `name=value` lines of a
+    /// file give to any of `vars` (an init script's interface lists).
+    ListWord {
+        path: String,
+        vars: Vec<String>,
+        word: String,
+        present: bool,
+    },
+    /// Run `cmd` unless `check` succeeds: an undo that is harmless when the step it undoes never
+    /// happened (a journal's in-flight step), e.g. re-inserting a rule only if it is absent.
+    RunUnless {
+        check: Cmd,
+        cmd: Cmd,
+    },
+}
+
+impl Action {
+    /// The action as a shell line, for `--dry-run` and logs.
+    pub fn line(&self) -> String {
+        match self {
+            Action::Run(c) => c.line(),
+            Action::WriteFile { path, value } => {
+                format!("echo {} > {}", shell_words::quote(value), shell_words::quote(path))
+            }
+            Action::WaitRunning { dev, secs } => format!(
+                "for i in $(seq {secs}); do grep -q 1 /sys/class/net/{dev}/carrier && break; sleep 1; done"
+            ),
+            Action::RemoveFile { path } => format!("rm -f {}", shell_words::quote(path)),
+            Action::SetLine { path, key, line } => {
+                let p = shell_words::quote(path);
+                let del = format!("sed -i {} {p}", shell_words::quote(&format!("/^[[:space:]]*{}/d", sed_escape(key))));
+                match line {
+                    Some(l) => format!("{del} && echo {} >> {p}", shell_words::quote(l)),
+                    None => del,
+                }
+            }
+            Action::RunUnless { check, cmd } => format!("{} || {}", check.line(), cmd.line()),
+            Action::ListWord {
+                path,
+                vars,
+                word,
+                present,
+            } => format!(
+                "# {} {word} {} the lists {} of {path}",
+                if *present { "add" } else { "remove" },
+                if *present { "to" } else { "from" },
+                vars.join(", ")
+            ),
+        }
+    }
+}
+
+fn sed_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            '/' | '.' | '[' | ']' | '*' | '^' | '$' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
+}
+
+/// Performs one action.
+pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
+    let run = |cmd| {
+        runner.run(cmd).map(|_| ()).map_err(|e| match e {
+            ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
+                format!("{how}: {stderr}")
+            }
+            other => other.to_string(),
+        })
+    };
+    match action {
+        Action::Run(cmd) => run(cmd),
+        Action::RunUnless { check, cmd } => match runner.run(check) {
+            Ok(_) => Ok(()),
+            Err(_) => run(cmd),
+        },
+        Action::WriteFile { path, value } => {
+            log::debug!("write {value} > {path}");
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            std::fs::write(path, format!("{value}\n")).map_err(|e| format!("writing {path}: {e}"))
+        }
+        Action::WaitRunning { dev, secs } => {
+            wait_running(dev, *secs);
+            Ok(())
+        }
+        Action::RemoveFile { path } => match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("removing {path}: {e}"))
+            }
+            _ => Ok(()),
+        },
+        Action::SetLine { path, key, line } => {
+            fileedit::set_line(std::path::Path::new(path), key, line.as_deref())
+                .map(|_| ())
+                .map_err(|e| format!("editing {path}: {e}"))
+        }
+        Action::ListWord {
+            path,
+            vars,
+            word,
+            present,
+        } => fileedit::set_list_word(std::path::Path::new(path), vars, word, *present)
+            .map_err(|e| format!("editing {path}: {e}")),
+    }
+}
+
+/// NB-12: print the original's progress line and dots while waiting for carrier.
+fn wait_running(dev: &str, secs: u32) {
+    use std::io::Write;
+    let carrier = crate::paths::sys_class_net().join(dev).join("carrier");
+    let mut out = std::io::stdout();
+    let _ = write!(out, "Waiting for {dev} to negotiate link.");
+    let _ = out.flush();
+    let mut up = false;
+    for tick in 0..secs.max(1) * 10 {
+        if std::fs::read_to_string(&carrier)
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false)
+        {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if tick % 10 == 9 {
+            let _ = write!(out, ".");
+            let _ = out.flush();
+        }
+    }
+    if !up {
+        let _ = write!(out, "(link isnt in running state)");
+    }
+    let _ = writeln!(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Recorder;
+
+    #[test]
+    fn run_unless_runs_only_when_the_check_fails() {
+        let undo = Action::RunUnless {
+            check: Cmd::new("iptables").args(["-C", "FORWARD", "-j", "DROP"]),
+            cmd: Cmd::new("iptables").args(["-I", "FORWARD", "1", "-j", "DROP"]),
+        };
+        let present = Recorder::default();
+        perform(&undo, &present).unwrap();
+        assert_eq!(*present.lines.borrow(), ["iptables -C FORWARD -j DROP"]);
+        let absent = Recorder::default();
+        *absent.fail_when.borrow_mut() = Some("-C".into());
+        perform(&undo, &absent).unwrap();
+        assert_eq!(
+            *absent.lines.borrow(),
+            [
+                "iptables -C FORWARD -j DROP",
+                "iptables -I FORWARD 1 -j DROP"
+            ]
+        );
+    }
+}
