@@ -10,7 +10,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use xennet::exec::{Cmd, Runner};
-use xennet::state::{self, LinkDetail};
+use xennet::state::LinkDetail;
 use xennet::xenstore::{self, XenStore};
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -105,10 +105,10 @@ impl Overlay {
 }
 
 fn overlays(runner: &dyn Runner) -> Vec<Overlay> {
-    xennet::modes::overlay::live(runner)
+    xennet::live::vxlans(runner)
         .into_iter()
         .map(|o| Overlay {
-            vxlan: o.vxlan,
+            vxlan: o.name,
             vni: o.vni,
             bridge: o.bridge,
             local: o.local,
@@ -181,11 +181,11 @@ const BACKEND: &str = "/local/domain/0/backend/vif";
 
 /// Reads the live host (the namespace this runs in).
 pub fn read(runner: &dyn Runner) -> anyhow::Result<Map> {
-    let links = state::detailed_links(runner).map_err(anyhow::Error::msg)?;
+    let links = xennet::live::detailed_links(runner).map_err(anyhow::Error::msg)?;
     let by_name: BTreeMap<&str, &LinkDetail> =
         links.iter().map(|l| (l.ifname.as_str(), l)).collect();
     let xs = Store::new(runner);
-    let default_dev = state::default_route_dev(runner).ok().flatten();
+    let default_dev = xennet::live::default_route_dev(runner).ok().flatten();
 
     // Bridges and their uplinks.
     let mut bridges = Vec::new();
@@ -314,7 +314,7 @@ pub fn read(runner: &dyn Runner) -> anyhow::Result<Map> {
             Some(l) => match &l.master {
                 Some(m) => bridge_path(m),
                 None => {
-                    let routes: Vec<String> = state::routes(runner, &l.ifname)
+                    let routes: Vec<String> = xennet::live::routes(runner, &l.ifname)
                         .unwrap_or_default()
                         .into_iter()
                         .filter(|r| r.protocol.as_deref() != Some("kernel"))

@@ -44,6 +44,17 @@ pub enum Action {
         check: Cmd,
         cmd: Cmd,
     },
+    /// Run `cmd` when the directory `members` has no entries and `probe` succeeds with output
+    /// that does not contain `marker`: what removes a shared thing (our nftables table) once
+    /// its last user is gone. A failing probe means there is nothing to remove.
+    RunIfUnused {
+        members: String,
+        probe: Cmd,
+        marker: String,
+        cmd: Cmd,
+    },
+    /// Several actions in order; the first failure stops the rest.
+    Seq(Vec<Action>),
 }
 
 impl Action {
@@ -67,6 +78,19 @@ impl Action {
                 }
             }
             Action::RunUnless { check, cmd } => format!("{} || {}", check.line(), cmd.line()),
+            Action::RunIfUnused {
+                members,
+                probe,
+                marker,
+                cmd,
+            } => format!(
+                "[ -z \"$(ls -A {})\" ] && {} | grep -qF {} || {}",
+                shell_words::quote(members),
+                probe.line(),
+                shell_words::quote(marker),
+                cmd.line()
+            ),
+            Action::Seq(all) => all.iter().map(Action::line).collect::<Vec<_>>().join(" && "),
             Action::ListWord {
                 path,
                 vars,
@@ -103,6 +127,22 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
     };
     match action {
         Action::Run(cmd) => run(cmd),
+        Action::RunIfUnused {
+            members,
+            probe,
+            marker,
+            cmd,
+        } => {
+            let in_use = std::fs::read_dir(members).is_ok_and(|mut d| d.next().is_some());
+            if in_use {
+                return Ok(());
+            }
+            match runner.run(probe) {
+                Ok(out) if !out.contains(marker.as_str()) => run(cmd),
+                _ => Ok(()),
+            }
+        }
+        Action::Seq(all) => all.iter().try_for_each(|a| perform(a, runner)),
         Action::RunUnless { check, cmd } => match runner.run(check) {
             Ok(_) => Ok(()),
             Err(_) => run(cmd),

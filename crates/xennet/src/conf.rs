@@ -2,7 +2,9 @@
 //! `name=value` lines, `#` comments. It is the lowest source: an argument beats the
 //! environment, which beats this file (issue 9: `firewall=`, `antispoof=`).
 
+use crate::error::{Error, Result};
 use crate::invocation::Invocation;
+use crate::snapshot::Snapshot;
 use std::path::PathBuf;
 
 /// Where the file is.
@@ -26,18 +28,32 @@ pub fn lookup(text: &str, name: &str) -> Option<String> {
 }
 
 /// A setting from the invocation, else from the file, with where it came from (for messages).
-pub fn setting(inv: &Invocation, name: &str) -> (Option<String>, String) {
-    if let Some(v) = inv.get(name) {
-        return (Some(v.to_string()), inv.origin(name));
-    }
+/// The file's value is checked with `check` even when the invocation overrides it: a broken
+/// host setting is reported, not left to bite the next guest.
+pub fn setting(
+    inv: &Invocation,
+    snap: &Snapshot,
+    name: &str,
+    check: crate::validate::Check,
+) -> Result<(Option<String>, String)> {
     let p = path();
-    match std::fs::read_to_string(&p) {
-        Ok(text) => match lookup(&text, name) {
-            Some(v) => (Some(v), format!("{name}= in {}", p.display())),
-            None => (None, "default".into()),
-        },
-        Err(_) => (None, "default".into()),
+    let in_file = snap.file(&p)?.and_then(|text| lookup(text, name));
+    if let Some(v) = in_file.as_deref().filter(|v| !v.is_empty()) {
+        check(name, v).map_err(|e| {
+            Error::Invalid(crate::validate::Invalid(format!(
+                "{} ({name}= in {})",
+                e.0,
+                p.display()
+            )))
+        })?;
     }
+    if let Some(v) = inv.get(name).filter(|v| !v.is_empty()) {
+        return Ok((Some(v.to_string()), inv.origin(name)));
+    }
+    Ok(match in_file {
+        Some(v) => (Some(v), format!("{name}= in {}", p.display())),
+        None => (None, "default".into()),
+    })
 }
 
 #[cfg(test)]

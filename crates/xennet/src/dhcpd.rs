@@ -3,6 +3,8 @@
 //! mode are kept: VN-14). Host entries are matched by their whole name (VN-15 FIX) and interface
 //! words are kept separate (VN-16 FIX).
 
+use crate::error::Result;
+use crate::snapshot::Snapshot;
 use std::path::{Path, PathBuf};
 
 /// The files dhcpd integration needs; each None when not found.
@@ -13,27 +15,39 @@ pub struct Files {
     pub args: Option<PathBuf>,
 }
 
-fn first(var: &str, candidates: &[&str], executable: bool) -> Option<PathBuf> {
-    if let Ok(v) = std::env::var(var) {
-        if !v.is_empty() {
-            return Some(PathBuf::from(v)).filter(|p| p.exists());
+/// The first of the candidates that is there (a file, or an executable one), or the file an
+/// environment variable names.
+fn first(
+    snap: &Snapshot,
+    var: &str,
+    candidates: &[&str],
+    executable: bool,
+) -> Result<Option<PathBuf>> {
+    let there = |p: &Path| -> Result<bool> {
+        if executable {
+            snap.executable(p)
+        } else {
+            Ok(snap.file(p)?.is_some())
+        }
+    };
+    if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(v);
+        return Ok(there(&p)?.then_some(p));
+    }
+    for c in candidates {
+        if there(Path::new(c))? {
+            return Ok(Some(PathBuf::from(c)));
         }
     }
-    candidates.iter().map(PathBuf::from).find(|p| {
-        use std::os::unix::fs::PermissionsExt;
-        match std::fs::metadata(p) {
-            Ok(m) if executable => m.is_file() && m.permissions().mode() & 0o111 != 0,
-            Ok(m) => m.is_file(),
-            Err(_) => false,
-        }
-    })
+    Ok(None)
 }
 
 /// DH-01: the first existing file of each list (environment variables override, for tests and
 /// unusual layouts: `XENNET_DHCPD_CONF`, `XENNET_DHCPD_INIT`, `XENNET_DHCPD_ARGS`).
-pub fn find() -> Files {
-    Files {
+pub fn find(snap: &Snapshot) -> Result<Files> {
+    Ok(Files {
         conf: first(
+            snap,
             "XENNET_DHCPD_CONF",
             &[
                 "/etc/dhcp/dhcpd.conf",
@@ -41,8 +55,9 @@ pub fn find() -> Files {
                 "/etc/dhcpd.conf",
             ],
             false,
-        ),
+        )?,
         init: first(
+            snap,
             "XENNET_DHCPD_INIT",
             &[
                 "/etc/init.d/isc-dhcp-server",
@@ -52,8 +67,9 @@ pub fn find() -> Files {
                 "/etc/init.d/dhcpd",
             ],
             true,
-        ),
+        )?,
         args: first(
+            snap,
             "XENNET_DHCPD_ARGS",
             &[
                 "/etc/sysconfig/dhcpd",
@@ -63,26 +79,30 @@ pub fn find() -> Files {
                 "/etc/default/isc-dhcp-server",
             ],
             false,
-        ),
-    }
+        )?,
+    })
 }
 
 /// The first line of the file at `path` starting with `key`.
-pub fn get_line(path: &Path, key: &str) -> Option<String> {
-    crate::fileedit::line_of(&std::fs::read_to_string(path).ok()?, key)
+pub fn get_line(snap: &Snapshot, path: &Path, key: &str) -> Result<Option<String>> {
+    Ok(snap
+        .file(path)?
+        .and_then(|t| crate::fileedit::line_of(t, key)))
 }
 
 /// Does dhcpd's args file list `word` among its interfaces?
-pub fn args_has_word(path: &Path, word: &str) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|t| crate::fileedit::lists_word(&t, ARG_VARS, word))
+pub fn args_has_word(snap: &Snapshot, path: &Path, word: &str) -> Result<bool> {
+    Ok(snap
+        .file(path)?
+        .is_some_and(|t| crate::fileedit::lists_word(t, ARG_VARS, word)))
 }
 
 /// The variables of dhcpd's args file that list the interfaces it serves (VN-14).
 pub const ARG_VARS: &[&str] = &["DHCPDARGS", "DHCPD_INTERFACE", "INTERFACES", "INTERFACESv4"];
 
 /// VN-01, NN-02: DHCP is on by default iff the old path `/etc/dhcpd.conf` exists.
-pub fn default_on() -> bool {
-    Path::new("/etc/dhcpd.conf").exists()
+pub fn default_on(snap: &Snapshot) -> Result<bool> {
+    Ok(snap.file("/etc/dhcpd.conf")?.is_some())
 }
 
 /// VN-13: the host entry of one guest NIC.
@@ -108,9 +128,9 @@ pub const SUBNET_KEY: &str = "subnet 10.0.0.0 netmask 255.255.0.0 {";
 
 /// NN-04: the domain of the last `search`/`domain` line and the first nameserver of
 /// resolv.conf, skipping lines holding `#`.
-pub fn resolver() -> (String, String) {
+pub fn resolver(snap: &Snapshot) -> Result<(String, String)> {
     let path = std::env::var("XENNET_RESOLV_CONF").unwrap_or_else(|_| "/etc/resolv.conf".into());
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = snap.file(&path)?.unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.contains('#')).collect();
     let second = |l: &str| l.split_whitespace().nth(1).unwrap_or("").to_string();
     let domain = lines
@@ -130,7 +150,7 @@ pub fn resolver() -> (String, String) {
         .find(|l| l.split_whitespace().next() == Some("nameserver"))
         .map(|l| second(l))
         .unwrap_or_default();
-    (domain, ns)
+    Ok((domain, ns))
 }
 
 #[cfg(test)]
@@ -143,6 +163,9 @@ mod tests {
         let rc = dir.path().join("resolv.conf");
         std::fs::write(&rc, "domain a.example\nsearch b.example # c\nsearch d.example\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n").unwrap();
         std::env::set_var("XENNET_RESOLV_CONF", &rc);
-        assert_eq!(resolver(), ("d.example".into(), "192.0.2.53".into()));
+        let fx = crate::fixture::Fixture::new().file(&rc, &std::fs::read_to_string(&rc).unwrap());
+        let mut snap = Snapshot::new();
+        let r = crate::snapshot::plan(&fx, &mut snap, resolver).unwrap();
+        assert_eq!(r, ("d.example".into(), "192.0.2.53".into()));
     }
 }

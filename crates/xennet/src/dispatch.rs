@@ -2,13 +2,16 @@
 //! invocation, and runs the script's mode (from [`crate::scripts`]) through plan → apply → report.
 
 use crate::apply::apply;
+use crate::error::{Error, Note, Outcome};
 use crate::exec::System;
 use crate::invocation::Invocation;
 use crate::journal::Journal;
-use crate::modes::{HostPlanned, HostPlanner, HostStatus, VifPlanner};
+use crate::live::LiveReader;
+use crate::modes::{HostPlanner, HostStatus, VifPlanner};
 use crate::report::{self, Reporter};
 use crate::scripts::{Run, Script};
-use crate::vif::{self, Command, Stop, TypeIf};
+use crate::snapshot::{self, Snapshot};
+use crate::vif::{self, Command, Front, Stop, TypeIf};
 use crate::xenstore;
 use std::io::Write;
 use std::process::ExitCode;
@@ -91,8 +94,8 @@ pub fn run(script: &'static Script, argv: Vec<std::ffi::OsString>) -> ExitCode {
         log::warn!("unknown setting {name}= ignored");
     }
     match script.run {
-        Run::Vif(planner) => vif_main(&inv, planner),
-        Run::Host { plan, status } => host_main(name, &inv, plan, status),
+        Run::Vif(planner) => vif_main(script, &inv, planner),
+        Run::Host { plan, status } => host_main(script, &inv, plan, status),
     }
 }
 
@@ -111,7 +114,45 @@ fn grammar_failure(script: &str, msg: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
-fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
+/// Every value given for a setting, from the environment or an argument, also one a later
+/// source overrides, passes the setting's check (issue 15); an empty value means "not given".
+fn check_given(script: &Script, inv: &Invocation) -> Result<(), Error> {
+    for (name, given) in &inv.given {
+        let Some(check) = script
+            .settings
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.check)
+        else {
+            continue;
+        };
+        if given.value.is_empty() {
+            continue;
+        }
+        check(name, &given.value).map_err(|e| {
+            Error::Invalid(crate::validate::Invalid(format!(
+                "{} ({})",
+                e.0,
+                given.source.words(name)
+            )))
+        })?;
+    }
+    Ok(())
+}
+
+/// Says the notes planning left, once.
+fn say_notes(rep: &Reporter, notes: &[Note]) {
+    for n in notes {
+        match n {
+            Note::Debug(t) => rep.debug(t),
+            Note::Info(t) => rep.info(t),
+            Note::Warn(t) => rep.warn(t),
+            Note::Error(t) => rep.error(t),
+        }
+    }
+}
+
+fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode {
     // Finish, or fail and say why, well inside libxl's 40 s (TS-05).
     crate::budget::start(std::time::Duration::from_secs(30));
     // From the start: a signal while the host is read stops the run before anything changes
@@ -127,10 +168,13 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         inv.value("XENBUS_PATH")
     ));
 
-    let fail = |xp: Option<&str>, msg: &str| -> ExitCode {
-        rep.error(msg);
+    let fail = |xp: Option<&str>, error: Error| -> ExitCode {
+        let (notes, error) = error.split();
+        say_notes(&rep, &notes);
+        let msg = error.to_string();
+        rep.error(&msg);
         if let (Some(xp), false) = (xp, inv.dry_run) {
-            if let Err(e) = report::write_error(&xs, xp, msg) {
+            if let Err(e) = report::write_error(&xs, xp, &msg) {
                 rep.error(&format!(
                     "Writing {xp}/hotplug-error to xenstore failed: {e}"
                 ));
@@ -139,16 +183,27 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         ExitCode::from(1)
     };
 
-    let ctx = match vif::front_end(inv, &xs) {
-        Ok(ctx) => ctx,
-        Err(Stop::NothingToDo) => return ExitCode::SUCCESS,
-        Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
+    if let Err(e) = check_given(script, inv) {
+        return fail(inv.get("XENBUS_PATH").filter(|x| !x.is_empty()), e);
+    }
+    let ctx = match vif::front_end(inv, script, &xs) {
+        Ok(Front::Run(ctx)) => ctx,
+        Ok(Front::Nothing(why)) => {
+            rep.debug(&why);
+            return ExitCode::SUCCESS;
+        }
+        Err(Stop { xp, error }) => return fail(xp.as_deref(), error),
     };
-    let planned = match planner(&ctx, inv, &xs, &runner, &rep) {
+    let reader = LiveReader {
+        runner: &runner,
+        xenstore: Some(&xs),
+    };
+    let mut snap = Snapshot::new();
+    let planned = match snapshot::plan(&reader, &mut snap, |s| planner(&ctx, inv, s)) {
         Ok(p) => p,
-        Err(Stop::NothingToDo) => return ExitCode::SUCCESS,
-        Err(Stop::Error { xp, msg }) => return fail(xp.as_deref(), &msg),
+        Err(e) => return fail(Some(&ctx.xp), e),
     };
+    say_notes(&rep, &planned.notes);
     let connects = ctx.command == Command::Online && ctx.type_if == TypeIf::Vif;
     let mut plan = if ctx.command.is_up() {
         planned.plan
@@ -175,10 +230,10 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Err(e) = apply(&plan, &runner, None) {
-        return fail(Some(&ctx.xp), &e.to_string());
+        return fail(Some(&ctx.xp), Error::Refused(e.to_string()));
     }
     if let Some(msg) = planned.report_after {
-        return fail(Some(&ctx.xp), &msg);
+        return fail(Some(&ctx.xp), Error::Refused(msg));
     }
     rep.debug(&planned.done);
     ExitCode::SUCCESS
@@ -186,17 +241,37 @@ fn vif_main(inv: &Invocation, planner: VifPlanner) -> ExitCode {
 
 /// `network-* start|stop|status`: under the script's lock (NB-22), an interrupted run's journal
 /// is undone first, then the plan is made from the live host and applied with its journal.
-fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostStatus) -> ExitCode {
+fn host_main(
+    script: &Script,
+    inv: &Invocation,
+    planner: HostPlanner,
+    status: HostStatus,
+) -> ExitCode {
+    let name = script.name;
     let runner = System::default();
+    let reader = LiveReader::new(&runner);
     let command = inv.command.as_deref().unwrap_or("");
     let failed = |e: &str| {
         log::error!("{e}");
         ExitCode::from(1)
     };
+    let say = |notes: &[Note]| {
+        for n in notes {
+            match n {
+                Note::Debug(t) => log::debug!("{t}"),
+                Note::Info(t) => log::info!("{t}"),
+                Note::Warn(t) => log::warn!("{t}"),
+                Note::Error(t) => log::error!("{t}"),
+            }
+        }
+    };
+    if let Err(e) = check_given(script, inv) {
+        return failed(&format!("{e}; nothing was changed"));
+    }
     match command {
         "start" | "stop" => {}
         "confirm" => {
-            return match crate::confirm::confirm(script) {
+            return match crate::confirm::confirm(name) {
                 Ok(msg) => {
                     println!("{msg}");
                     ExitCode::SUCCESS
@@ -205,10 +280,10 @@ fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostS
             }
         }
         "status" => {
-            return match status(inv, &runner) {
+            return match status(inv, &reader, &runner) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
-                Err(e) => failed(&e),
+                Err(e) => failed(&e.to_string()),
             }
         }
         _ => {
@@ -220,20 +295,16 @@ fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostS
     }
     let confirm_secs = match inv.get("confirm").filter(|v| !v.is_empty()) {
         None => None,
-        Some(v) => match crate::validate::number("confirm", v) {
-            Ok(n) if (1..=3600).contains(&n) => Some(u64::from(n)),
-            _ => {
-                return failed(&format!(
-                    "confirm={v:?} is not a number of seconds from 1 to 3600"
-                ))
-            }
+        Some(v) => match crate::validate::confirm_secs("confirm", v) {
+            Ok(n) => Some(n),
+            Err(e) => return failed(&e.0),
         },
     };
-    let journal = Journal::new(script);
+    let journal = Journal::new(name);
     let _lock = if inv.dry_run {
         None
     } else {
-        match crate::lock::claim(script) {
+        match crate::lock::claim(name) {
             Ok(l) => Some(l),
             Err(e) => return failed(&e.to_string()),
         }
@@ -252,15 +323,25 @@ fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostS
             }
         }
     }
-    let (intro, plan) = match planner(command == "start", inv, &runner) {
-        Ok(HostPlanned::Nothing(why)) => {
+    let mut snap = Snapshot::new();
+    let planned = match snapshot::plan(&reader, &mut snap, |s| planner(command == "start", inv, s))
+    {
+        Ok(Outcome::Nothing(why)) => {
             println!("{why}");
             return ExitCode::SUCCESS;
         }
-        Ok(HostPlanned::Plan { intro, plan }) => (intro, plan),
-        Err(e) => return failed(&format!("{e}; nothing was changed")),
+        Ok(Outcome::Plan(p)) => p,
+        Err(e) => {
+            let (notes, e) = e.split();
+            say(&notes);
+            return failed(&format!("{e}; nothing was changed"));
+        }
     };
-    println!("{intro}");
+    say(&planned.notes);
+    let plan = planned.plan;
+    if let Some(intro) = &planned.intro {
+        println!("{intro}");
+    }
     if inv.dry_run {
         print!("{}", plan.render());
         return ExitCode::SUCCESS;
@@ -275,7 +356,7 @@ fn host_main(script: &str, inv: &Invocation, planner: HostPlanner, status: HostS
     if let Err(e) = crate::apply::apply_pending(&plan, &runner, &journal) {
         return failed(&format!("{command} failed: {e}"));
     }
-    if crate::confirm::wait(script, secs) {
+    if crate::confirm::wait(name, secs) {
         journal.clear();
         println!("Confirmed: keeping the change.");
         return ExitCode::SUCCESS;

@@ -13,6 +13,16 @@ pub enum Source {
     Argument,
 }
 
+impl Source {
+    /// `argument NAME=` or `environment variable NAME`.
+    pub fn words(&self, name: &str) -> String {
+        match self {
+            Source::Argument => format!("argument {name}="),
+            Source::Environment => format!("environment variable {name}"),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Setting {
     pub value: String,
@@ -55,6 +65,9 @@ pub struct Invocation {
     pub version: bool,
     /// Argument names not among the script's known names (GEN-04: accepted, warned about).
     pub unknown: Vec<String>,
+    /// Every value given, in order: the environment's, then each argument's, also those a later
+    /// argument overrides, so that every one can be checked.
+    pub given: Vec<(String, Setting)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +105,7 @@ impl Invocation {
         })?;
 
         let mut settings = BTreeMap::new();
+        let mut given = Vec::new();
         let mut env_command = None;
         let mut env_dry_run = false;
         for (k, v) in env {
@@ -102,13 +116,12 @@ impl Invocation {
                 env_dry_run = true;
             }
             if known.contains(&k.as_str()) {
-                settings.insert(
-                    k,
-                    Setting {
-                        value: v,
-                        source: Source::Environment,
-                    },
-                );
+                let s = Setting {
+                    value: v,
+                    source: Source::Environment,
+                };
+                given.push((k.clone(), s.clone()));
+                settings.insert(k, s);
             }
         }
 
@@ -131,13 +144,12 @@ impl Invocation {
                     if !known.contains(&name) && !unknown.iter().any(|u| u == name) {
                         unknown.push(name.to_string());
                     }
-                    settings.insert(
-                        name.to_string(),
-                        Setting {
-                            value: value.to_string(),
-                            source: Source::Argument,
-                        },
-                    );
+                    let s = Setting {
+                        value: value.to_string(),
+                        source: Source::Argument,
+                    };
+                    given.push((name.to_string(), s.clone()));
+                    settings.insert(name.to_string(), s);
                 }
             }
         }
@@ -154,6 +166,7 @@ impl Invocation {
             verbose: flags.verbose,
             version: flags.version,
             unknown,
+            given,
         })
     }
 
@@ -169,9 +182,8 @@ impl Invocation {
 
     /// Where a setting came from, in words for messages.
     pub fn origin(&self, name: &str) -> String {
-        match self.settings.get(name).map(|s| &s.source) {
-            Some(Source::Argument) => format!("argument {name}="),
-            Some(Source::Environment) => format!("environment variable {name}"),
+        match self.settings.get(name) {
+            Some(s) => s.source.words(name),
             None => "default".to_string(),
         }
     }

@@ -1,7 +1,8 @@
 //! Core of xen-netscripts: everything with logic lives here; the script binaries are one-liners
 //! over [`dispatch::run`].
 //!
-//! Data flows one way: [`invocation`] → [`state`] → [`plan`] → [`apply`] → [`report`].
+//! Data flows one way: [`invocation`] → [`snapshot`] (read by [`live`]) → planning in
+//! [`modes`] → [`plan`] → [`apply`] → [`report`].
 
 pub mod action;
 pub mod apply;
@@ -11,19 +12,22 @@ pub mod conf;
 pub mod confirm;
 pub mod dhcpd;
 pub mod dispatch;
+pub mod error;
 pub mod exec;
 pub mod fileedit;
 pub mod firewall;
+pub mod fixture;
 pub mod hooks;
 pub mod invocation;
 pub mod journal;
+pub mod live;
 pub mod lock;
 pub mod modes;
-pub mod nft;
 pub mod paths;
 pub mod plan;
 pub mod report;
 pub mod scripts;
+pub mod snapshot;
 pub mod state;
 pub mod sysctl;
 pub mod validate;

@@ -5,15 +5,16 @@
 pub use crate::action::Action;
 use crate::exec::Cmd;
 
-/// A step that writes a record file, undone by putting back what was there before.
-pub fn write_record(what: &str, path: &std::path::Path, value: String) -> Step {
+/// A step that writes a record file, undone by putting back `old`, what the file held (None:
+/// there was no file).
+pub fn write_record(what: &str, path: &std::path::Path, value: String, old: Option<&str>) -> Step {
     let path_s = path.display().to_string();
-    let undo = match std::fs::read_to_string(path) {
-        Ok(old) => Action::WriteFile {
+    let undo = match old {
+        Some(old) => Action::WriteFile {
             path: path_s.clone(),
             value: old.trim_end().to_string(),
         },
-        Err(_) => Action::RemoveFile {
+        None => Action::RemoveFile {
             path: path_s.clone(),
         },
     };

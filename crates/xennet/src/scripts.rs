@@ -4,6 +4,7 @@
 //! completions, `xennet doctor` and `xennet install`.
 
 use crate::modes::{self, HostPlanner, HostStatus, VifPlanner};
+use crate::validate::{self as v, Check};
 
 /// Where a script reads a setting from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +24,9 @@ pub struct Setting {
     pub name: &'static str,
     pub from: Source,
     pub help: &'static str,
+    /// The check every given value of it passes (from any source, also one another source
+    /// overrides), before anything is read or touched.
+    pub check: Option<Check>,
 }
 
 pub struct Word {
@@ -59,12 +63,28 @@ pub struct Script {
 }
 
 const fn s(name: &'static str, from: Source, help: &'static str) -> Setting {
-    Setting { name, from, help }
+    Setting {
+        name,
+        from,
+        help,
+        check: None,
+    }
 }
 
-const VIF: Setting = s(
+/// A setting whose values are checked by `check`.
+const fn c(name: &'static str, from: Source, check: Check, help: &'static str) -> Setting {
+    Setting {
+        name,
+        from,
+        help,
+        check: Some(check),
+    }
+}
+
+const VIF: Setting = c(
     "vif",
     Source::Args,
+    v::ifname,
     "The backend interface the kernel made, vif<domid>.<devid>; the toolstack sets it for \
      online/offline.",
 );
@@ -80,14 +100,16 @@ const XENBUS_BASE_PATH: Setting = s(
     Source::Unused,
     "The base of the backend path.",
 );
-const INTERFACE: Setting = s(
+const INTERFACE: Setting = c(
     "INTERFACE",
     Source::Args,
+    v::ifname,
     "The tap device of an HVM guest's emulated NIC, vif<domid>.<devid>-emu, for add/remove.",
 );
-const TYPE_IF: Setting = s(
+const TYPE_IF: Setting = c(
     "type_if",
     Source::Args,
+    v::type_if,
     "vif (the default: online/offline act) or tap (add/remove act); any other pairing of \
      command and type does nothing and succeeds.",
 );
@@ -96,59 +118,69 @@ const SCRIPT: Setting = s(
     Source::Unused,
     "The script's name as the guest's configuration gives it.",
 );
-const IP: Setting = s(
+const IP: Setting = c(
     "ip",
     Source::XenstoreFirst,
+    v::check_ip_list,
     "The guest's addresses, separated by spaces (address or address/prefix).",
 );
-const VIFNAME: Setting = s(
+const VIFNAME: Setting = c(
     "vifname",
     Source::Xenstore,
+    v::ifname,
     "A name for the interface: the kernel's vifD.N is renamed to it (a tap to <vifname>-emu).",
 );
-const FIREWALL: Setting = s(
+const FIREWALL: Setting = c(
     "firewall",
     Source::Args,
+    crate::firewall::check_setting,
     "iptables (the default: the originals' FORWARD rules for the guest), nftables (a chain of \
      the guest's in table xen_netscripts) or none (no rules, as Debian's packaging). Also read \
      from /etc/xen/xen-netscripts.conf (XENNET_CONF), below the argument and environment.",
 );
-const ANTISPOOF_VIF: Setting = s(
+const ANTISPOOF_VIF: Setting = c(
     "antispoof",
     Source::Args,
+    v::check_yes_no,
     "yes or no (default): with firewall=nftables, drop what the guest sends from an address \
      not in ip= (and, on a bridge, from a MAC not its own). Also read from \
      /etc/xen/xen-netscripts.conf.",
 );
-const MAC: Setting = s(
+const MAC: Setting = c(
     "mac",
     Source::XenstoreFirst,
+    v::mac,
     "The guest's MAC, checked to be unicast (see xennet mac check).",
 );
-const NETDEV_HOST: Setting = s(
+const NETDEV_HOST: Setting = c(
     "netdev",
     Source::Args,
+    v::ifname,
     "The uplink; default: the device of the default route.",
 );
-const NETDEV_ROUTED: Setting = s(
+const NETDEV_ROUTED: Setting = c(
     "netdev",
     Source::Args,
+    v::ifname,
     "The uplink; default: eth0 when it exists, else the device of the default route.",
 );
-const VIFNUM: Setting = s(
+const VIFNUM: Setting = c(
     "vifnum",
     Source::Args,
+    v::check_number,
     "Accepted for compatibility (a number); not used.",
 );
-const CONFIRM: Setting = s(
+const CONFIRM: Setting = c(
     "confirm",
     Source::Args,
+    v::check_confirm,
     "With start: keep the change only if `<script> confirm` is run within this many seconds \
      (1-3600), else roll it back by itself.",
 );
-const FIREWALL_UNUSED: Setting = s(
+const FIREWALL_HOST: Setting = c(
     "firewall",
     Source::Unused,
+    crate::firewall::check_setting,
     "Accepted so one environment can serve every script; only the vif scripts read it.",
 );
 
@@ -210,17 +242,19 @@ pub static SCRIPTS: [Script; 7] = [
             INTERFACE,
             TYPE_IF,
             SCRIPT,
-            s(
+            c(
                 "bridge",
                 Source::XenstoreFirst,
+                v::ifname,
                 "The bridge to join; default: the first bridge on the host. An old xenbrN \
                  becomes ethN when only that exists.",
             ),
             IP,
             VIFNAME,
-            s(
+            c(
                 "mtu",
                 Source::Xenstore,
+                v::check_mtu,
                 "The interface's MTU; default: the bridge's. Written to the frontend too.",
             ),
             MAC,
@@ -248,17 +282,19 @@ pub static SCRIPTS: [Script; 7] = [
             INTERFACE,
             TYPE_IF,
             SCRIPT,
-            s(
+            c(
                 "bridge",
                 Source::XenstoreFirst,
+                modes::vif_openvswitch::check_bridge,
                 "NAME[.VLAN][:TRUNK1:TRUNK2...]: the Open vSwitch bridge, the access VLAN tag and \
                  the trunk VLANs of the port.",
             ),
             IP,
             VIFNAME,
-            s(
+            c(
                 "mtu",
                 Source::Xenstore,
+                v::check_mtu,
                 "The interface's MTU; default: the bridge's. Written to the frontend too.",
             ),
             MAC,
@@ -287,9 +323,10 @@ pub static SCRIPTS: [Script; 7] = [
             SCRIPT,
             IP,
             VIFNAME,
-            s(
+            c(
                 "mac",
                 Source::Xenstore,
+                v::mac,
                 "The guest's MAC, for its dhcpd host entry.",
             ),
             s(
@@ -340,63 +377,73 @@ pub static SCRIPTS: [Script; 7] = [
         words: NETWORK_WORDS,
         settings: &[
             NETDEV_HOST,
-            s(
+            c(
                 "bridge",
                 Source::Args,
+                v::bridge_or_null,
                 "The bridge's name; default: netdev's name (layout=netdev), else xenbr<vifnum>. \
                  null does nothing.",
             ),
-            s(
+            c(
                 "layout",
                 Source::Args,
+                modes::network_bridge::check_layout,
                 "netdev (default): the bridge takes the NIC's name, which becomes p<netdev>, and is \
                  also named xenbr<vifnum>; netloop: eth0 -> vif0.0 -> xenbr0 -> peth0, dom0's \
                  interface a veth behind the bridge; xenbr: bridge xenbr<vifnum> holds the \
                  addresses, the NIC keeps its name. stop and status find it on the host.",
             ),
-            s(
+            c(
                 "vifnum",
                 Source::Args,
+                v::check_number,
                 "The number N in xenbrN, vethN and vif0.N; default: the NIC's number (eth1: 1), else 0.",
             ),
-            s(
+            c(
                 "antispoof",
                 Source::Args,
+                v::check_yes_no,
                 "yes or no (default): drop forwarded traffic except what the vif scripts allow.",
             ),
-            FIREWALL_UNUSED,
+            FIREWALL_HOST,
             CONFIRM,
-            s(
+            c(
                 "overlay",
                 Source::Args,
+                modes::network_bridge::check_overlay,
                 "vxlan: instead of taking dom0's NIC, make bridge= (default vxbr<vni>) with a \
                  kernel VXLAN device vxlan<vni> as its uplink to the other hosts.",
             ),
-            s(
+            c(
                 "vni",
                 Source::Args,
+                v::check_vni,
                 "With overlay=vxlan: the tenant network's number, 1 to 16777215, the same on \
                  every host.",
             ),
-            s(
+            c(
                 "peers",
                 Source::Args,
+                v::check_host_addrs,
                 "With overlay=vxlan: A[,B...], the other hosts' underlay addresses (IPv4 or IPv6).",
             ),
-            s(
+            c(
                 "dstport",
                 Source::Args,
+                v::check_port,
                 "With overlay=vxlan: the UDP port, 1 to 65535; default 4789.",
             ),
-            s(
+            c(
                 "local",
                 Source::Args,
+                v::check_host_addr,
                 "With overlay=vxlan: this host's underlay address; default: the source of the \
                  route to the first peer.",
             ),
-            s(
+            c(
                 "underlay",
                 Source::Args,
+                v::ifname,
                 "With overlay=vxlan: the device towards the other hosts (its MTU must be at least \
                  1550, 1570 over IPv6); default: the route's device to the first peer.",
             ),
@@ -417,9 +464,10 @@ pub static SCRIPTS: [Script; 7] = [
         words: NETWORK_WORDS,
         settings: &[
             NETDEV_HOST,
-            s(
+            c(
                 "antispoof",
                 Source::Args,
+                v::check_yes_no,
                 "yes or no; accepted, not implemented (nor by the original).",
             ),
             s(
@@ -429,7 +477,7 @@ pub static SCRIPTS: [Script; 7] = [
                  exists.",
             ),
             VIFNUM,
-            FIREWALL_UNUSED,
+            FIREWALL_HOST,
             CONFIRM,
         ],
         run: Run::Host {
@@ -447,9 +495,10 @@ pub static SCRIPTS: [Script; 7] = [
         words: NETWORK_WORDS,
         settings: &[
             NETDEV_ROUTED,
-            s(
+            c(
                 "antispoof",
                 Source::Args,
+                v::check_yes_no,
                 "yes or no; accepted, nothing to do in routed mode.",
             ),
             VIFNUM,

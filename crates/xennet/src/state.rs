@@ -1,19 +1,7 @@
-//! What the host looks like now. Link facts come from `/sys/class/net` (no process needed);
-//! addresses and routes from `ip -j`, parsed with serde.
+//! The host's objects as data: links, addresses and routes as sysfs and `ip -j` describe them,
+//! and the `ip` arguments that make them again elsewhere. [`crate::live`] reads them.
 
-use crate::exec::{ip, Runner};
 use serde::Deserialize;
-use std::path::PathBuf;
-
-fn sys(dev: &str) -> PathBuf {
-    crate::paths::sys_class_net().join(dev)
-}
-
-fn sys_read(dev: &str, file: &str) -> Option<String> {
-    std::fs::read_to_string(sys(dev).join(file))
-        .ok()
-        .map(|s| s.trim().to_string())
-}
 
 /// A link, as sysfs shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,94 +15,30 @@ pub struct Link {
     pub master: Option<String>,
     pub is_bridge: bool,
     pub alias: String,
+    /// The interface flags (IFF_*).
+    pub flags: u32,
 }
 
-/// Reads a link from sysfs; None if there is no such link.
-pub fn link(dev: &str) -> Option<Link> {
-    if dev.is_empty() || dev.contains('/') || dev == "." || dev == ".." {
-        return None;
+impl Link {
+    /// A plain link of that name, down, MTU 1500, no master (fixtures start from it).
+    pub fn named(name: &str) -> Link {
+        Link {
+            name: name.to_string(),
+            ifindex: 0,
+            mtu: 1500,
+            address: String::new(),
+            up: false,
+            master: None,
+            is_bridge: false,
+            alias: String::new(),
+            flags: IFF_MULTICAST,
+        }
     }
-    let base = sys(dev);
-    let ifindex = sys_read(dev, "ifindex")?.parse().ok()?;
-    let flags = sys_read(dev, "flags")
-        .and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0);
-    let master = std::fs::read_link(base.join("master"))
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-    Some(Link {
-        name: dev.to_string(),
-        ifindex,
-        mtu: sys_read(dev, "mtu")
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0),
-        address: sys_read(dev, "address").unwrap_or_default(),
-        up: flags & 1 == 1,
-        master,
-        is_bridge: base.join("bridge").is_dir(),
-        alias: sys_read(dev, "ifalias").unwrap_or_default(),
-    })
-}
-
-pub fn exists(dev: &str) -> bool {
-    link(dev).is_some()
-}
-
-/// BR-02: is `dev` a port of `bridge`?
-pub fn is_port(bridge: &str, dev: &str) -> bool {
-    sys(bridge).join("brif").join(dev).exists()
-}
-
-/// The ports of a bridge, sorted.
-pub fn ports(bridge: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(sys(bridge).join("brif"))
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Every bridge on the host, sorted by name (the order `brctl show` lists them in).
-pub fn bridges() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(crate::paths::sys_class_net())
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-                .filter(|n| sys(n).join("bridge").is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// The interface flags of a link (IFF_*), from sysfs; 0 if unreadable.
-pub fn flags(dev: &str) -> u32 {
-    sys_read(dev, "flags")
-        .and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0)
 }
 
 /// IFF_NOARP and IFF_MULTICAST, the two flags a netloop port changes (NL-04).
 pub const IFF_NOARP: u32 = 0x80;
 pub const IFF_MULTICAST: u32 = 0x1000;
-
-/// The link that carries `name` as its name or as an alternative name (`ip link property add …
-/// altname`); sysfs knows only the first, the kernel's name lookup both.
-pub fn resolve_name(runner: &dyn Runner, name: &str) -> Option<String> {
-    if exists(name) {
-        return Some(name.to_string());
-    }
-    #[derive(Deserialize)]
-    struct Named {
-        ifname: String,
-    }
-    let out = runner.run(&ip(["-j", "link", "show", "dev", name])).ok()?;
-    let links: Vec<Named> = parse_json(&out, "link show").ok()?;
-    links.into_iter().next().map(|l| l.ifname)
-}
 
 /// An address as `ip -j addr` shows it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -209,14 +133,16 @@ impl Addr {
 }
 
 #[derive(Deserialize)]
-struct AddrLink {
+pub struct AddrLink {
     #[serde(default)]
-    addr_info: Vec<Addr>,
+    pub ifname: String,
+    #[serde(default)]
+    pub addr_info: Vec<Addr>,
 }
 
 /// Parses `ip -j` output; no output is an empty list, anything unreadable an error (planning on
 /// a misread host would move nothing and then lose what it did not see).
-fn parse_json<T: serde::de::DeserializeOwned>(out: &str, what: &str) -> Result<Vec<T>, String> {
+pub fn parse_json<T: serde::de::DeserializeOwned>(out: &str, what: &str) -> Result<Vec<T>, String> {
     let text = out.trim();
     if text.is_empty() {
         return Ok(Vec::new());
@@ -226,66 +152,6 @@ fn parse_json<T: serde::de::DeserializeOwned>(out: &str, what: &str) -> Result<V
             "cannot read the output of `ip -j {what}` ({e}): iproute2 with JSON output is needed"
         )
     })
-}
-
-/// The addresses of a link, in the kernel's order (primary before secondary).
-pub fn addrs(runner: &dyn Runner, dev: &str) -> Result<Vec<Addr>, String> {
-    let out = runner
-        .run(&ip(["-j", "addr", "show", "dev", dev]))
-        .map_err(|e| e.to_string())?;
-    let links: Vec<AddrLink> = parse_json(&out, "addr show")?;
-    Ok(links.into_iter().flat_map(|l| l.addr_info).collect())
-}
-
-/// IP-01: the first primary IPv4 address of a link, without prefix; None if it has none.
-pub fn primary_ipv4(runner: &dyn Runner, dev: &str) -> Result<Option<String>, String> {
-    if !exists(dev) {
-        return Ok(None);
-    }
-    Ok(addrs(runner, dev)?
-        .into_iter()
-        .find(|a| a.family == "inet" && !a.secondary)
-        .map(|a| a.local))
-}
-
-/// The uplink of the routed modes: `netdev` when given; else `eth0`, the originals' default, when
-/// it exists; else the device of the default route (modern names like `enp0s3`). Returns the
-/// device and how it was chosen.
-pub fn choose_uplink(runner: &dyn Runner, given: Option<&str>, origin: &str) -> (String, String) {
-    if let Some(n) = given.filter(|n| !n.is_empty()) {
-        return (n.to_string(), origin.to_string());
-    }
-    if exists("eth0") {
-        return ("eth0".into(), "the default".into());
-    }
-    match default_route_dev(runner) {
-        Ok(Some(d)) => (
-            d,
-            "the device of the default route, as there is no eth0".into(),
-        ),
-        _ => ("eth0".into(), "the default".into()),
-    }
-}
-
-/// network-bridge's and network-nat's uplink: `netdev` when given, else the default route's device
-/// (NB-02, parsed whole; issue 3 asks the same of NAT), else `eth0`. Checked as an interface name;
-/// returned with how it was chosen, which the scripts print.
-pub fn uplink_by_default_route(
-    inv: &crate::invocation::Invocation,
-    runner: &dyn Runner,
-) -> Result<(String, String), String> {
-    let (netdev, origin) = match inv.get("netdev").filter(|v| !v.is_empty()) {
-        Some(n) => (n.to_string(), inv.origin("netdev")),
-        None => match default_route_dev(runner)? {
-            Some(d) => (d, "the device of the default route".to_string()),
-            None => (
-                "eth0".to_string(),
-                "the default, as there is no default route".to_string(),
-            ),
-        },
-    };
-    crate::validate::ifname("netdev", &netdev).map_err(|e| e.0)?;
-    Ok((netdev, origin))
 }
 
 /// A link with everything `ip -j -d addr show` tells about it: the whole-host view that
@@ -338,14 +204,6 @@ impl LinkDetail {
             .map(|a| format!("{}/{}", a.local, a.prefixlen))
             .collect()
     }
-}
-
-/// Every link of this namespace with its addresses, in ifindex order.
-pub fn detailed_links(runner: &dyn Runner) -> Result<Vec<LinkDetail>, String> {
-    let out = runner
-        .run(&ip(["-j", "-d", "addr", "show"]))
-        .map_err(|e| e.to_string())?;
-    parse_json(&out, "-d addr show")
 }
 
 /// A route as `ip -j route` shows it.
@@ -420,34 +278,6 @@ impl Route {
     pub fn has_gateway(&self) -> bool {
         self.gateway.is_some()
     }
-}
-
-/// The routes through `dev` in every table (policy-routing tables included), IPv4 then IPv6.
-pub fn routes(runner: &dyn Runner, dev: &str) -> Result<Vec<Route>, String> {
-    let mut all = Vec::new();
-    for v6 in [false, true] {
-        let fam = if v6 { "-6" } else { "-4" };
-        let out = runner
-            .run(&ip([
-                fam, "-j", "route", "show", "table", "all", "dev", dev,
-            ]))
-            .map_err(|e| e.to_string())?;
-        let mut rs: Vec<Route> = parse_json(&out, "route show")?;
-        for r in &mut rs {
-            r.v6 = v6;
-        }
-        all.extend(rs);
-    }
-    Ok(all)
-}
-
-/// The device of the first IPv4 default route (NB-02, parsed properly: `enp0s3` stays whole).
-pub fn default_route_dev(runner: &dyn Runner) -> Result<Option<String>, String> {
-    let out = runner
-        .run(&ip(["-4", "-j", "route", "show", "default"]))
-        .map_err(|e| e.to_string())?;
-    let rs: Vec<Route> = parse_json(&out, "route show default")?;
-    Ok(rs.into_iter().find_map(|r| r.dev))
 }
 
 #[cfg(test)]

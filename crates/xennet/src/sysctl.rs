@@ -21,13 +21,6 @@ pub fn proxy_arp(dev: &str) -> String {
         .to_string()
 }
 
-/// The current value, trimmed; None when the file does not exist (e.g. no such device).
-pub fn read(path: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|v| v.trim().to_string())
-}
-
 /// A step setting `path` to `value`, undone by writing back `old`; None if it already holds it.
 pub fn set(what: &str, path: &str, value: &str, old: Option<&str>) -> Option<Step> {
     if old == Some(value) {

@@ -133,6 +133,112 @@ pub fn yes_no(what: &str, v: &str) -> Result<bool, Invalid> {
     }
 }
 
+/// A check of one given value: the setting's name and the value (never empty: an empty value
+/// means "not given" in every script).
+pub type Check = fn(&str, &str) -> Result<(), Invalid>;
+
+pub fn check_ip_list(what: &str, v: &str) -> Result<(), Invalid> {
+    ip_list(what, v).map(|_| ())
+}
+
+pub fn check_mtu(what: &str, v: &str) -> Result<(), Invalid> {
+    mtu(what, v).map(|_| ())
+}
+
+pub fn check_number(what: &str, v: &str) -> Result<(), Invalid> {
+    number(what, v).map(|_| ())
+}
+
+pub fn check_yes_no(what: &str, v: &str) -> Result<(), Invalid> {
+    yes_no(what, v).map(|_| ())
+}
+
+/// VC-02's values.
+pub fn type_if(what: &str, v: &str) -> Result<(), Invalid> {
+    match v {
+        "vif" | "tap" => Ok(()),
+        _ => Err(bad(format!(
+            "unknown interface type {v} ({what} must be vif or tap)"
+        ))),
+    }
+}
+
+/// network-bridge's `bridge=`: an interface name, or `null` (do nothing).
+pub fn bridge_or_null(what: &str, v: &str) -> Result<(), Invalid> {
+    if v == "null" {
+        return Ok(());
+    }
+    ifname(what, v)
+}
+
+/// `confirm=`: seconds to wait for a confirmation.
+pub fn confirm_secs(what: &str, v: &str) -> Result<u64, Invalid> {
+    match number(what, v) {
+        Ok(n) if (1..=3600).contains(&n) => Ok(u64::from(n)),
+        _ => Err(bad(format!(
+            "{what}={v:?} is not a number of seconds from 1 to 3600"
+        ))),
+    }
+}
+
+pub fn check_confirm(what: &str, v: &str) -> Result<(), Invalid> {
+    confirm_secs(what, v).map(|_| ())
+}
+
+/// A VXLAN network identifier.
+pub fn vni(what: &str, v: &str) -> Result<u32, Invalid> {
+    match v.parse::<u32>() {
+        Ok(n) if (1..=16_777_215).contains(&n) => Ok(n),
+        _ => Err(bad(format!(
+            "{what}={v:?} is not a VXLAN id: give a number from 1 to 16777215"
+        ))),
+    }
+}
+
+pub fn check_vni(what: &str, v: &str) -> Result<(), Invalid> {
+    vni(what, v).map(|_| ())
+}
+
+/// A UDP port other than 0.
+pub fn port(what: &str, v: &str, default: u16) -> Result<u16, Invalid> {
+    match v.parse::<u16>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(bad(format!(
+            "{what}={v:?} is not a UDP port: give a number from 1 to 65535 (default {default})"
+        ))),
+    }
+}
+
+pub fn check_port(what: &str, v: &str) -> Result<(), Invalid> {
+    port(what, v, 4789).map(|_| ())
+}
+
+/// The unicast address of another host (an overlay peer, this host's underlay address).
+pub fn host_addr(what: &str, v: &str) -> Result<IpAddr, Invalid> {
+    let a: IpAddr = v.trim().parse().map_err(|_| {
+        bad(format!(
+            "{what}={v:?} is not an IPv4 or IPv6 address (e.g. 198.51.100.2 or 2001:db8::2)"
+        ))
+    })?;
+    if a.is_unspecified() || a.is_multicast() || a.is_loopback() {
+        return Err(bad(format!(
+            "{what}={v:?} is not a unicast address of another host: give the peer's underlay address"
+        )));
+    }
+    Ok(a)
+}
+
+pub fn check_host_addr(what: &str, v: &str) -> Result<(), Invalid> {
+    host_addr(what, v).map(|_| ())
+}
+
+/// A comma-separated list of host addresses.
+pub fn check_host_addrs(what: &str, v: &str) -> Result<(), Invalid> {
+    v.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .try_for_each(|p| host_addr(what, p).map(|_| ()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,12 @@
 //! checks, the required variables, the backend path, `vifname` renames and the `ip` list, all
 //! validated before anything on the host is touched.
 
+use crate::error::{Error, Result};
 use crate::invocation::Invocation;
-use crate::state;
-use crate::validate;
+use crate::scripts::{Script, Source};
+use crate::snapshot::Snapshot;
+use crate::state::Link;
+use crate::validate::{self, Invalid};
 use crate::xenstore::XenStore;
 use std::collections::BTreeMap;
 
@@ -59,8 +62,6 @@ pub struct VifContext {
     /// The device the script works on, after any `vifname` (VC-08).
     pub dev: String,
     pub vifname: String,
-    /// A rename to do first (VC-07): from the kernel name to `dev`.
-    pub rename: bool,
     /// The guest's addresses (VC-10), validated.
     pub ips: Vec<String>,
     pub domid: String,
@@ -69,19 +70,26 @@ pub struct VifContext {
     pub keys: BTreeMap<String, String>,
 }
 
-/// Why the front end stopped.
+/// What the front end found: a vif to plan for, or nothing to do (VC-03: this pairing of
+/// command and type is not this script's; exit 0).
 #[derive(Debug)]
-pub enum Stop {
-    /// VC-03: nothing to do for this pairing of command and type; exit 0.
-    NothingToDo,
-    /// An error. `xp` is set when the backend path is known, so hotplug-error can be written.
-    Error { xp: Option<String>, msg: String },
+pub enum Front {
+    Run(VifContext),
+    Nothing(String),
+}
+
+/// Why the front end stopped. `xp` is set when the backend path is known, so hotplug-error can
+/// be written there.
+#[derive(Debug)]
+pub struct Stop {
+    pub xp: Option<String>,
+    pub error: Error,
 }
 
 fn err(xp: Option<&str>, msg: impl Into<String>) -> Stop {
-    Stop::Error {
+    Stop {
         xp: xp.map(str::to_string),
-        msg: msg.into(),
+        error: Error::Invalid(Invalid(msg.into())),
     }
 }
 
@@ -131,8 +139,14 @@ fn key_or(keys: &BTreeMap<String, String>, key: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
-/// Runs the checks of §3 in their order and reads what every vif script needs.
-pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop> {
+/// Runs the checks of §3 in their order and reads the backend keys every vif script needs; each
+/// key the script reads is checked like the same setting given as an argument (issue 15: a
+/// malformed value is refused wherever it comes from).
+pub fn front_end(
+    inv: &Invocation,
+    script: &Script,
+    xs: &dyn XenStore,
+) -> std::result::Result<Front, Stop> {
     let xp_env = inv.get("XENBUS_PATH").filter(|x| !x.is_empty());
     // VC-01 (the issue asks for hotplug-error here too, when the backend path is known).
     let command = match inv.command.as_deref() {
@@ -167,7 +181,11 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
         Command::Add | Command::Remove => TypeIf::Tap,
     };
     if type_if != pairs_with {
-        return Err(Stop::NothingToDo);
+        return Ok(Front::Nothing(format!(
+            "{} with type_if={}: nothing to do",
+            command.word(),
+            type_if.word()
+        )));
     }
 
     // VC-05, VC-06
@@ -249,6 +267,17 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
         .read_dir(&xp, BACKEND_KEYS)
         .map_err(|e| err(Some(&xp), e.to_string()))?
         .unwrap_or_default();
+    for setting in script.settings.iter() {
+        let from_xenstore = matches!(setting.from, Source::Xenstore | Source::XenstoreFirst);
+        let (Some(check), true) = (setting.check, from_xenstore) else {
+            continue;
+        };
+        if let Some(v) = keys.get(setting.name).filter(|v| !v.is_empty()) {
+            let key = crate::xenstore::join(&xp, setting.name);
+            check(setting.name, v)
+                .map_err(|e| err(Some(&xp), format!("{} (from xenstore key {key})", e.0)))?;
+        }
+    }
 
     // VC-07, VC-08
     let vifname = key_or(&keys, "vifname", "");
@@ -273,91 +302,92 @@ pub fn front_end(inv: &Invocation, xs: &dyn XenStore) -> Result<VifContext, Stop
             }
         }
     };
-    let rename = dev != kernel_name && command.is_up() && state::exists(&kernel_name);
-    if rename && state::exists(&dev) {
-        return Err(err(
-            Some(&xp),
-            format!("Cannot rename interface {kernel_name}. An interface with name {dev} already exists."),
-        ));
-    }
-
     // VC-10
     let ip_default = inv.value("ip");
     let ip_value = key_or(&keys, "ip", ip_default);
     let ips = validate::ip_list("ip", &ip_value).map_err(|e| err(Some(&xp), e.0))?;
 
-    Ok(VifContext {
+    Ok(Front::Run(VifContext {
         command,
         type_if,
         xp,
         kernel_name,
         dev,
         vifname,
-        rename,
         ips,
         domid,
         devid,
         keys,
-    })
+    }))
 }
 
 /// What `offline`/`remove` find of the device.
-pub enum Found {
-    Ours(state::Link),
+pub enum Found<'a> {
+    Ours(&'a Link),
     Gone,
     /// A link of that name that belongs to another vif: nothing of it may be touched.
-    NotOurs(state::Link),
+    NotOurs(&'a Link),
+}
+
+/// online/add: the link to configure, and whether it is renamed first (VC-07).
+pub struct Configure<'a> {
+    /// Still under its kernel name when a rename is due.
+    pub link: &'a Link,
+    pub rename: bool,
 }
 
 impl VifContext {
-    /// An error for this vif, reported through hotplug-error.
-    pub fn fatal(&self, msg: impl Into<String>) -> Stop {
-        Stop::Error {
-            xp: Some(self.xp.clone()),
-            msg: msg.into(),
+    /// A rename is due (VC-07) when a `vifname` differs from the kernel's name and the link still
+    /// has the kernel's name; the new name must be free.
+    fn rename_due(&self, snap: &Snapshot) -> Result<bool> {
+        let rename = self.dev != self.kernel_name
+            && self.command.is_up()
+            && snap.exists(&self.kernel_name)?;
+        if rename && snap.exists(&self.dev)? {
+            return Err(Error::refused(format!(
+                "Cannot rename interface {}. An interface with name {} already exists.",
+                self.kernel_name, self.dev
+            )));
         }
+        Ok(rename)
     }
 
-    /// online/add: the link to configure (still under its kernel name when a rename is due),
-    /// checked to exist and to be this vif's.
-    pub fn link_to_configure(&self) -> Result<state::Link, Stop> {
-        let name = if self.rename {
-            &self.kernel_name
-        } else {
-            &self.dev
-        };
-        let Some(link) = state::link(name) else {
-            return Err(self.fatal(format!(
+    /// online/add: the link to configure, checked to exist and to be this vif's.
+    pub fn configure<'s>(&self, snap: &'s Snapshot) -> Result<Configure<'s>> {
+        let rename = self.rename_due(snap)?;
+        let name = if rename { &self.kernel_name } else { &self.dev };
+        let Some(link) = snap.link(name)? else {
+            return Err(Error::refused(format!(
                 "{name} does not exist: the backend has not created it yet (is xen-netback \
                  loaded, and has the backend reached InitWait?), or the guest is gone"
             )));
         };
-        if !self.owns(&link) {
-            return Err(self.fatal(format!(
+        if !self.owns(link) {
+            return Err(Error::refused(format!(
                 "{} belongs to {}, not to {}: choose another vifname",
                 self.dev, link.alias, self.kernel_name
             )));
         }
-        Ok(link)
+        Ok(Configure { link, rename })
     }
 
     /// offline/remove: the device, if it is still there and this vif's.
-    pub fn link_to_release(&self) -> Found {
-        match state::link(&self.dev) {
-            Some(l) if self.owns(&l) => Found::Ours(l),
+    pub fn link_to_release<'s>(&self, snap: &'s Snapshot) -> Result<Found<'s>> {
+        Ok(match snap.link(&self.dev)? {
+            Some(l) if self.owns(l) => Found::Ours(l),
             Some(l) => Found::NotOurs(l),
             None => Found::Gone,
-        }
+        })
     }
 
     /// Is `dev` the link this vif owns? A renamed link carries its kernel name as its alias; a
     /// link that claims another vif (e.g. another guest's duplicate `vifname`) is not ours.
-    pub fn owns(&self, link: &state::Link) -> bool {
+    pub fn owns(&self, link: &Link) -> bool {
         link.name == self.kernel_name || link.alias.is_empty() || link.alias == self.kernel_name
     }
 
     /// The rename step (VC-07): the link must be down, and it keeps its kernel name as alias.
-    pub fn rename_steps(&self, link: &state::Link) -> Vec<crate::plan::Step> {
+    pub fn rename_steps(&self, link: &Link) -> Vec<crate::plan::Step> {
         use crate::exec::ip;
         use crate::plan::Step;
         let mut steps = Vec::new();
@@ -436,9 +466,20 @@ mod tests {
         Invocation::parse(argv, env, &known).unwrap()
     }
 
-    fn msg(r: Result<VifContext, Stop>) -> (Option<String>, String) {
+    fn front(inv: &Invocation, xs: &dyn XenStore) -> std::result::Result<Front, Stop> {
+        front_end(inv, crate::scripts::find("vif-bridge").unwrap(), xs)
+    }
+
+    fn run(r: std::result::Result<Front, Stop>) -> VifContext {
         match r {
-            Err(Stop::Error { xp, msg }) => (xp, msg),
+            Ok(Front::Run(ctx)) => ctx,
+            other => panic!("expected a context, got {other:?}"),
+        }
+    }
+
+    fn msg(r: std::result::Result<Front, Stop>) -> (Option<String>, String) {
+        match r {
+            Err(Stop { xp, error }) => (xp, error.to_string()),
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -466,28 +507,28 @@ mod tests {
     fn command_and_type_checks() {
         let xs = crate::xenstore::Memory::default();
         let env = [("XENBUS_PATH", "backend/vif/1/0"), ("vif", "vif1.0")];
-        let (xp, m) = msg(front_end(&inv(&["frob"], &env), &xs));
+        let (xp, m) = msg(front(&inv(&["frob"], &env), &xs));
         assert_eq!(xp.as_deref(), Some("backend/vif/1/0"));
         assert!(m.starts_with("Invalid command: frob"));
-        let (_, m) = msg(front_end(&inv(&["online", "type_if=xyz"], &env), &xs));
+        let (_, m) = msg(front(&inv(&["online", "type_if=xyz"], &env), &xs));
         assert!(m.starts_with("unknown interface type xyz"));
         // VC-03: udev-style add for a PV vif, online for a tap: nothing to do.
         assert!(matches!(
-            front_end(&inv(&["add"], &env), &xs),
-            Err(Stop::NothingToDo)
+            front(&inv(&["add"], &env), &xs),
+            Ok(Front::Nothing(_))
         ));
         assert!(matches!(
-            front_end(&inv(&["online", "type_if=tap"], &env), &xs),
-            Err(Stop::NothingToDo)
+            front(&inv(&["online", "type_if=tap"], &env), &xs),
+            Ok(Front::Nothing(_))
         ));
     }
 
     #[test]
     fn required_variables() {
         let xs = crate::xenstore::Memory::default();
-        let (xp, m) = msg(front_end(&inv(&["online"], &[("vif", "vif1.0")]), &xs));
+        let (xp, m) = msg(front(&inv(&["online"], &[("vif", "vif1.0")]), &xs));
         assert!(xp.is_none() && m.contains("XENBUS_PATH"));
-        let (xp, m) = msg(front_end(
+        let (xp, m) = msg(front(
             &inv(&["online"], &[("XENBUS_PATH", "backend/vif/1/0")]),
             &xs,
         ));
@@ -498,7 +539,7 @@ mod tests {
     fn tap_backend_path_comes_from_the_name() {
         // VC-06: the environment's XENBUS_PATH is ignored for taps.
         let xs = crate::xenstore::Memory::default();
-        let ctx = front_end(
+        let ctx = run(front(
             &inv(
                 &["add", "type_if=tap"],
                 &[
@@ -507,8 +548,7 @@ mod tests {
                 ],
             ),
             &xs,
-        )
-        .unwrap();
+        ));
         assert_eq!(ctx.xp, "/local/domain/0/backend/vif/3/1");
         assert_eq!(ctx.dev, "vif3.1-emu");
     }
@@ -518,21 +558,21 @@ mod tests {
         let xs = crate::xenstore::Memory::default();
         xs.write(&[("backend/vif/1/0/ip", "192.0.2.51")]).unwrap();
         let env = [("XENBUS_PATH", "backend/vif/1/0"), ("vif", "vif1.0")];
-        let ctx = front_end(&inv(&["online", "ip=10.0.0.1"], &env), &xs).unwrap();
+        let ctx = run(front(&inv(&["online", "ip=10.0.0.1"], &env), &xs));
         assert_eq!(ctx.ips, vec!["192.0.2.51"]);
         assert_eq!(
             ctx.frontend_mtu_path().unwrap(),
             "/local/domain/1/device/vif/0/mtu"
         );
         xs.write(&[("backend/vif/1/0/ip", "192.0.2.999")]).unwrap();
-        let (_, m) = msg(front_end(&inv(&["online"], &env), &xs));
+        let (_, m) = msg(front(&inv(&["online"], &env), &xs));
         assert!(m.contains("192.0.2.999"), "{m}");
         xs.write(&[
             ("backend/vif/1/0/ip", ""),
             ("backend/vif/1/0/vifname", "averyveryverylongname"),
         ])
         .unwrap();
-        let (_, m) = msg(front_end(&inv(&["online"], &env), &xs));
+        let (_, m) = msg(front(&inv(&["online"], &env), &xs));
         assert!(m.contains("averyveryverylongname"), "{m}");
     }
 }

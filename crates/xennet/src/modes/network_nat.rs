@@ -1,16 +1,18 @@
 //! `network-nat start|stop|status` (spec §9): forwarding on and masquerading out of the uplink,
-//! with an optional dhcpd subnet for the guests. `start` records what it changed, so `stop`
-//! removes exactly that and nothing else (an administrator's own identical rule survives), and a
-//! second `start` adds nothing (NN-06 FIX); `start` exits 0 when it succeeded (NN-07 FIX).
+//! with an optional dhcpd subnet for the guests. The rules come from the firewall driver
+//! (iptables, the original's; or nftables on a host without iptables). `start` records what it
+//! changed, so `stop` removes exactly that and nothing else (an administrator's own identical
+//! rule survives), and a second `start` adds nothing (NN-06 FIX); `start` exits 0 when it
+//! succeeded (NN-07 FIX).
 
-use super::HostPlanned;
 use crate::dhcpd;
+use crate::error::{Error, Note, Outcome, Planned, Result};
 use crate::exec::{Cmd, Runner};
+use crate::firewall::{self, Backend};
 use crate::invocation::Invocation;
 use crate::plan::{Action, OnError, Plan, Step};
-use crate::state;
+use crate::snapshot::{Reader, Snapshot};
 use crate::sysctl;
-use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -28,27 +30,37 @@ struct Record {
     #[serde(default)]
     inbound_drop_added: bool,
     subnet_added: bool,
+    /// The firewall the rules were added to (records of earlier versions: iptables).
+    #[serde(default = "iptables_name")]
+    firewall: String,
 }
 
-fn settings(inv: &Invocation, runner: &dyn Runner) -> Result<Settings, String> {
+fn iptables_name() -> String {
+    Backend::Iptables.name().to_string()
+}
+
+fn settings(inv: &Invocation, snap: &Snapshot, notes: &mut Vec<Note>) -> Result<Settings> {
     // The issue asks for the default route's device when netdev is not given (the original: eth0).
-    let (netdev, origin) = state::uplink_by_default_route(inv, runner)?;
-    if validate::yes_no("antispoof", inv.value("antispoof")).map_err(|e| e.0)? {
-        log::warn!("antispoof=yes is not implemented by network-nat (nor by the original)");
+    let (netdev, origin) = super::default_route_uplink(inv, snap)?;
+    if inv.value("antispoof") == "yes" {
+        notes.push(Note::Warn(
+            "antispoof=yes is not implemented by network-nat (nor by the original)".into(),
+        ));
     }
     let dhcp_on = match inv.get("dhcp") {
         Some(v) => v != "no",
-        None => dhcpd::default_on(),
+        None => dhcpd::default_on(snap)?,
     };
     // NN-03
     let dhcp = if dhcp_on {
-        let f = dhcpd::find();
+        let f = dhcpd::find(snap)?;
         match (f.conf, f.init) {
             (Some(c), Some(i)) => Some((c, i)),
             _ => {
-                return Err("Failed to find dhcpd configuration or init file. (install \
-                            isc-dhcp-server, or set dhcp=no)"
-                    .into())
+                return Err(Error::refused(
+                    "Failed to find dhcpd configuration or init file. (install \
+                     isc-dhcp-server, or set dhcp=no)",
+                ))
             }
         }
     } else {
@@ -65,122 +77,60 @@ fn record_path(netdev: &str) -> PathBuf {
     crate::paths::state_dir().join(format!("network-nat.{netdev}.json"))
 }
 
-fn masquerade(verb: &str, netdev: &str) -> Cmd {
-    Cmd::new("iptables").args([
-        "-w",
-        "-t",
-        "nat",
-        verb,
-        "POSTROUTING",
-        "-o",
-        netdev,
-        "-j",
-        "MASQUERADE",
-    ])
+fn read_record(snap: &Snapshot, path: &std::path::Path) -> Result<Option<Record>> {
+    Ok(snap
+        .file(path)?
+        .and_then(|t| serde_json::from_str::<Record>(t).ok()))
 }
 
-/// A NAT router lets no connection in: new flows arriving on the uplink are not forwarded to the
-/// guests (replies to the guests' own connections still are).
-fn inbound_drop(verb: &str, netdev: &str) -> Cmd {
-    Cmd::new("iptables").args([
-        "-w",
-        verb,
-        "FORWARD",
-        "-i",
-        netdev,
-        "-m",
-        "conntrack",
-        "--ctstate",
-        "NEW",
-        "-j",
-        "DROP",
-    ])
-}
-
-/// The 1-based position of `rule` among the `-A` lines of an `iptables -S` listing.
-fn position(listing: &str, rule: &str) -> Option<usize> {
-    listing
-        .lines()
-        .filter(|l| l.starts_with("-A "))
-        .position(|l| l.trim() == rule)
-        .map(|i| i + 1)
-}
-
-/// Where the inbound DROP rule is in FORWARD, if there.
-fn inbound_drop_at(runner: &dyn Runner, netdev: &str) -> Result<Option<usize>, String> {
-    let out = runner
-        .run(&Cmd::new("iptables").args(["-w", "-S", "FORWARD"]))
-        .map_err(|e| e.to_string())?;
-    let rule = format!("-A FORWARD -i {netdev} -m conntrack --ctstate NEW -j DROP");
-    Ok(position(&out, &rule))
-}
-
-fn inbound_drop_present(runner: &dyn Runner, netdev: &str) -> Result<bool, String> {
-    inbound_drop_at(runner, netdev).map(|p| p.is_some())
-}
-
-/// Where the MASQUERADE rule is in POSTROUTING, if there.
-fn masquerade_at(runner: &dyn Runner, netdev: &str) -> Result<Option<usize>, String> {
-    let out = runner
-        .run(&Cmd::new("iptables").args(["-w", "-t", "nat", "-S", "POSTROUTING"]))
-        .map_err(|e| e.to_string())?;
-    let rule = format!("-A POSTROUTING -o {netdev} -j MASQUERADE");
-    Ok(position(&out, &rule))
-}
-
-fn masquerade_present(runner: &dyn Runner, netdev: &str) -> Result<bool, String> {
-    masquerade_at(runner, netdev).map(|p| p.is_some())
-}
-
-/// `cmd` with its verb (`-A`) replaced by `-I <chain> <pos>`: puts a deleted rule back where it was.
-fn insert_at(cmd: Cmd, chain: &str, pos: usize) -> Cmd {
-    let mut out = Cmd::new(&cmd.program);
-    let mut args = cmd.args.into_iter();
-    while let Some(a) = args.next() {
-        if a == "-A" {
-            out = out.args(["-I".to_string(), chain.to_string(), pos.to_string()]);
-            args.next(); // the chain
-        } else {
-            out = out.arg(a);
-        }
-    }
-    out
-}
-
-pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPlanned, String> {
-    let s = settings(inv, runner)?;
+pub fn plan(start: bool, inv: &Invocation, snap: &Snapshot) -> Result<Outcome> {
+    let mut notes = Vec::new();
+    let s = settings(inv, snap, &mut notes)?;
     let intro = format!("network-nat: netdev={} ({})", s.netdev, s.origin);
     let rec_path = record_path(&s.netdev);
     let fwd = sysctl::ip_forward();
     let mut p = Plan::default();
     if start {
-        if !state::exists(&s.netdev) {
-            return Err(format!(
+        if !snap.exists(&s.netdev)? {
+            return Err(Error::refused(format!(
                 "netdev {} does not exist ({}): name the uplink with netdev=<if>",
                 s.netdev, s.origin
-            ));
+            )));
         }
         // IP-02's sentence: masquerading out of a device without an address cannot work.
-        if state::primary_ipv4(runner, &s.netdev)
-            .map_err(|e| e.to_string())?
-            .is_none()
-        {
-            log::warn!("{} ({}) has no IPv4 address", s.netdev, s.origin);
-            return Err(format!(
-                "{} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {}.",
-                s.netdev, inv.argv0
+        if snap.primary_ipv4(&s.netdev)?.is_none() {
+            notes.push(Note::Warn(format!(
+                "{} ({}) has no IPv4 address",
+                s.netdev, s.origin
+            )));
+            return Err(Error::noted(
+                notes,
+                Error::refused(format!(
+                    "{} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {}.",
+                    s.netdev, inv.argv0
+                )),
             ));
         }
-        let old_fwd = sysctl::read(&fwd).unwrap_or_else(|| "0".into());
-        let masq = masquerade_present(runner, &s.netdev)?;
-        let drop = inbound_drop_present(runner, &s.netdev)?;
-        let subnet_missing = s
-            .dhcp
+        let earlier = read_record(snap, &rec_path)?;
+        // A second start keeps the first start's backend, so its rules are not made twice.
+        let backend = match earlier
             .as_ref()
-            .is_some_and(|(conf, _)| dhcpd::get_line(conf, "subnet 10.0.0.0").is_none());
-        let earlier: Option<Record> = std::fs::read(&rec_path)
-            .ok()
-            .and_then(|t| serde_json::from_slice(&t).ok());
+            .and_then(|r| Backend::from_name(&r.firewall))
+        {
+            Some(b) => b,
+            None => {
+                let (choice, choice_notes) = firewall::choose(inv, snap)?;
+                notes.extend(choice_notes);
+                choice.backend
+            }
+        };
+        let driver = firewall::host_driver(backend);
+        let old_fwd = snap.sysctl(&fwd)?.unwrap_or("0").to_string();
+        let (masq, drop) = driver.nat_present(&s.netdev, snap)?;
+        let subnet_missing = match &s.dhcp {
+            Some((conf, _)) => dhcpd::get_line(snap, conf, "subnet 10.0.0.0")?.is_none(),
+            None => false,
+        };
         // A second start keeps the first start's record, so stop still restores the host as it was.
         let rec = Record {
             ip_forward_before: earlier
@@ -189,6 +139,7 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             masquerade_added: !masq || earlier.as_ref().is_some_and(|r| r.masquerade_added),
             inbound_drop_added: !drop || earlier.as_ref().is_some_and(|r| r.inbound_drop_added),
             subnet_added: subnet_missing || earlier.as_ref().is_some_and(|r| r.subnet_added),
+            firewall: backend.name().to_string(),
         };
         p.extend(sysctl::set(
             "turn IPv4 forwarding on",
@@ -196,26 +147,9 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             "1",
             Some(&old_fwd),
         ));
-        if !masq {
-            p.push(
-                Step::run(
-                    format!("masquerade traffic leaving {}", s.netdev),
-                    masquerade("-A", &s.netdev),
-                )
-                .undo(masquerade("-D", &s.netdev)),
-            );
-        }
-        if !drop {
-            p.push(
-                Step::run(
-                    format!("refuse new connections from {} to the guests", s.netdev),
-                    inbound_drop("-A", &s.netdev),
-                )
-                .undo(inbound_drop("-D", &s.netdev)),
-            );
-        }
+        p.extend(driver.nat_add(&s.netdev, !masq, !drop));
         if let (Some((conf, init)), true) = (&s.dhcp, subnet_missing) {
-            let (domain, ns) = dhcpd::resolver();
+            let (domain, ns) = dhcpd::resolver(snap)?;
             let conf_s = conf.display().to_string();
             p.push(
                 Step::new(
@@ -245,30 +179,31 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             );
         }
         if p.is_empty() {
-            return Ok(HostPlanned::Nothing(format!("{intro}: already started")));
+            return Ok(Outcome::Nothing(format!("{intro}: already started")));
         }
-        let json = serde_json::to_string(&rec).map_err(|e| e.to_string())?;
+        let json = serde_json::to_string(&rec).map_err(|e| Error::Unreadable(e.to_string()))?;
         p.steps.insert(
             0,
-            crate::plan::write_record("remember what start changes, for stop", &rec_path, json),
+            crate::plan::write_record(
+                "remember what start changes, for stop",
+                &rec_path,
+                json,
+                snap.file(&rec_path)?,
+            ),
         );
-        return Ok(HostPlanned::Plan { intro, plan: p });
+        return Ok(Outcome::Plan(Planned::new(p).intro(intro).notes(notes)));
     }
-    let Some(rec) = std::fs::read(&rec_path)
-        .ok()
-        .and_then(|t| serde_json::from_slice::<Record>(&t).ok())
-    else {
-        return Ok(HostPlanned::Nothing(format!(
+    let Some(rec) = read_record(snap, &rec_path)? else {
+        return Ok(Outcome::Nothing(format!(
             "{intro}: not started by network-nat (no {}), nothing to undo",
             rec_path.display()
         )));
     };
     // Stop is all-or-nothing like start: a failed step puts back what the earlier ones removed
-    // and keeps the record, so the next stop can still do the whole job (issue 6). A rule goes
-    // back only if absent: a journal also undoes the step a killed run had not finished.
+    // and keeps the record, so the next stop can still do the whole job (issue 6).
     if let (Some((conf, init)), true) = (&s.dhcp, rec.subnet_added) {
         let conf_s = conf.display().to_string();
-        let old = dhcpd::get_line(conf, dhcpd::SUBNET_KEY);
+        let old = dhcpd::get_line(snap, conf, dhcpd::SUBNET_KEY)?;
         let mut step = Step::new(
             format!("remove the guests' subnet from {conf_s}"),
             Action::SetLine {
@@ -293,46 +228,44 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             .on_error(OnError::Ignore),
         );
     }
-    if let (true, Some(pos)) = (rec.masquerade_added, masquerade_at(runner, &s.netdev)?) {
-        p.push(
-            Step::run(
-                format!("stop masquerading out of {}", s.netdev),
-                masquerade("-D", &s.netdev),
-            )
-            .undo_action(Action::RunUnless {
-                check: masquerade("-C", &s.netdev),
-                cmd: insert_at(masquerade("-A", &s.netdev), "POSTROUTING", pos),
-            }),
-        );
-    }
-    if let (true, Some(pos)) = (rec.inbound_drop_added, inbound_drop_at(runner, &s.netdev)?) {
-        p.push(
-            Step::run(
-                format!("let new connections from {} through again", s.netdev),
-                inbound_drop("-D", &s.netdev),
-            )
-            .undo_action(Action::RunUnless {
-                check: inbound_drop("-C", &s.netdev),
-                cmd: insert_at(inbound_drop("-A", &s.netdev), "FORWARD", pos),
-            }),
-        );
-    }
+    let backend = Backend::from_name(&rec.firewall).unwrap_or(Backend::Iptables);
+    p.extend(firewall::host_driver(backend).nat_remove(
+        &s.netdev,
+        rec.masquerade_added,
+        rec.inbound_drop_added,
+        snap,
+    )?);
     p.extend(sysctl::set(
         "restore IPv4 forwarding",
         &fwd,
         &rec.ip_forward_before,
-        sysctl::read(&fwd).as_deref(),
+        snap.sysctl(&fwd)?,
     ));
     p.push(crate::plan::remove_record(
         "forget what start changed",
         &rec_path,
     ));
-    Ok(HostPlanned::Plan { intro, plan: p })
+    Ok(Outcome::Plan(Planned::new(p).intro(intro).notes(notes)))
 }
 
 /// NN-09: interfaces, routes, and what network-nat set, between lines of 60 `=`. Changes nothing.
-pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
-    let s = settings(inv, runner)?;
+pub fn status(inv: &Invocation, reader: &dyn Reader, runner: &dyn Runner) -> Result<bool> {
+    let mut snap = Snapshot::new();
+    let (netdev, origin, fwd, rules) = crate::snapshot::plan(reader, &mut snap, |snap| {
+        let s = settings(inv, snap, &mut Vec::new())?;
+        let fwd = snap.sysctl(&sysctl::ip_forward())?.map(str::to_string);
+        let backend = match read_record(snap, &record_path(&s.netdev))? {
+            Some(r) => Backend::from_name(&r.firewall).unwrap_or(Backend::Iptables),
+            None => firewall::choose(inv, snap)?.0.backend,
+        };
+        let rules = match crate::snapshot::unless_unread(
+            firewall::host_driver(backend).nat_present(&s.netdev, snap),
+        )? {
+            Ok((masq, _)) => Ok((backend, masq)),
+            Err(e) => Err(e.to_string()),
+        };
+        Ok((s.netdev, s.origin, fwd, rules))
+    })?;
     let rule = "=".repeat(60);
     let show = |cmd: Cmd| match runner.run(&cmd) {
         Ok(out) => print!("{out}"),
@@ -347,40 +280,16 @@ pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
     println!(" ");
     show(crate::exec::ip(["route", "list"]));
     println!(" ");
-    println!("netdev: {} ({})", s.netdev, s.origin);
-    println!(
-        "net.ipv4.ip_forward = {}",
-        sysctl::read(&sysctl::ip_forward()).unwrap_or_default()
-    );
-    match masquerade_present(runner, &s.netdev) {
-        Ok(m) => println!(
-            "masquerading out of {}: {}",
-            s.netdev,
-            if m { "yes" } else { "no" }
+    println!("netdev: {netdev} ({origin})");
+    println!("net.ipv4.ip_forward = {}", fwd.unwrap_or_default());
+    match rules {
+        Ok((backend, m)) => println!(
+            "masquerading out of {netdev}: {} ({})",
+            if m { "yes" } else { "no" },
+            backend.name()
         ),
         Err(e) => println!("({e})"),
     }
     println!("{rule}");
     Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_deleted_rule_goes_back_where_it_was() {
-        let listing = "-P FORWARD ACCEPT\n-A FORWARD -j ACCEPT\n-A FORWARD -i eth0 -m conntrack --ctstate NEW -j DROP\n";
-        let rule = "-A FORWARD -i eth0 -m conntrack --ctstate NEW -j DROP";
-        assert_eq!(position(listing, rule), Some(2));
-        assert_eq!(position(listing, "-A FORWARD -j DROP"), None);
-        assert_eq!(
-            insert_at(inbound_drop("-A", "eth0"), "FORWARD", 2).line(),
-            "iptables -w -I FORWARD 2 -i eth0 -m conntrack --ctstate NEW -j DROP"
-        );
-        assert_eq!(
-            insert_at(masquerade("-A", "eth0"), "POSTROUTING", 1).line(),
-            "iptables -w -t nat -I POSTROUTING 1 -o eth0 -j MASQUERADE"
-        );
-    }
 }

@@ -2,27 +2,13 @@
 //! `start` keeps the values it found, `stop` puts them back, `status` only reports (NR-05 FIX:
 //! the original turned both on for every command word).
 
-use super::HostPlanned;
+use crate::error::{Error, Outcome, Planned, Result};
 use crate::exec::Runner;
 use crate::invocation::Invocation;
 use crate::plan::Plan;
-use crate::state;
+use crate::snapshot::{Reader, Snapshot};
 use crate::sysctl;
-use crate::validate;
 use std::path::PathBuf;
-
-struct Settings {
-    netdev: String,
-    origin: String,
-}
-
-fn settings(inv: &Invocation, runner: &dyn Runner) -> Result<Settings, String> {
-    let (netdev, origin) = state::choose_uplink(runner, inv.get("netdev"), &inv.origin("netdev"));
-    validate::ifname("netdev", &netdev).map_err(|e| e.0)?;
-    // NN-02's twin: accepted and checked, but route mode has nothing to spoof-protect here.
-    validate::yes_no("antispoof", inv.value("antispoof")).map_err(|e| e.0)?;
-    Ok(Settings { netdev, origin })
-}
 
 /// What `start` found, so that `stop` can put it back.
 fn record(netdev: &str) -> PathBuf {
@@ -38,59 +24,60 @@ fn parse_record(text: &str) -> (Option<String>, Option<String>) {
     (get("ip_forward"), get("proxy_arp"))
 }
 
-pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPlanned, String> {
-    let s = settings(inv, runner)?;
+pub fn plan(start: bool, inv: &Invocation, snap: &Snapshot) -> Result<Outcome> {
+    let (netdev, origin) = super::routed_uplink(inv, snap)?;
     let fwd = sysctl::ip_forward();
-    let parp = sysctl::proxy_arp(&s.netdev);
-    let intro = format!("network-route: netdev={} ({})", s.netdev, s.origin);
-    let rec = record(&s.netdev);
+    let parp = sysctl::proxy_arp(&netdev);
+    let intro = format!("network-route: netdev={netdev} ({origin})");
+    let rec = record(&netdev);
     let mut p = Plan::default();
     if start {
         // NR-04
-        let Some(old_parp) = sysctl::read(&parp) else {
-            return Err(format!(
-                "netdev {} does not exist ({}; {parp} is missing): name the uplink with netdev=<if>",
-                s.netdev, s.origin
-            ));
+        let Some(old_parp) = snap.sysctl(&parp)? else {
+            return Err(Error::refused(format!(
+                "netdev {netdev} does not exist ({origin}; {parp} is missing): name the uplink with netdev=<if>"
+            )));
         };
-        let old_fwd = sysctl::read(&fwd).unwrap_or_else(|| "0".into());
-        if !rec.exists() {
+        let old_fwd = snap.sysctl(&fwd)?.unwrap_or("0");
+        let old_rec = snap.file(&rec)?;
+        if old_rec.is_none() {
             p.push(crate::plan::write_record(
                 "remember forwarding and proxy ARP for stop",
                 &rec,
                 format!("ip_forward={old_fwd}\nproxy_arp={old_parp}"),
+                None,
             ));
         }
         p.extend(sysctl::set(
             "turn IPv4 forwarding on",
             &fwd,
             "1",
-            Some(&old_fwd),
+            Some(old_fwd),
         ));
         p.extend(sysctl::set(
-            &format!("turn proxy ARP on on {}", s.netdev),
+            &format!("turn proxy ARP on on {netdev}"),
             &parp,
             "1",
-            Some(&old_parp),
+            Some(old_parp),
         ));
         if p.is_empty() {
-            return Ok(HostPlanned::Nothing(format!("{intro}: already started")));
+            return Ok(Outcome::Nothing(format!("{intro}: already started")));
         }
-        return Ok(HostPlanned::Plan { intro, plan: p });
+        return Ok(Outcome::Plan(Planned::new(p).intro(intro)));
     }
-    let Ok(text) = std::fs::read_to_string(&rec) else {
-        return Ok(HostPlanned::Nothing(format!(
+    let Some(text) = snap.file(&rec)? else {
+        return Ok(Outcome::Nothing(format!(
             "{intro}: not started by network-route (no {}), nothing to undo",
             rec.display()
         )));
     };
-    let (old_fwd, old_parp) = parse_record(&text);
+    let (old_fwd, old_parp) = parse_record(text);
     if let Some(v) = old_parp {
         p.extend(sysctl::set(
-            &format!("restore proxy ARP on {}", s.netdev),
+            &format!("restore proxy ARP on {netdev}"),
             &parp,
             &v,
-            sysctl::read(&parp).as_deref(),
+            snap.sysctl(&parp)?,
         ));
     }
     if let Some(v) = old_fwd {
@@ -98,33 +85,32 @@ pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPl
             "restore IPv4 forwarding",
             &fwd,
             &v,
-            sysctl::read(&fwd).as_deref(),
+            snap.sysctl(&fwd)?,
         ));
     }
     p.push(crate::plan::remove_record("forget what start found", &rec));
-    Ok(HostPlanned::Plan { intro, plan: p })
+    Ok(Outcome::Plan(Planned::new(p).intro(intro)))
 }
 
 /// NR-05 FIX: reports, changes nothing.
-pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
-    let s = settings(inv, runner)?;
+pub fn status(inv: &Invocation, reader: &dyn Reader, runner: &dyn Runner) -> Result<bool> {
+    let mut snap = Snapshot::new();
+    let (netdev, origin, fwd, parp, started) = crate::snapshot::plan(reader, &mut snap, |s| {
+        let (netdev, origin) = super::routed_uplink(inv, s)?;
+        let fwd = s.sysctl(&sysctl::ip_forward())?.map(str::to_string);
+        let parp = s.sysctl(&sysctl::proxy_arp(&netdev))?.map(str::to_string);
+        let started = s.file(record(&netdev))?.is_some();
+        Ok((netdev, origin, fwd, parp, started))
+    })?;
     let rule = "=".repeat(60);
     let show = |v: Option<String>| v.unwrap_or_else(|| "(missing)".into());
     println!("{rule}");
-    println!("netdev: {} ({})", s.netdev, s.origin);
-    println!(
-        "net.ipv4.ip_forward = {}",
-        show(sysctl::read(&sysctl::ip_forward()))
-    );
-    println!(
-        "net.ipv4.conf.{}.proxy_arp = {}",
-        s.netdev,
-        show(sysctl::read(&sysctl::proxy_arp(&s.netdev)))
-    );
-    let rec = record(&s.netdev);
+    println!("netdev: {netdev} ({origin})");
+    println!("net.ipv4.ip_forward = {}", show(fwd));
+    println!("net.ipv4.conf.{netdev}.proxy_arp = {}", show(parp));
     println!(
         "started by network-route: {}",
-        if rec.exists() { "yes" } else { "no" }
+        if started { "yes" } else { "no" }
     );
     println!(" ");
     match runner.run(&crate::exec::ip(["route", "list"])) {

@@ -2,10 +2,11 @@
 //! gives the vif a /32 of dom0's, brings it up and turns proxy ARP on; `offline` takes exactly
 //! that, and the guest's routes, away again.
 
-use crate::exec::{ip, Runner};
+use crate::error::{Note, Result};
+use crate::exec::ip;
 use crate::plan::{OnError, Step};
-use crate::report::Reporter;
-use crate::state::{self, Link};
+use crate::snapshot::{unless_unread, Snapshot};
+use crate::state::{Link, Route};
 use crate::sysctl;
 
 /// offline/remove: the routes to `dsts` through `dev`, dom0's /32 address `local` on it, proxy
@@ -15,14 +16,14 @@ pub fn release(
     link: &Link,
     dsts: &[String],
     local: Option<&str>,
-    runner: &dyn Runner,
-    rep: &Reporter,
-) -> Vec<Step> {
+    snap: &Snapshot,
+    notes: &mut Vec<Note>,
+) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     // When the live state cannot be read, what online would have made is removed by name
     // anyway; if that fails too, the failure is reported instead of a silent success that
     // leaves the guest's routes behind (issue 6).
-    match state::routes(runner, dev) {
+    match unless_unread(snap.routes(dev))? {
         Ok(routes) => {
             for r in routes.iter().filter(|r| dsts.contains(&r.dst)) {
                 steps.push(
@@ -35,7 +36,7 @@ pub fn release(
             }
         }
         Err(e) => {
-            rep.warn(&format!("cannot list the routes of {dev}: {e}"));
+            notes.push(Note::Warn(format!("cannot list the routes of {dev}: {e}")));
             for dst in dsts {
                 steps.push(
                     Step::run(
@@ -47,7 +48,7 @@ pub fn release(
             }
         }
     }
-    match state::addrs(runner, dev) {
+    match unless_unread(snap.addrs(dev))? {
         Ok(addrs) => {
             let ours = addrs.iter().filter(|a| {
                 a.family == "inet" && a.prefixlen == 32 && local.is_none_or(|l| a.local == l)
@@ -63,7 +64,9 @@ pub fn release(
             }
         }
         Err(e) => {
-            rep.warn(&format!("cannot list the addresses of {dev}: {e}"));
+            notes.push(Note::Warn(format!(
+                "cannot list the addresses of {dev}: {e}"
+            )));
             let step = match local {
                 Some(l) => {
                     let cidr = format!("{l}/32");
@@ -87,7 +90,7 @@ pub fn release(
         &format!("turn proxy ARP off on {dev}"),
         &path,
         "0",
-        sysctl::read(&path).as_deref(),
+        snap.sysctl(&path)?,
     ));
     if link.up {
         steps.push(
@@ -98,7 +101,7 @@ pub fn release(
             .on_error(OnError::Ignore),
         );
     }
-    steps
+    Ok(steps)
 }
 
 /// online/add: `local/32` on `dev` (with `broadcast` when given), the link up (with ARP), proxy
@@ -109,8 +112,8 @@ pub fn attach(
     local: &str,
     broadcast: Option<&str>,
     fresh: bool,
-    runner: &dyn Runner,
-) -> Result<Vec<Step>, String> {
+    snap: &Snapshot,
+) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     if !up {
         steps.push(
@@ -121,11 +124,7 @@ pub fn attach(
             .undo(ip(["link", "set", "dev", dev, "down"])),
         );
     }
-    let addrs = if fresh {
-        Vec::new()
-    } else {
-        state::addrs(runner, dev)?
-    };
+    let addrs = if fresh { &[][..] } else { snap.addrs(dev)? };
     if !addrs.iter().any(|a| a.local == local && a.prefixlen == 32) {
         let cidr = format!("{local}/32");
         let mut add = vec!["addr", "add", cidr.as_str()];
@@ -143,29 +142,25 @@ pub fn attach(
     }
     let path = sysctl::proxy_arp(dev);
     let old = if fresh {
-        Some("0".to_string())
+        Some("0")
     } else {
-        sysctl::read(&path)
+        snap.sysctl(&path)?
     };
     steps.extend(sysctl::set(
         &format!("turn proxy ARP on on {dev}"),
         &path,
         "1",
-        old.as_deref(),
+        old,
     ));
     Ok(steps)
 }
 
 /// The routes through `dev` now (none for a link just renamed).
-pub fn current_routes(
-    dev: &str,
-    fresh: bool,
-    runner: &dyn Runner,
-) -> Result<Vec<state::Route>, String> {
+pub fn current_routes<'s>(dev: &str, fresh: bool, snap: &'s Snapshot) -> Result<&'s [Route]> {
     if fresh {
-        Ok(Vec::new())
+        Ok(&[])
     } else {
-        state::routes(runner, dev)
+        snap.routes(dev)
     }
 }
 

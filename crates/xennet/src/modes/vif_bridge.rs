@@ -1,17 +1,15 @@
 //! `vif-bridge` (spec §4): a guest's backend interface as a port of a bridge. The plan holds only
 //! the steps the live state needs, so a second `online` leaves a working port alone (VB-09).
 
-use super::Planned;
 use crate::bridge::{self, PORT_MAC};
-use crate::exec::{ip, Runner};
-use crate::firewall;
+use crate::error::{Error, Note, Planned, Result};
+use crate::exec::ip;
+use crate::firewall::{self, Family, Vif};
 use crate::invocation::Invocation;
-use crate::nft::Family;
 use crate::plan::{OnError, Plan, Step};
-use crate::report::Reporter;
-use crate::state;
+use crate::snapshot::{unless_unread, Snapshot};
 use crate::validate;
-use crate::vif::{Found, Stop, TypeIf, VifContext};
+use crate::vif::{Found, TypeIf, VifContext};
 use crate::xenstore::join;
 
 /// The bridge this vif belongs on, and where its name came from (for messages).
@@ -25,9 +23,9 @@ struct BridgeChoice {
 fn choose_bridge(
     ctx: &VifContext,
     inv: &Invocation,
-    runner: &dyn Runner,
-    rep: &Reporter,
-) -> Result<BridgeChoice, Stop> {
+    snap: &Snapshot,
+    notes: &mut Vec<Note>,
+) -> Result<BridgeChoice> {
     let key = join(&ctx.xp, "bridge");
     let (mut name, mut origin) = match ctx.key("bridge") {
         Some(v) => (v.to_string(), format!("from xenstore key {key}")),
@@ -38,117 +36,135 @@ fn choose_bridge(
     };
     if name.is_empty() {
         // VB-02 FIX, VB-03: one name, the first bridge, and say so.
-        match state::bridges().into_iter().next() {
+        match snap.bridges()?.first() {
             Some(first) => {
-                rep.info(&format!(
+                notes.push(Note::Info(format!(
                     "no bridge was named; using the first bridge on this host, {first}"
-                ));
+                )));
                 origin = "chosen as the first bridge on this host".into();
-                name = first;
+                name = first.clone();
             }
-            None => return Err(ctx.fatal("Could not find bridge, and none was specified")),
+            None => {
+                return Err(Error::refused(
+                    "Could not find bridge, and none was specified",
+                ))
+            }
         }
     }
-    validate::ifname("bridge", &name).map_err(|e| ctx.fatal(format!("{} ({origin})", e.0)))?;
+    validate::ifname("bridge", &name)
+        .map_err(|e| Error::Invalid(validate::Invalid(format!("{} ({origin})", e.0))))?;
     // VB-04
     if let Some(suffix) = name.strip_prefix("xenbr") {
         let eth = format!("eth{suffix}");
-        if !state::exists(&name) && state::link(&eth).is_some_and(|l| l.is_bridge) {
-            rep.debug(&format!(
+        if !snap.exists(&name)? && snap.link(&eth)?.is_some_and(|l| l.is_bridge) {
+            notes.push(Note::Debug(format!(
                 "bridge {name} does not exist; using {eth}, its network-bridge name"
-            ));
+            )));
             origin = format!("{origin}, translated from {name}");
             name = eth;
         }
     }
     // network-bridge's netdev layout names its bridge also xenbrN (an alternative name, which
     // sysfs does not show): use the bridge's own name from here on.
-    if !state::exists(&name) {
-        if let Some(real) = state::resolve_name(runner, &name) {
-            rep.debug(&format!("{name} is an alternative name of {real}"));
+    if !snap.exists(&name)? {
+        if let Some(real) = snap.resolve(&name)? {
+            notes.push(Note::Debug(format!(
+                "{name} is an alternative name of {real}"
+            )));
             origin = format!("{origin}, the alternative name of {real}");
-            name = real;
+            name = real.to_string();
         }
     }
     Ok(BridgeChoice { name, origin })
 }
 
 /// VB-05, with the facts an administrator needs to fix it.
-fn check_bridge(b: &BridgeChoice) -> Result<(), String> {
-    match state::link(&b.name) {
+fn check_bridge(b: &BridgeChoice, snap: &Snapshot) -> Result<()> {
+    match snap.link(&b.name)? {
         Some(l) if l.is_bridge => Ok(()),
-        Some(_) => Err(format!(
+        Some(_) => Err(Error::refused(format!(
             "{} is not a bridge ({}): name a bridge with bridge= in the guest's vif spec",
             b.name, b.origin
-        )),
+        ))),
         None => {
-            let existing = state::bridges();
+            let existing = snap.bridges()?;
             let list = if existing.is_empty() {
                 "none".to_string()
             } else {
                 existing.join(", ")
             };
-            Err(format!(
+            Err(Error::refused(format!(
                 "Could not find bridge device {} ({}; bridges on this host: {list}). Create it \
                  (network-bridge start, or ip link add {} type bridge) or name an existing bridge \
                  with bridge= in the guest's vif spec",
                 b.name, b.origin, b.name
-            ))
+            )))
         }
     }
 }
 
-pub fn plan(
-    ctx: &VifContext,
-    inv: &Invocation,
-    _xs: &dyn crate::xenstore::XenStore,
-    runner: &dyn Runner,
-    rep: &Reporter,
-) -> Result<Planned, Stop> {
-    if !ctx.command.is_up() {
-        return plan_release(ctx, inv, runner, rep);
+/// The guest interface as the firewall sees it.
+fn fw_vif<'a>(ctx: &'a VifContext, mac: &'a str, guarded: bool, antispoof: bool) -> Vif<'a> {
+    Vif {
+        dev: &ctx.dev,
+        ips: &ctx.ips,
+        mac,
+        family: Some(Family::Bridge),
+        antispoof,
+        guarded,
     }
-    let bridge = choose_bridge(ctx, inv, runner, rep)?;
-    check_bridge(&bridge).map_err(|msg| ctx.fatal(msg))?;
-    let fw = firewall::for_vif(inv, Some(Family::Bridge), &ctx.dev, true, runner, rep)
-        .map_err(|e| ctx.fatal(e.0))?;
+}
+
+pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Planned> {
+    if !ctx.command.is_up() {
+        return plan_release(ctx, inv, snap);
+    }
+    let mut notes = Vec::new();
+    let bridge = choose_bridge(ctx, inv, snap, &mut notes)?;
+    check_bridge(&bridge, snap)?;
+    let fw = firewall::for_vif(inv, snap, &mut notes)?;
     // MTU-01: the backend key, else the bridge's.
     let mtu_key = ctx.key_or("mtu", "");
-    let bridge_link = state::link(&bridge.name)
-        .ok_or_else(|| ctx.fatal(format!("bridge {} vanished", bridge.name)))?;
+    let bridge_link = snap
+        .link(&bridge.name)?
+        .ok_or_else(|| Error::refused(format!("bridge {} vanished", bridge.name)))?;
     let mtu = match mtu_key.trim() {
         "" | "0" => {
-            rep.debug(&format!("{} MTU is {}", bridge.name, bridge_link.mtu));
+            notes.push(Note::Debug(format!(
+                "{} MTU is {}",
+                bridge.name, bridge_link.mtu
+            )));
             bridge_link.mtu
         }
-        v => validate::mtu(&join(&ctx.xp, "mtu"), v).map_err(|e| ctx.fatal(e.0))?,
+        v => validate::mtu(&join(&ctx.xp, "mtu"), v)?,
     };
     // The guest's MAC is checked here so that a bad one is reported before the guest runs; an
     // emulated NIC's (tap) traffic is checked against it too.
     let mac = ctx.key_or("mac", inv.value("mac"));
     if ctx.type_if == TypeIf::Vif && !mac.is_empty() {
-        validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
+        validate::mac(&join(&ctx.xp, "mac"), &mac)?;
     }
     if bridge_link.address.eq_ignore_ascii_case(PORT_MAC) {
         // MAC-04
-        rep.warn(&format!(
+        notes.push(Note::Warn(format!(
             "bridge {} has the MAC {PORT_MAC} of its vif ports; two such hosts on one LAN collide: \
              give it a fixed MAC (ip link set dev {} address <mac>)",
             bridge.name, bridge.name
-        ));
+        )));
     }
-    let link = ctx.link_to_configure()?;
+    let cfg = ctx.configure(snap)?;
+    let link = cfg.link;
 
     let mut plan = Plan::default();
     let mut was_up = link.up;
-    if ctx.rename {
-        plan.extend(ctx.rename_steps(&link));
+    if cfg.rename {
+        plan.extend(ctx.rename_steps(link));
         was_up = false;
     }
     let dev = ctx.dev.as_str();
     let is_port = link.master.as_deref() == Some(bridge.name.as_str());
     // VB-09: a working port is left alone. A rename takes the link down, so it is never ready.
-    let ready = !ctx.rename
+    let ready = !cfg.rename
         && is_port
         && link.up
         && link.address.eq_ignore_ascii_case(PORT_MAC)
@@ -165,7 +181,7 @@ pub fn plan(
         }
         plan.extend(bridge::prepare_port(dev, was_up, &link.address));
         if link.mtu != mtu {
-            rep.debug(&format!("setting {dev} MTU to {mtu}"));
+            notes.push(Note::Debug(format!("setting {dev} MTU to {mtu}")));
             plan.push(
                 Step::run(
                     format!("set {dev} MTU to {mtu}"),
@@ -183,73 +199,75 @@ pub fn plan(
             );
         }
         if is_port {
-            rep.debug(&format!("{dev} already on bridge {}", bridge.name));
+            notes.push(Note::Debug(format!(
+                "{dev} already on bridge {}",
+                bridge.name
+            )));
         } else {
-            rep.debug(&format!("adding {dev} to bridge {}", bridge.name));
+            notes.push(Note::Debug(format!(
+                "adding {dev} to bridge {}",
+                bridge.name
+            )));
             plan.push(bridge::enslave(&bridge.name, dev));
         }
         plan.push(bridge::link_up(dev));
     }
-    plan.extend(
-        fw.online_steps(dev, &ctx.ips, &mac, rep)
-            .map_err(|e| ctx.fatal(e))?,
-    );
+    let guarded = snap.file(firewall::guard_record(&bridge.name))?.is_some();
+    plan.extend(fw.online_steps(&fw_vif(ctx, &mac, guarded, fw.antispoof), snap, &mut notes)?);
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", bridge.name.as_str()), ("ip", ip_joined.as_str())]);
-    plan.extend(crate::hooks::steps(&vars, OnError::Fail));
+    plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
     let frontend_keys = match ctx.frontend_mtu_path() {
         Some(path) if ctx.type_if == TypeIf::Vif => vec![(path, mtu.to_string())],
         _ => Vec::new(),
     };
     Ok(Planned {
         plan,
+        notes,
         done: format!(
             "Successful vif-bridge {} for {dev}, bridge {}.",
             ctx.command.word(),
             bridge.name
         ),
-        report_after: None,
         frontend_keys,
+        ..Planned::default()
     })
 }
 
 /// VB-07, VB-10: offline/remove clean up whatever is left (rules before links), even when the
 /// bridge is gone or misnamed, and report the bridge problem only afterwards.
-fn plan_release(
-    ctx: &VifContext,
-    inv: &Invocation,
-    runner: &dyn Runner,
-    rep: &Reporter,
-) -> Result<Planned, Stop> {
-    let (name, problem) = match choose_bridge(ctx, inv, runner, rep) {
-        Ok(b) => (b.name.clone(), check_bridge(&b).err()),
-        Err(Stop::Error { msg, .. }) => (String::new(), Some(msg)),
-        Err(other) => return Err(other),
+fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Planned> {
+    let mut notes = Vec::new();
+    let (name, problem) = match unless_unread(choose_bridge(ctx, inv, snap, &mut notes))? {
+        Ok(b) => {
+            let problem = unless_unread(check_bridge(&b, snap))?.err();
+            (b.name, problem.map(|e| e.to_string()))
+        }
+        Err(e) => (String::new(), Some(e.to_string())),
     };
     let mut plan = Plan::default();
-    let link = match ctx.link_to_release() {
+    let link = match ctx.link_to_release(snap)? {
         Found::NotOurs(link) => {
             // KP-16: another guest's interface of that name keeps its port and its rules.
-            rep.warn(&format!(
+            notes.push(Note::Warn(format!(
                 "{} belongs to {}, not to {}: left alone",
                 ctx.dev, link.alias, ctx.kernel_name
-            ));
+            )));
             return Ok(Planned {
-                plan,
-                done: String::new(),
+                notes,
                 report_after: problem,
-                frontend_keys: Vec::new(),
+                ..Planned::default()
             });
         }
         Found::Gone => {
-            rep.debug(&format!("{} is already gone", ctx.dev));
+            notes.push(Note::Debug(format!("{} is already gone", ctx.dev)));
             None
         }
         Found::Ours(link) => Some(link),
     };
-    let fw = firewall::for_vif(inv, Some(Family::Bridge), &ctx.dev, false, runner, rep)
-        .map_err(|e| ctx.fatal(e.0))?;
-    plan.extend(fw.offline_steps(&ctx.dev));
+    let fw = firewall::for_vif(inv, snap, &mut notes)?;
+    let mac = ctx.key_or("mac", inv.value("mac"));
+    plan.extend(fw.offline_steps(&fw_vif(ctx, &mac, false, fw.antispoof), snap, &mut notes)?);
     if let Some(link) = link {
         if link.up {
             plan.push(
@@ -266,15 +284,16 @@ fn plan_release(
     }
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", name.as_str()), ("ip", ip_joined.as_str())]);
-    plan.extend(crate::hooks::steps(&vars, OnError::Collect));
+    plan.extend(crate::hooks::steps(&vars, OnError::Collect, snap)?);
     Ok(Planned {
         plan,
+        notes,
         done: format!(
             "Successful vif-bridge {} for {}, bridge {name}.",
             ctx.command.word(),
             ctx.dev
         ),
         report_after: problem,
-        frontend_keys: Vec::new(),
+        ..Planned::default()
     })
 }

@@ -4,15 +4,15 @@
 //! configuration hands the guest its address. Addresses whose router address would be invalid,
 //! and lists of several addresses, are refused up front (VN-06, VN-07 FIX).
 
-use super::Planned;
 use crate::dhcpd;
-use crate::exec::{ip, Cmd, Runner};
-use crate::firewall;
+use crate::error::{Error, Note, Planned, Result};
+use crate::exec::{ip, Cmd};
+use crate::firewall::{self, Family, Vif};
 use crate::invocation::Invocation;
 use crate::plan::{Action, OnError, Plan, Step};
-use crate::report::Reporter;
+use crate::snapshot::Snapshot;
 use crate::validate;
-use crate::vif::{Found, Stop, TypeIf, VifContext};
+use crate::vif::{Found, TypeIf, VifContext};
 use crate::xenstore::join;
 use std::net::Ipv4Addr;
 
@@ -77,28 +77,23 @@ pub fn hostname(domid: u32, vifid: u32) -> String {
 }
 
 /// XS-01: a key that must be present and non-empty.
-fn read_required(ctx: &VifContext, key: &str) -> Result<String, Stop> {
+fn read_required(ctx: &VifContext, key: &str) -> Result<String> {
     let path = join(&ctx.xp, key);
     match ctx.key(key) {
         Some(v) if !v.is_empty() => Ok(v.to_string()),
-        _ => Err(ctx.fatal(format!("xenstore-read {path} failed."))),
+        _ => Err(Error::refused(format!("xenstore-read {path} failed."))),
     }
 }
 
-pub fn plan(
-    ctx: &VifContext,
-    inv: &Invocation,
-    _xs: &dyn crate::xenstore::XenStore,
-    runner: &dyn Runner,
-    rep: &Reporter,
-) -> Result<Planned, Stop> {
+pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Planned> {
+    let mut notes = Vec::new();
     // VN-01, VN-02, VN-03 (FIX: reported through hotplug-error).
     let dhcp = match inv.get("dhcp") {
         Some(v) => v != "no",
-        None => dhcpd::default_on(),
+        None => dhcpd::default_on(snap)?,
     };
     let files = if dhcp {
-        dhcpd::find()
+        dhcpd::find(snap)?
     } else {
         dhcpd::Files::default()
     };
@@ -106,7 +101,7 @@ pub fn plan(
         (false, ..) => None,
         (true, Some(c), Some(i), Some(a)) => Some((c, a, i)),
         (true, ..) => {
-            return Err(ctx.fatal(
+            return Err(Error::refused(
                 "Failed to find dhcpd configuration or init or args file. (looked for \
                  /etc/dhcp/dhcpd.conf, /etc/init.d/isc-dhcp-server and /etc/default/isc-dhcp-server \
                  among others; install isc-dhcp-server, or set dhcp=no)",
@@ -115,12 +110,10 @@ pub fn plan(
     };
     let domid_s = read_required(ctx, "frontend-id")?;
     let handle_s = read_required(ctx, "handle")?;
-    let domid =
-        validate::number(&join(&ctx.xp, "frontend-id"), &domid_s).map_err(|e| ctx.fatal(e.0))?;
-    let handle =
-        validate::number(&join(&ctx.xp, "handle"), &handle_s).map_err(|e| ctx.fatal(e.0))?;
+    let domid = validate::number(&join(&ctx.xp, "frontend-id"), &domid_s)?;
+    let handle = validate::number(&join(&ctx.xp, "handle"), &handle_s)?;
     let vifid = handle.checked_add(1).ok_or_else(|| {
-        ctx.fatal(format!(
+        Error::refused(format!(
             "{} = {handle} is not a device number",
             join(&ctx.xp, "handle")
         ))
@@ -130,17 +123,9 @@ pub fn plan(
     } else {
         ctx.ips.clone()
     };
-    let a = addressing(&ips, "ip").map_err(|e| ctx.fatal(e))?;
+    let a = addressing(&ips, "ip").map_err(|e| Error::Invalid(validate::Invalid(e)))?;
     let host = hostname(domid, vifid);
-    let fw = firewall::for_vif(
-        inv,
-        Some(crate::nft::Family::Inet),
-        &ctx.dev,
-        ctx.command.is_up(),
-        runner,
-        rep,
-    )
-    .map_err(|e| ctx.fatal(e.0))?;
+    let fw = firewall::for_vif(inv, snap, &mut notes)?;
     let dev = ctx.dev.as_str();
     let done = format!("Successful vif-nat {} for {dev}.", ctx.command.word());
     let vars = ctx.hook_vars(&[
@@ -151,50 +136,57 @@ pub fn plan(
     let routed = ctx.type_if == TypeIf::Vif; // VN-12: taps get no address or route.
     let mut plan = Plan::default();
 
+    let fw_vif = |mac: &'static str| Vif {
+        dev,
+        ips: &ips,
+        mac,
+        family: Some(Family::Inet),
+        antispoof: fw.antispoof,
+        guarded: false,
+    };
     if !ctx.command.is_up() {
-        let link = match ctx.link_to_release() {
+        let link = match ctx.link_to_release(snap)? {
             Found::NotOurs(link) => {
                 // KP-16: another guest's interface of that name keeps everything of its own.
-                rep.warn(&format!(
+                notes.push(Note::Warn(format!(
                     "{dev} belongs to {}, not to {}: left alone",
                     link.alias, ctx.kernel_name
-                ));
+                )));
                 return Ok(Planned {
-                    plan,
+                    notes,
                     done,
-                    report_after: None,
-                    frontend_keys: Vec::new(),
+                    ..Planned::default()
                 });
             }
             Found::Gone => None,
             Found::Ours(link) => Some(link),
         };
         if let (Some((conf, args, init)), true) = (&dhcp_files, routed) {
-            if dhcpd::get_line(conf, &dhcpd::host_key(&host)).is_some()
-                || dhcpd::args_has_word(args, dev)
+            if dhcpd::get_line(snap, conf, &dhcpd::host_key(&host))?.is_some()
+                || dhcpd::args_has_word(snap, args, dev)?
             {
-                plan.extend(dhcp_steps(conf, args, init, &host, dev, None));
+                plan.extend(dhcp_steps(conf, args, init, &host, dev, None, snap)?);
             }
         }
-        plan.extend(fw.offline_steps(dev));
+        plan.extend(fw.offline_steps(&fw_vif(""), snap, &mut notes)?);
         if let (Some(link), true) = (link, routed) {
             // VN-11: the device goes away with the guest; leave it as online found it.
             let dsts = [a.vif_ip.clone()];
             plan.extend(super::routed::release(
                 dev,
-                &link,
+                link,
                 &dsts,
                 Some(&a.router_ip),
-                runner,
-                rep,
-            ));
+                snap,
+                &mut notes,
+            )?);
         }
-        plan.extend(crate::hooks::steps(&vars, OnError::Collect));
+        plan.extend(crate::hooks::steps(&vars, OnError::Collect, snap)?);
         return Ok(Planned {
             plan,
+            notes,
             done,
-            report_after: None,
-            frontend_keys: Vec::new(),
+            ..Planned::default()
         });
     }
 
@@ -204,23 +196,27 @@ pub fn plan(
         ctx.key_or("mac", "")
     };
     if !mac.is_empty() {
-        validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
+        validate::mac(&join(&ctx.xp, "mac"), &mac)?;
     }
-    let link = ctx.link_to_configure()?;
+    let cfg = ctx.configure(snap)?;
     // VC-07: taps are renamed too.
-    let fresh = ctx.rename;
-    let mut up = link.up;
-    if ctx.rename {
-        plan.extend(ctx.rename_steps(&link));
+    let fresh = cfg.rename;
+    let mut up = cfg.link.up;
+    if cfg.rename {
+        plan.extend(ctx.rename_steps(cfg.link));
         up = false;
     }
     if routed {
         // VN-09, VN-10 FIX: only what is missing, so an "already up" vif is checked, not skipped.
-        plan.extend(
-            super::routed::attach(dev, up, &a.router_ip, None, fresh, runner)
-                .map_err(|e| ctx.fatal(e))?,
-        );
-        let routes = super::routed::current_routes(dev, fresh, runner).map_err(|e| ctx.fatal(e))?;
+        plan.extend(super::routed::attach(
+            dev,
+            up,
+            &a.router_ip,
+            None,
+            fresh,
+            snap,
+        )?);
+        let routes = super::routed::current_routes(dev, fresh, snap)?;
         if !routes.iter().any(|r| r.dst == a.vif_ip) {
             plan.push(
                 Step::run(
@@ -232,8 +228,9 @@ pub fn plan(
         }
         if let Some((conf, args, init)) = &dhcp_files {
             let line = dhcpd::host_line(&host, &mac, &a.vif_ip, &a.router_ip);
-            let current = dhcpd::get_line(conf, &dhcpd::host_key(&host));
-            if current.as_deref() != Some(line.as_str()) || !dhcpd::args_has_word(args, dev) {
+            let current = dhcpd::get_line(snap, conf, &dhcpd::host_key(&host))?;
+            if current.as_deref() != Some(line.as_str()) || !dhcpd::args_has_word(snap, args, dev)?
+            {
                 plan.extend(dhcp_steps(
                     conf,
                     args,
@@ -241,23 +238,25 @@ pub fn plan(
                     &host,
                     dev,
                     Some((line, current)),
-                ));
+                    snap,
+                )?);
             }
         }
-    } else if ctx.rename && link.up {
+    } else if cfg.rename && cfg.link.up {
         // VN-12: a tap gets no address or route, but a rename must not leave it down.
         plan.push(crate::bridge::link_up(dev));
     }
-    plan.extend(
-        fw.online_steps(dev, &ips, &mac, rep)
-            .map_err(|e| ctx.fatal(e))?,
-    );
-    plan.extend(crate::hooks::steps(&vars, OnError::Fail));
+    let online_vif = Vif {
+        mac: &mac,
+        ..fw_vif("")
+    };
+    plan.extend(fw.online_steps(&online_vif, snap, &mut notes)?);
+    plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
     Ok(Planned {
         plan,
+        notes,
         done,
-        report_after: None,
-        frontend_keys: Vec::new(),
+        ..Planned::default()
     })
 }
 
@@ -270,21 +269,22 @@ fn dhcp_steps(
     host: &str,
     dev: &str,
     add: Option<(String, Option<String>)>,
-) -> Vec<Step> {
+    snap: &Snapshot,
+) -> Result<Vec<Step>> {
     let conf_s = conf.display().to_string();
     let args_s = args.display().to_string();
     let key = dhcpd::host_key(host);
     let present = add.is_some();
     let (line, old) = match add {
         Some((line, old)) => (Some(line), old),
-        None => (None, dhcpd::get_line(conf, &key)),
+        None => (None, dhcpd::get_line(snap, conf, &key)?),
     };
     let on_error = if present {
         OnError::Fail
     } else {
         OnError::Collect
     };
-    vec![
+    Ok(vec![
         Step::new(
             format!(
                 "{} the dhcpd host entry {host} in {conf_s}",
@@ -328,7 +328,7 @@ fn dhcp_steps(
             Cmd::new(&init.display().to_string()).arg("restart"),
         )
         .on_error(OnError::Ignore),
-    ]
+    ])
 }
 
 #[cfg(test)]

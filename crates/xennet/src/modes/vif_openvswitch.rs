@@ -3,21 +3,17 @@
 //! Unlike the original it also sets the MTU (as vif-bridge does, MTU-01) and checks the bridge
 //! exists before touching the vif, so a typo is reported instead of an `ovs-vsctl` failure.
 
-use super::Planned;
 use crate::bridge;
-use crate::exec::{ip, Cmd, Runner};
-use crate::firewall;
+use crate::error::{Error, Note, Planned, Result};
+use crate::exec::{ip, Cmd};
+use crate::firewall::{self, Vif};
 use crate::invocation::Invocation;
+use crate::live::ovs_vsctl as vsctl;
 use crate::plan::{OnError, Plan, Step};
-use crate::report::Reporter;
-use crate::state;
-use crate::validate;
-use crate::vif::{Found, Stop, TypeIf, VifContext};
-use crate::xenstore::{join, XenStore};
-
-/// `ovs-vsctl --timeout`: the original's 30 s does not fit inside one command's 20 s bound
-/// ([`crate::exec::System`]), which keeps the whole script inside libxl's 40 s (TS-05).
-const OVS_TIMEOUT: &str = "--timeout=15";
+use crate::snapshot::{unless_unread, Snapshot};
+use crate::validate::{self, Invalid};
+use crate::vif::{Found, TypeIf, VifContext};
+use crate::xenstore::join;
 
 /// A parsed `bridge=` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,18 +25,18 @@ pub struct OvsBridge {
     pub trunks: Vec<u16>,
 }
 
-fn vlan(what: &str, v: &str) -> Result<u16, String> {
+fn vlan(what: &str, v: &str) -> Result<u16, Invalid> {
     match v.parse::<u16>() {
         Ok(n) if n <= 4095 => Ok(n),
-        _ => Err(format!(
+        _ => Err(Invalid(format!(
             "No valid bridge was specified: {what} {v:?} is not a VLAN id (0 to 4095)"
-        )),
+        ))),
     }
 }
 
 /// Parses `NAME[.TAG][:TRUNK1[:TRUNK2…]]`; an error starts with the original's
 /// `No valid bridge was specified` and says what is wrong with the value.
-pub fn parse_bridge(value: &str) -> Result<OvsBridge, String> {
+pub fn parse_bridge(value: &str) -> Result<OvsBridge, Invalid> {
     let mut parts = value.split(':');
     let head = parts.next().unwrap_or("");
     let (name, tag) = match head.split_once('.') {
@@ -48,12 +44,12 @@ pub fn parse_bridge(value: &str) -> Result<OvsBridge, String> {
         None => (head, None),
     };
     if name.is_empty() {
-        return Err(format!(
+        return Err(Invalid(format!(
             "No valid bridge was specified: {value:?} has no bridge name (expected NAME[.VLAN][:TRUNK1:TRUNK2…])"
-        ));
+        )));
     }
     validate::ifname("bridge", name)
-        .map_err(|e| format!("No valid bridge was specified: {}", e.0))?;
+        .map_err(|e| Invalid(format!("No valid bridge was specified: {}", e.0)))?;
     let trunks = parts
         .map(|t| vlan("trunk", t))
         .collect::<Result<Vec<_>, _>>()?;
@@ -64,8 +60,9 @@ pub fn parse_bridge(value: &str) -> Result<OvsBridge, String> {
     })
 }
 
-fn vsctl() -> Cmd {
-    Cmd::new("ovs-vsctl").arg(OVS_TIMEOUT)
+/// The registry's check of a given `bridge=` value.
+pub fn check_bridge(_: &str, v: &str) -> Result<(), Invalid> {
+    parse_bridge(v).map(|_| ())
 }
 
 /// `--if-exists del-port <dev>`: exactly this port, from whichever bridge holds it.
@@ -115,29 +112,22 @@ fn quote_value(v: &str) -> String {
 }
 
 /// The `bridge=` value: the backend key, else the argument or environment (VO-01 step 3).
-fn bridge_value(ctx: &VifContext, inv: &Invocation) -> Result<(String, String), Stop> {
+fn bridge_value(ctx: &VifContext, inv: &Invocation) -> (String, String) {
     let key = join(&ctx.xp, "bridge");
-    Ok(match ctx.key("bridge") {
+    match ctx.key("bridge") {
         Some(v) => (v.to_string(), format!("from xenstore key {key}")),
         None => (
             inv.value("bridge").to_string(),
             format!("from {}", inv.origin("bridge")),
         ),
-    })
+    }
 }
 
 /// Is `dev` already a port of the bridge with the wanted tag and trunks?
-fn is_port_as_wanted(dev: &str, b: &OvsBridge, runner: &dyn Runner) -> bool {
-    let listed = runner
-        .run(&vsctl().args(["list-ports", &b.name]))
-        .is_ok_and(|o| o.lines().any(|l| l.trim() == dev));
-    if !listed {
-        return false;
-    }
-    let Ok(out) = runner.run(&vsctl().args(["get", "port", dev, "tag", "trunks"])) else {
-        return false;
+fn is_port_as_wanted(dev: &str, b: &OvsBridge, snap: &Snapshot) -> Result<bool> {
+    let Some(port) = snap.ovs_port(&b.name, dev)? else {
+        return Ok(false);
     };
-    let mut lines = out.lines().map(str::trim);
     let tag = b.tag.map_or("[]".to_string(), |t| t.to_string());
     let trunks = format!(
         "[{}]",
@@ -147,44 +137,56 @@ fn is_port_as_wanted(dev: &str, b: &OvsBridge, runner: &dyn Runner) -> bool {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    lines.next() == Some(tag.as_str()) && lines.next() == Some(trunks.as_str())
+    Ok(port.tag == tag && port.trunks == trunks)
 }
 
 /// Reads a key that may be missing (the guest's name and uuid are labels, not requirements).
-fn read_opt(xs: &dyn XenStore, path: &str) -> String {
-    xs.read(path).ok().flatten().unwrap_or_default()
+fn read_opt(snap: &Snapshot, path: &str) -> Result<String> {
+    Ok(unless_unread(snap.xenstore(path))?
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_string())
 }
 
-pub fn plan(
-    ctx: &VifContext,
-    inv: &Invocation,
-    xs: &dyn XenStore,
-    runner: &dyn Runner,
-    rep: &Reporter,
-) -> Result<Planned, Stop> {
-    if !ctx.command.is_up() {
-        return plan_release(ctx, inv, runner, rep);
+/// nftables hooks do not see an OVS port's traffic: no nft family (warned with antispoof).
+fn fw_vif<'a>(ctx: &'a VifContext, mac: &'a str, antispoof: bool) -> Vif<'a> {
+    Vif {
+        dev: &ctx.dev,
+        ips: &ctx.ips,
+        mac,
+        family: None,
+        antispoof,
+        guarded: false,
     }
+}
+
+pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Planned> {
+    if !ctx.command.is_up() {
+        return plan_release(ctx, inv, snap);
+    }
+    let mut notes = Vec::new();
     // Step 1: the tools, with the package to install.
-    if which::which("ovs-vsctl").is_err() {
-        return Err(ctx.fatal(
-            "Unable to find ovs-vsctl tool: install the Debian package openvswitch-switch",
+    if !snap.tool("ovs-vsctl")? {
+        return Err(Error::MissingTool(
+            "Unable to find ovs-vsctl tool: install the Debian package openvswitch-switch".into(),
         ));
     }
-    if which::which("ip").is_err() {
-        return Err(ctx.fatal("Unable to find ip tool: install the Debian package iproute2"));
+    if !snap.tool("ip")? {
+        return Err(Error::MissingTool(
+            "Unable to find ip tool: install the Debian package iproute2".into(),
+        ));
     }
-    let (value, origin) = bridge_value(ctx, inv)?;
-    let b = parse_bridge(&value).map_err(|e| ctx.fatal(format!("{e} ({origin})")))?;
-    // The bridge must exist in this host's Open vSwitch (exit 2 means "no such bridge").
-    match runner.run(&vsctl().args(["br-exists", &b.name])) {
-        Ok(_) => {}
-        Err(crate::exec::ExecError::Failed { code: Some(2), .. }) => {
-            let list = runner
-                .run(&vsctl().arg("list-br"))
-                .map(|o| o.split_whitespace().collect::<Vec<_>>().join(", "))
+    let (value, origin) = bridge_value(ctx, inv);
+    let b = parse_bridge(&value).map_err(|e| Invalid(format!("{} ({origin})", e.0)))?;
+    // The bridge must exist in this host's Open vSwitch.
+    match unless_unread(snap.ovs_bridge(&b.name))? {
+        Ok(true) => {}
+        Ok(false) => {
+            let list = unless_unread(snap.ovs_bridges())?
+                .map(|l| l.join(", "))
                 .unwrap_or_default();
-            return Err(ctx.fatal(format!(
+            return Err(Error::refused(format!(
                 "Open vSwitch has no bridge {} ({origin}; its bridges: {}): create it with \
                  `ovs-vsctl add-br {}` or name an existing one with bridge= in the guest's vif spec",
                 b.name,
@@ -193,58 +195,60 @@ pub fn plan(
             )));
         }
         Err(e) => {
-            return Err(ctx.fatal(format!(
+            return Err(Error::Unreadable(format!(
                 "cannot ask Open vSwitch about bridge {}: {e} (is ovsdb-server running?)",
                 b.name
             )))
         }
     }
-    // nftables hooks do not see an OVS port's traffic: no nft family (warned with antispoof).
-    let fw =
-        firewall::for_vif(inv, None, &ctx.dev, true, runner, rep).map_err(|e| ctx.fatal(e.0))?;
+    let fw = firewall::for_vif(inv, snap, &mut notes)?;
     // Step 4: labels for the port.
     let fe = ctx.key_or("frontend-id", "");
     let vm = if fe.is_empty() {
         String::new()
     } else {
-        read_opt(xs, &format!("/local/domain/{fe}/vm"))
+        read_opt(snap, &format!("/local/domain/{fe}/vm"))?
     };
     let (vm_name, vm_uuid) = if vm.is_empty() {
         (String::new(), String::new())
     } else {
         (
-            read_opt(xs, &join(&vm, "name")),
-            read_opt(xs, &join(&vm, "uuid")),
+            read_opt(snap, &join(&vm, "name"))?,
+            read_opt(snap, &join(&vm, "uuid"))?,
         )
     };
     let mac = ctx.key_or("mac", inv.value("mac"));
     if !mac.is_empty() {
-        validate::mac(&join(&ctx.xp, "mac"), &mac).map_err(|e| ctx.fatal(e.0))?;
+        validate::mac(&join(&ctx.xp, "mac"), &mac)?;
     }
     // MTU-01: the backend key, else the bridge's (its internal port is a link here).
     let mtu_key = ctx.key_or("mtu", "");
     let mtu = match mtu_key.trim() {
-        "" | "0" => state::link(&b.name).map(|l| l.mtu),
-        v => Some(validate::mtu(&join(&ctx.xp, "mtu"), v).map_err(|e| ctx.fatal(e.0))?),
+        "" | "0" => snap.link(&b.name)?.map(|l| l.mtu),
+        v => Some(validate::mtu(&join(&ctx.xp, "mtu"), v)?),
     };
-    let link = ctx.link_to_configure()?;
+    let cfg = ctx.configure(snap)?;
+    let link = cfg.link;
 
     let mut plan = Plan::default();
     let mut was_up = link.up;
-    if ctx.rename {
-        plan.extend(ctx.rename_steps(&link));
+    if cfg.rename {
+        plan.extend(ctx.rename_steps(link));
         was_up = false;
     }
     let dev = ctx.dev.as_str();
     // As VB-09: a working port is left alone, so a second online does not drop its traffic.
-    let ready = !ctx.rename
+    let ready = !cfg.rename
         && link.master.is_none()
         && link.up
         && link.address.eq_ignore_ascii_case(bridge::PORT_MAC)
         && mtu.is_none_or(|m| m == link.mtu)
-        && is_port_as_wanted(dev, &b, runner);
+        && is_port_as_wanted(dev, &b, snap)?;
     if ready {
-        rep.debug(&format!("{dev} already on Open vSwitch bridge {}", b.name));
+        notes.push(Note::Debug(format!(
+            "{dev} already on Open vSwitch bridge {}",
+            b.name
+        )));
     } else {
         if let Some(other) = link.master.as_deref() {
             // A Linux bridge port (a guest moved from vif-bridge): it cannot be both.
@@ -259,7 +263,7 @@ pub fn plan(
         // Step 2: BR-04.
         plan.extend(bridge::prepare_port(dev, was_up, &link.address));
         if let Some(mtu) = mtu.filter(|m| *m != link.mtu) {
-            rep.debug(&format!("setting {dev} MTU to {mtu}"));
+            notes.push(Note::Debug(format!("setting {dev} MTU to {mtu}")));
             let old = link.mtu.to_string();
             plan.push(
                 Step::run(
@@ -285,52 +289,44 @@ pub fn plan(
         (Some(path), Some(mtu)) if ctx.type_if == TypeIf::Vif => vec![(path, mtu.to_string())],
         _ => Vec::new(),
     };
-    plan.extend(
-        fw.online_steps(dev, &ctx.ips, &mac, rep)
-            .map_err(|e| ctx.fatal(e))?,
-    );
+    plan.extend(fw.online_steps(&fw_vif(ctx, &mac, fw.antispoof), snap, &mut notes)?);
     Ok(Planned {
         plan,
+        notes,
         done: format!(
             "Successful vif-openvswitch {} for {dev}, bridge {}.",
             ctx.command.word(),
             b.name
         ),
-        report_after: None,
         frontend_keys,
+        ..Planned::default()
     })
 }
 
 /// offline/remove (§7.2 step 3): the firewall rules, then exactly this port out of the
 /// database (also when netback already removed the link: OVS keeps the record), then the link
 /// down. Nothing of another guest's interface is touched (KP-16).
-fn plan_release(
-    ctx: &VifContext,
-    inv: &Invocation,
-    runner: &dyn Runner,
-    rep: &Reporter,
-) -> Result<Planned, Stop> {
+fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Planned> {
+    let mut notes = Vec::new();
     let mut plan = Plan::default();
-    let link = match ctx.link_to_release() {
+    let link = match ctx.link_to_release(snap)? {
         Found::NotOurs(link) => {
-            rep.warn(&format!(
+            notes.push(Note::Warn(format!(
                 "{} belongs to {}, not to {}: left alone",
                 ctx.dev, link.alias, ctx.kernel_name
-            ));
+            )));
             return Ok(Planned {
-                plan,
-                done: String::new(),
-                report_after: None,
-                frontend_keys: Vec::new(),
+                notes,
+                ..Planned::default()
             });
         }
         Found::Gone => None,
         Found::Ours(link) => Some(link),
     };
-    let fw =
-        firewall::for_vif(inv, None, &ctx.dev, false, runner, rep).map_err(|e| ctx.fatal(e.0))?;
-    plan.extend(fw.offline_steps(&ctx.dev));
-    if which::which("ovs-vsctl").is_ok() {
+    let fw = firewall::for_vif(inv, snap, &mut notes)?;
+    let mac = ctx.key_or("mac", inv.value("mac"));
+    plan.extend(fw.offline_steps(&fw_vif(ctx, &mac, fw.antispoof), snap, &mut notes)?);
+    if snap.tool("ovs-vsctl")? {
         plan.push(
             Step::run(
                 format!("remove port {} from Open vSwitch", ctx.dev),
@@ -339,7 +335,9 @@ fn plan_release(
             .on_error(OnError::Collect),
         );
     } else {
-        rep.warn("ovs-vsctl is not installed: no Open vSwitch port to remove");
+        notes.push(Note::Warn(
+            "ovs-vsctl is not installed: no Open vSwitch port to remove".into(),
+        ));
     }
     if link.is_some_and(|l| l.up) {
         plan.push(
@@ -352,13 +350,13 @@ fn plan_release(
     }
     Ok(Planned {
         plan,
+        notes,
         done: format!(
             "Successful vif-openvswitch {} for {}.",
             ctx.command.word(),
             ctx.dev
         ),
-        report_after: None,
-        frontend_keys: Vec::new(),
+        ..Planned::default()
     })
 }
 
@@ -387,7 +385,7 @@ mod tests {
         for bad in [
             "", ".5", "br0.x", "br0.5000", "br0:", "br0:a", "a/b", "br0.5.6",
         ] {
-            let e = parse_bridge(bad).unwrap_err();
+            let e = parse_bridge(bad).unwrap_err().0;
             assert!(e.starts_with("No valid bridge was specified"), "{bad}: {e}");
         }
     }

@@ -4,14 +4,14 @@
 //! second `online` changes nothing (VR-07); `offline` removes exactly this vif's routes, even
 //! when the uplink has lost its address (VR-02).
 
-use super::{routed, Planned};
-use crate::exec::{ip, Runner};
-use crate::firewall;
+use super::routed;
+use crate::error::{Error, Note, Planned, Result};
+use crate::exec::ip;
+use crate::firewall::{self, Family, Vif};
 use crate::invocation::Invocation;
 use crate::plan::{OnError, Plan, Step};
-use crate::report::Reporter;
-use crate::state;
-use crate::vif::{Found, Stop, TypeIf, VifContext};
+use crate::snapshot::Snapshot;
+use crate::vif::{Found, TypeIf, VifContext};
 use std::net::IpAddr;
 
 /// A guest address as the kernel names its route: `192.0.2.60` for a host, `10.0.0.0/24` for a
@@ -50,93 +50,88 @@ fn route_cmd(verb: &str, dst: &str, dev: &str, main_ip: Option<&str>, metric: u3
     a
 }
 
-pub fn plan(
-    ctx: &VifContext,
-    inv: &Invocation,
-    _xs: &dyn crate::xenstore::XenStore,
-    runner: &dyn Runner,
-    rep: &Reporter,
-) -> Result<Planned, Stop> {
-    let fw = firewall::for_vif(
-        inv,
-        Some(crate::nft::Family::Inet),
-        &ctx.dev,
-        ctx.command.is_up(),
-        runner,
-        rep,
-    )
-    .map_err(|e| ctx.fatal(e.0))?;
+pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Planned> {
+    let mut notes = Vec::new();
+    let fw = firewall::for_vif(inv, snap, &mut notes)?;
     let metric = if ctx.type_if == TypeIf::Tap { 1 } else { 2 };
     let dev = ctx.dev.as_str();
     let done = format!("Successful vif-route {} for {dev}.", ctx.command.word());
     let ip_joined = ctx.ips.join(" ");
     let wanted: Vec<String> = ctx.ips.iter().map(|e| route_dst(e)).collect();
+    let mac = ctx.key_or("mac", inv.value("mac"));
+    let vif = Vif {
+        dev,
+        ips: &ctx.ips,
+        mac: &mac,
+        family: Some(Family::Inet),
+        antispoof: fw.antispoof,
+        guarded: false,
+    };
     let mut plan = Plan::default();
 
     if !ctx.command.is_up() {
         // VR-02 FIX: the routes go whatever the uplink looks like, so it is not even looked at.
         let vars = ctx.hook_vars(&[("ip", ip_joined.as_str()), ("main_ip", "")]);
-        match ctx.link_to_release() {
+        match ctx.link_to_release(snap)? {
             Found::NotOurs(link) => {
-                rep.warn(&format!(
+                notes.push(Note::Warn(format!(
                     "{dev} belongs to {}, not to {}: left alone",
                     link.alias, ctx.kernel_name
-                ));
+                )));
                 return Ok(Planned {
-                    plan,
+                    notes,
                     done,
-                    report_after: None,
-                    frontend_keys: Vec::new(),
+                    ..Planned::default()
                 });
             }
-            Found::Gone => rep.debug(&format!("{dev} is already gone")),
+            Found::Gone => notes.push(Note::Debug(format!("{dev} is already gone"))),
             Found::Ours(link) => {
                 // The vif is going away; leave it as it was before online.
-                plan.extend(routed::release(dev, &link, &wanted, None, runner, rep));
+                plan.extend(routed::release(dev, link, &wanted, None, snap, &mut notes)?);
             }
         }
-        plan.extend(fw.offline_steps(dev));
-        plan.extend(crate::hooks::steps(&vars, OnError::Collect));
+        plan.extend(fw.offline_steps(&vif, snap, &mut notes)?);
+        plan.extend(crate::hooks::steps(&vars, OnError::Collect, snap)?);
         return Ok(Planned {
             plan,
+            notes,
             done,
-            report_after: None,
-            frontend_keys: Vec::new(),
+            ..Planned::default()
         });
     }
 
-    let (netdev, origin) = state::choose_uplink(runner, inv.get("netdev"), &inv.origin("netdev"));
-    crate::validate::ifname("netdev", &netdev).map_err(|e| ctx.fatal(e.0))?;
-    let main_ip = state::primary_ipv4(runner, &netdev).map_err(|e| ctx.fatal(e.to_string()))?;
+    let (netdev, origin) = super::routed_uplink(inv, snap)?;
     // IP-02, word for word, with the device named even when defaulted.
-    let Some(main_ip) = main_ip else {
-        rep.warn(&format!("{netdev} ({origin}) has no IPv4 address"));
-        return Err(ctx.fatal(format!(
-            "{netdev} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {}.",
-            rep.argv0()
+    let Some(main_ip) = snap.primary_ipv4(&netdev)?.map(str::to_string) else {
+        notes.push(Note::Warn(format!(
+            "{netdev} ({origin}) has no IPv4 address"
         )));
+        return Err(Error::noted(
+            notes,
+            Error::refused(format!(
+                "{netdev} is not up.  Bring it up or specify another interface with netdev=<if> as a parameter to {}.",
+                inv.argv0
+            )),
+        ));
     };
-    let link = ctx.link_to_configure()?;
-    let mut up = link.up;
-    if ctx.rename {
-        plan.extend(ctx.rename_steps(&link));
+    let cfg = ctx.configure(snap)?;
+    let mut up = cfg.link.up;
+    if cfg.rename {
+        plan.extend(ctx.rename_steps(cfg.link));
         up = false;
     }
     // VR-03: <main_ip>/32 on the vif, up, proxy ARP on. A link just renamed has nothing yet.
-    let fresh = ctx.rename;
-    plan.extend(
-        routed::attach(
-            dev,
-            up,
-            &main_ip,
-            routed::classful_broadcast(&main_ip).as_deref(),
-            fresh,
-            runner,
-        )
-        .map_err(|e| ctx.fatal(e))?,
-    );
+    let fresh = cfg.rename;
+    plan.extend(routed::attach(
+        dev,
+        up,
+        &main_ip,
+        routed::classful_broadcast(&main_ip).as_deref(),
+        fresh,
+        snap,
+    )?);
     // VR-06
-    let routes = routed::current_routes(dev, fresh, runner).map_err(|e| ctx.fatal(e))?;
+    let routes = routed::current_routes(dev, fresh, snap)?;
     for dst in &wanted {
         if !routes
             .iter()
@@ -152,26 +147,22 @@ pub fn plan(
         }
     }
     if ctx.ips.is_empty() {
-        rep.warn(&format!(
+        notes.push(Note::Warn(format!(
             "no ip= is set for {dev}: no route is made and the guest is unreachable"
-        ));
+        )));
     }
-    let mac = ctx.key_or("mac", inv.value("mac"));
-    plan.extend(
-        fw.online_steps(dev, &ctx.ips, &mac, rep)
-            .map_err(|e| ctx.fatal(e))?,
-    );
+    plan.extend(fw.online_steps(&vif, snap, &mut notes)?);
     let vars = ctx.hook_vars(&[
         ("ip", ip_joined.as_str()),
         ("main_ip", main_ip.as_str()),
         ("netdev", netdev.as_str()),
     ]);
-    plan.extend(crate::hooks::steps(&vars, OnError::Fail));
+    plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
     Ok(Planned {
         plan,
+        notes,
         done,
-        report_after: None,
-        frontend_keys: Vec::new(),
+        ..Planned::default()
     })
 }
 

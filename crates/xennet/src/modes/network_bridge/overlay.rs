@@ -10,17 +10,18 @@
 //! each guest honouring its xenstore `mtu` key, and a guest that does not would lose large
 //! packets silently.
 
-use super::HostPlanned;
 use crate::bridge;
+use crate::error::{Error, Note, Outcome, Planned, Result};
 use crate::exec::{ip, Cmd, Runner};
 use crate::invocation::Invocation;
+use crate::live::FLOOD;
 use crate::plan::{Plan, Step};
-use crate::state;
-use crate::validate;
+use crate::snapshot::{Reader, Snapshot, Vxlan};
+use crate::state::Link;
+use crate::validate::{self, Invalid};
 use std::net::IpAddr;
 
-/// The names `network-bridge` reads for an overlay (its KNOWN lists them too; a unit test keeps
-/// the two in step).
+/// The names `network-bridge` reads for an overlay.
 pub const KEYS: &[&str] = &["overlay", "vni", "peers", "dstport", "local", "underlay"];
 
 /// The guests' frame size the overlay carries without fragmenting.
@@ -28,9 +29,6 @@ pub const GUEST_MTU: u32 = 1500;
 
 /// The IANA VXLAN port.
 pub const DEFAULT_DSTPORT: u16 = 4789;
-
-/// The all-zeros MAC: the flood entry's key.
-const FLOOD: &str = "00:00:00:00:00:00";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Overlay {
@@ -51,58 +49,38 @@ pub fn requested(inv: &Invocation) -> bool {
     inv.get("overlay").is_some_and(|v| !v.is_empty())
 }
 
-fn addr(what: &str, v: &str) -> Result<IpAddr, String> {
-    let a: IpAddr = v.trim().parse().map_err(|_| {
-        format!("{what}={v:?} is not an IPv4 or IPv6 address (e.g. 198.51.100.2 or 2001:db8::2)")
-    })?;
-    if a.is_unspecified() || a.is_multicast() || a.is_loopback() {
-        return Err(format!(
-            "{what}={v:?} is not a unicast address of another host: give the peer's underlay address"
-        ));
+/// The kinds of overlay: `overlay=vxlan` (static peers).
+pub fn kind<'a>(what: &str, v: &'a str) -> std::result::Result<&'a str, Invalid> {
+    match v {
+        "vxlan" => Ok(v),
+        other => Err(Invalid(format!(
+            "{what}={other:?} is not a known overlay: the only one is overlay=vxlan"
+        ))),
     }
-    Ok(a)
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::Invalid(Invalid(msg.into()))
 }
 
 /// Reads and checks every overlay setting; `need_peers` for `start`.
-pub fn settings(inv: &Invocation, need_peers: bool) -> Result<Overlay, String> {
-    match inv.value("overlay") {
-        "vxlan" => {}
-        other => {
-            return Err(format!(
-                "overlay={other:?} is not a known overlay: the only one is overlay=vxlan"
-            ))
-        }
-    }
+pub fn settings(inv: &Invocation, need_peers: bool) -> Result<Overlay> {
+    kind("overlay", inv.value("overlay"))?;
     let vni =
         match inv.get("vni").filter(|v| !v.is_empty()) {
-            None => return Err(
+            None => return Err(bad(
                 "overlay=vxlan needs vni=N, the tenant network's number (1 to 16777215), the same \
-                 on every host"
-                    .into(),
-            ),
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if (1..=16_777_215).contains(&n) => n,
-                _ => {
-                    return Err(format!(
-                        "vni={v:?} is not a VXLAN id: give a number from 1 to 16777215"
-                    ))
-                }
-            },
+                 on every host",
+            )),
+            Some(v) => validate::vni("vni", v)?,
         };
     let dstport = match inv.get("dstport").filter(|v| !v.is_empty()) {
         None => DEFAULT_DSTPORT,
-        Some(v) => match v.parse::<u16>() {
-            Ok(n) if n >= 1 => n,
-            _ => {
-                return Err(format!(
-                    "dstport={v:?} is not a UDP port: give a number from 1 to 65535 (default {DEFAULT_DSTPORT})"
-                ))
-            }
-        },
+        Some(v) => validate::port("dstport", v, DEFAULT_DSTPORT)?,
     };
     let local = match inv.get("local").filter(|v| !v.is_empty()) {
         None => None,
-        Some(v) => Some(addr("local", v)?),
+        Some(v) => Some(validate::host_addr("local", v)?),
     };
     let mut peers = Vec::new();
     for p in inv
@@ -110,48 +88,50 @@ pub fn settings(inv: &Invocation, need_peers: bool) -> Result<Overlay, String> {
         .split(',')
         .filter(|p| !p.trim().is_empty())
     {
-        let a = addr("peers", p)?;
+        let a = validate::host_addr("peers", p)?;
         if Some(a) == local {
-            return Err(format!(
+            return Err(bad(format!(
                 "peers={p} is this host's own local= address: list only the other hosts"
-            ));
+            )));
         }
         if peers.contains(&a) {
-            return Err(format!("peers lists {a} twice: list each other host once"));
+            return Err(bad(format!(
+                "peers lists {a} twice: list each other host once"
+            )));
         }
         if peers
             .first()
             .is_some_and(|f: &IpAddr| f.is_ipv4() != a.is_ipv4())
         {
-            return Err(format!(
+            return Err(bad(format!(
                 "peers mixes IPv4 and IPv6 ({} and {a}): one overlay runs over one address family",
                 peers[0]
-            ));
+            )));
         }
         peers.push(a);
     }
     if need_peers && peers.is_empty() {
-        return Err(
-            "overlay=vxlan needs peers=A[,B…], the underlay addresses of the other hosts".into(),
-        );
+        return Err(bad(
+            "overlay=vxlan needs peers=A[,B…], the underlay addresses of the other hosts",
+        ));
     }
     if let (Some(l), Some(p)) = (local, peers.first()) {
         if l.is_ipv4() != p.is_ipv4() {
-            return Err(format!(
+            return Err(bad(format!(
                 "local={l} and peers ({p}) are of different address families"
-            ));
+            )));
         }
     }
     let underlay = match inv.get("underlay").filter(|v| !v.is_empty()) {
         None => None,
         Some(u) => {
-            validate::ifname("underlay", u).map_err(|e| e.0)?;
+            validate::ifname("underlay", u)?;
             Some(u.to_string())
         }
     };
     let bridge = match inv.get("bridge").filter(|v| !v.is_empty()) {
         Some(b) => {
-            validate::ifname("bridge", b).map_err(|e| e.0)?;
+            validate::ifname("bridge", b)?;
             b.to_string()
         }
         None => format!("vxbr{vni}"),
@@ -177,42 +157,38 @@ pub fn overhead(ipv6: bool) -> u32 {
 }
 
 /// The underlay device and local address: as given, else from the route to the first peer.
-fn underlay_of(o: &Overlay, runner: &dyn Runner) -> Result<(String, IpAddr), String> {
+fn underlay_of(o: &Overlay, snap: &Snapshot) -> Result<(String, IpAddr)> {
     let peer = o.peers[0].to_string();
-    let route = runner
-        .run(&ip(["-j", "route", "get", &peer]))
-        .ok()
-        .and_then(|out| serde_json::from_str::<serde_json::Value>(out.trim()).ok())
-        .and_then(|v| v.get(0).cloned());
-    let dev = match (&o.underlay, &route) {
+    let route = snap.route_get(&peer)?;
+    let dev = match (&o.underlay, route) {
         (Some(u), _) => u.clone(),
-        (None, Some(r)) => r["dev"].as_str().unwrap_or_default().to_string(),
+        (None, Some(r)) => r.dev.clone().unwrap_or_default(),
         (None, None) => String::new(),
     };
     if dev.is_empty() {
-        return Err(format!(
+        return Err(Error::refused(format!(
             "no route to peer {peer}: give the underlay device with underlay=DEV (and local=ADDR)"
-        ));
+        )));
     }
-    let local = match (o.local, &route) {
+    let local = match (o.local, route) {
         (Some(l), _) => Some(l),
-        (None, Some(r)) => r["prefsrc"].as_str().and_then(|s| s.parse().ok()),
+        (None, Some(r)) => r.prefsrc.as_deref().and_then(|s| s.parse().ok()),
         (None, None) => None,
     };
     let Some(local) = local else {
-        return Err(format!(
+        return Err(Error::refused(format!(
             "cannot tell this host's underlay address towards {peer}: give it with local=ADDR"
-        ));
+        )));
     };
-    let mine = state::addrs(runner, &dev)?;
+    let mine = snap.addrs(&dev)?;
     if !mine
         .iter()
         .any(|a| a.local.parse::<IpAddr>().ok() == Some(local))
     {
-        return Err(format!(
+        return Err(Error::refused(format!(
             "local={local} is not an address of the underlay {dev}: give local= one of {dev}'s \
              addresses, or underlay= the device that holds {local}"
-        ));
+        )));
     }
     Ok((dev, local))
 }
@@ -272,63 +248,64 @@ pub fn bridge_mac(local: &IpAddr, vni: u32) -> String {
 }
 
 /// Did an earlier `start` create this bridge (so `stop` may delete it)?
-fn created_by_us(bridge: &str) -> bool {
-    std::fs::read_to_string(record(bridge))
+fn created_by_us(bridge: &str, snap: &Snapshot) -> Result<bool> {
+    Ok(snap
+        .file(record(bridge))?
         .unwrap_or_default()
         .split_whitespace()
-        .any(|w| w == "created_bridge=yes")
+        .any(|w| w == "created_bridge=yes"))
 }
 
 /// `network-bridge start|stop … overlay=vxlan`.
-pub fn plan(start: bool, inv: &Invocation, runner: &dyn Runner) -> Result<HostPlanned, String> {
+pub fn plan(start: bool, inv: &Invocation, snap: &Snapshot) -> Result<Outcome> {
     let o = settings(inv, start)?;
     if start {
-        plan_start(&o, runner)
+        plan_start(&o, snap)
     } else {
-        plan_stop(&o, runner)
+        plan_stop(&o, snap)
     }
 }
 
-fn plan_start(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
-    if let Some(l) = state::link(&o.vxlan) {
+fn plan_start(o: &Overlay, snap: &Snapshot) -> Result<Outcome> {
+    if let Some(l) = snap.link(&o.vxlan)? {
         return match l.master.as_deref() {
-            Some(m) if m == o.bridge => Ok(HostPlanned::Nothing(format!(
+            Some(m) if m == o.bridge => Ok(Outcome::Nothing(format!(
                 "{} is already the overlay uplink of {}: nothing to do",
                 o.vxlan, o.bridge
             ))),
-            _ => Err(format!(
+            _ => Err(Error::refused(format!(
                 "{} exists but is not a port of {}: remove it (ip link del {}) or run stop first",
                 o.vxlan, o.bridge, o.vxlan
-            )),
+            ))),
         };
     }
-    let existing = state::link(&o.bridge);
-    if existing.as_ref().is_some_and(|l| !l.is_bridge) {
-        return Err(format!(
+    let existing = snap.link(&o.bridge)?;
+    if existing.is_some_and(|l| !l.is_bridge) {
+        return Err(Error::refused(format!(
             "bridge={} names an existing link that is not a bridge: choose another name",
             o.bridge
-        ));
+        )));
     }
-    let (dev, local) = underlay_of(o, runner)?;
-    let under = state::link(&dev).ok_or_else(|| {
-        format!("underlay {dev} does not exist: name the device towards the other hosts with underlay=DEV")
+    let (dev, local) = underlay_of(o, snap)?;
+    let under = snap.link(&dev)?.ok_or_else(|| {
+        Error::refused(format!("underlay {dev} does not exist: name the device towards the other hosts with underlay=DEV"))
     })?;
-    let mtu = existing.as_ref().map_or(GUEST_MTU, |l| l.mtu);
+    let mtu = existing.map_or(GUEST_MTU, |l| l.mtu);
     let need = mtu + overhead(local.is_ipv6());
     if under.mtu < need {
-        return Err(format!(
+        return Err(Error::refused(format!(
             "the underlay {dev} has MTU {}, but VXLAN over {} adds {} bytes, so {mtu}-byte guest \
              frames need an underlay MTU of at least {need}: raise it on every host (ip link set \
              dev {dev} mtu {need}) and on the switches between them",
             under.mtu,
             if local.is_ipv6() { "IPv6" } else { "IPv4" },
             overhead(local.is_ipv6())
-        ));
+        )));
     }
     let local_s = local.to_string();
     let mut p = Plan::default();
     // A bridge an earlier start made (and a stop kept, as guests were on it) is still ours.
-    let created = existing.is_none() || created_by_us(&o.bridge);
+    let created = existing.is_none() || created_by_us(&o.bridge, snap)?;
     if existing.is_none() {
         p.push(bridge::create(&o.bridge));
         let mac = bridge_mac(&local, o.vni);
@@ -375,63 +352,39 @@ fn plan_start(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
             o.vni,
             if created { "yes" } else { "no" }
         ),
+        snap.file(record(&o.bridge))?,
     ));
     let peers: Vec<String> = o.peers.iter().map(IpAddr::to_string).collect();
-    Ok(HostPlanned::Plan {
-        intro: format!(
-            "network-bridge: overlay vxlan VNI {} on bridge {} via {} (underlay {dev}, local \
-             {local_s}, port {}), peers {}",
-            o.vni,
-            o.bridge,
-            o.vxlan,
-            o.dstport,
-            peers.join(", ")
-        ),
-        plan: p,
-    })
+    Ok(Outcome::Plan(Planned::new(p).intro(format!(
+        "network-bridge: overlay vxlan VNI {} on bridge {} via {} (underlay {dev}, local \
+         {local_s}, port {}), peers {}",
+        o.vni,
+        o.bridge,
+        o.vxlan,
+        o.dstport,
+        peers.join(", ")
+    ))))
 }
 
-/// What the live VXLAN device is: enough to make it again (a rollback of `stop`).
-fn live_vxlan(vxlan: &str, runner: &dyn Runner) -> Option<(Cmd, Vec<String>)> {
-    let out = runner
-        .run(&ip(["-d", "-j", "link", "show", "dev", vxlan]))
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_str(out.trim()).ok()?;
-    let l = v.get(0)?;
-    let d = &l["linkinfo"]["info_data"];
-    let local = d["local"].as_str().or_else(|| d["local6"].as_str())?;
-    let add = vxlan_add(
-        vxlan,
-        u32::try_from(d["id"].as_u64()?).ok()?,
-        u16::try_from(d["port"].as_u64()?).ok()?,
-        local,
-        d["link"].as_str()?,
-        u32::try_from(l["mtu"].as_u64()?).ok()?,
-        Some(l["address"].as_str()?),
-    );
-    Some((add, flood_peers(vxlan, runner)))
-}
-
-/// The peers of a VXLAN device: the destinations of its all-zeros entries.
-pub fn flood_peers(vxlan: &str, runner: &dyn Runner) -> Vec<String> {
-    let out = runner
-        .run(&Cmd::new("bridge").args(["-j", "fdb", "show", "dev", vxlan]))
-        .unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_default();
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["mac"] == FLOOD)
-        .filter_map(|e| e["dst"].as_str().map(str::to_string))
-        .collect()
+/// The command that makes the live VXLAN device again as it is (a rollback of `stop`).
+fn remake(v: &Vxlan) -> Cmd {
+    vxlan_add(
+        &v.name,
+        v.vni,
+        v.port,
+        &v.local,
+        &v.underlay,
+        v.mtu,
+        Some(&v.address),
+    )
 }
 
 /// Takes the VXLAN device out, every step with its exact undo: the flood entries first, the
 /// device (made again as it was, MAC included, on a rollback) last.
-fn remove_vxlan(o: &Overlay, link: &state::Link, runner: &dyn Runner) -> Vec<Step> {
+fn remove_vxlan(o: &Overlay, link: &Link, snap: &Snapshot) -> Result<Vec<Step>> {
     let mut p = Vec::new();
-    let live = live_vxlan(&o.vxlan, runner);
-    for peer in live.as_ref().map(|l| l.1.clone()).unwrap_or_default() {
+    let live = snap.vxlan(&o.vxlan)?;
+    for peer in live.map(|l| l.peers.clone()).unwrap_or_default() {
         p.push(
             Step::run(
                 format!("stop flooding to peer {peer}"),
@@ -456,31 +409,34 @@ fn remove_vxlan(o: &Overlay, link: &state::Link, runner: &dyn Runner) -> Vec<Ste
         format!("delete {}", o.vxlan),
         ip(["link", "del", "dev", &o.vxlan]),
     );
-    if let Some((add, _)) = live {
-        del = del.undo(add);
+    if let Some(v) = live {
+        del = del.undo(remake(v));
     }
     p.push(del);
-    p
+    Ok(p)
 }
 
-fn plan_stop(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
-    let created_bridge = created_by_us(&o.bridge) && state::exists(&o.bridge);
-    let link = state::link(&o.vxlan);
+fn plan_stop(o: &Overlay, snap: &Snapshot) -> Result<Outcome> {
+    let created_bridge = created_by_us(&o.bridge, snap)? && snap.exists(&o.bridge)?;
+    let link = snap.link(&o.vxlan)?;
     // A bridge kept by an earlier stop (guests were on it) is still to be deleted.
     if link.is_none() && !created_bridge {
-        return Ok(HostPlanned::Nothing(format!(
+        return Ok(Outcome::Nothing(format!(
             "{} does not exist: no overlay to stop",
             o.vxlan
         )));
     }
-    let rec = std::fs::read_to_string(record(&o.bridge)).unwrap_or_default();
+    let rec = snap.file(record(&o.bridge))?.unwrap_or_default();
     let mut p = Plan::default();
+    let mut notes = Vec::new();
     if let Some(link) = link {
-        p.extend(remove_vxlan(o, &link, runner));
+        p.extend(remove_vxlan(o, link, snap)?);
     }
-    let guests: Vec<String> = state::ports(&o.bridge)
-        .into_iter()
-        .filter(|d| *d != o.vxlan)
+    let guests: Vec<String> = snap
+        .ports(&o.bridge)?
+        .iter()
+        .filter(|d| **d != o.vxlan)
+        .cloned()
         .collect();
     let keep_bridge = created_bridge && !guests.is_empty();
     if created_bridge && guests.is_empty() {
@@ -490,12 +446,12 @@ fn plan_stop(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
             ip(["link", "del", "dev", &o.bridge]),
         ));
     } else if keep_bridge {
-        log::warn!(
+        notes.push(Note::Warn(format!(
             "bridge {} still has guest ports ({}): it stays, without its overlay uplink; stop \
              again once they are gone to delete it",
             o.bridge,
             guests.join(", ")
-        );
+        )));
     }
     // A kept bridge keeps its record, so that a later stop still knows it is ours.
     if !rec.is_empty() && !keep_bridge {
@@ -504,91 +460,42 @@ fn plan_stop(o: &Overlay, runner: &dyn Runner) -> Result<HostPlanned, String> {
             &record(&o.bridge),
         ));
     }
-    Ok(HostPlanned::Plan {
-        intro: format!(
-            "network-bridge: removing overlay vxlan VNI {} from bridge {}",
-            o.vni, o.bridge
-        ),
-        plan: p,
-    })
-}
-
-/// One VXLAN uplink as the host has it now: what `status` (and `xennet map`) show.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LiveOverlay {
-    pub vxlan: String,
-    pub vni: u32,
-    /// The bridge it is a port of.
-    pub bridge: Option<String>,
-    pub local: String,
-    pub underlay: String,
-    pub port: u16,
-    pub mtu: u32,
-    pub up: bool,
-    /// The destinations of its all-zeros flood entries.
-    pub peers: Vec<String>,
-}
-
-/// Every VXLAN device on the host (`ip -d -j link show type vxlan`), sorted by name.
-pub fn live(runner: &dyn Runner) -> Vec<LiveOverlay> {
-    let out = runner
-        .run(&ip(["-d", "-j", "link", "show", "type", "vxlan"]))
-        .unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_default();
-    let mut all: Vec<LiveOverlay> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| {
-            let d = &l["linkinfo"]["info_data"];
-            let name = l["ifname"].as_str()?.to_string();
-            Some(LiveOverlay {
-                vni: u32::try_from(d["id"].as_u64()?).ok()?,
-                bridge: l["master"].as_str().map(str::to_string),
-                local: d["local"]
-                    .as_str()
-                    .or(d["local6"].as_str())
-                    .unwrap_or("?")
-                    .to_string(),
-                underlay: d["link"].as_str().unwrap_or("?").to_string(),
-                port: d["port"]
-                    .as_u64()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .unwrap_or(0),
-                mtu: l["mtu"]
-                    .as_u64()
-                    .and_then(|m| u32::try_from(m).ok())
-                    .unwrap_or(0),
-                up: l["flags"]
-                    .as_array()
-                    .is_some_and(|f| f.iter().any(|x| x == "UP")),
-                peers: flood_peers(&name, runner),
-                vxlan: name,
-            })
-        })
-        .collect();
-    all.sort_by(|a, b| a.vxlan.cmp(&b.vxlan));
-    all
+    Ok(Outcome::Plan(
+        Planned::new(p)
+            .intro(format!(
+                "network-bridge: removing overlay vxlan VNI {} from bridge {}",
+                o.vni, o.bridge
+            ))
+            .notes(notes),
+    ))
 }
 
 /// `status` for an overlay: the bridge, its VXLAN uplink and peers, and what was learned.
 /// Returns false when the overlay is not up.
-pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
+pub fn status(inv: &Invocation, reader: &dyn Reader, runner: &dyn Runner) -> Result<bool> {
     let o = settings(inv, false)?;
+    let mut snap = Snapshot::new();
+    let (link, live, ports, is_bridge) = crate::snapshot::plan(reader, &mut snap, |s| {
+        Ok((
+            s.link(&o.vxlan)?.cloned(),
+            s.vxlan(&o.vxlan)?.cloned(),
+            s.ports(&o.bridge)?.to_vec(),
+            s.link(&o.bridge)?.is_some_and(|l| l.is_bridge),
+        ))
+    })?;
     let rule = "=".repeat(60);
     let mut out = String::new();
     out.push_str(&format!("{rule}\n"));
-    let link = state::link(&o.vxlan);
     let ok = link
         .as_ref()
         .is_some_and(|l| l.up && l.master.as_deref() == Some(o.bridge.as_str()));
-    match live(runner).into_iter().find(|l| l.vxlan == o.vxlan) {
+    match live {
         Some(l) => {
             out.push_str(&format!(
                 "overlay: vxlan VNI {} on bridge {} via {} ({}), underlay {} local {} port {}, MTU {}\n",
                 l.vni,
                 l.bridge.as_deref().unwrap_or("(none)"),
-                l.vxlan,
+                l.name,
                 if l.up { "up" } else { "down" },
                 l.underlay,
                 l.local,
@@ -609,11 +516,10 @@ pub fn status(inv: &Invocation, runner: &dyn Runner) -> Result<bool, String> {
             o.vxlan, o.vni
         )),
     }
-    let ports = state::ports(&o.bridge);
     out.push_str(&format!(
         "bridge {}: {}\n",
         o.bridge,
-        if state::link(&o.bridge).is_some_and(|l| l.is_bridge) {
+        if is_bridge {
             format!(
                 "ports {}",
                 if ports.is_empty() {
@@ -766,7 +672,7 @@ mod tests {
         ] {
             let mut a = vec!["start"];
             a.extend_from_slice(args);
-            let e = settings(&inv(&a), true).unwrap_err();
+            let e = settings(&inv(&a), true).unwrap_err().to_string();
             assert!(e.contains(names), "{args:?}: {e}");
         }
         // stop and status need no peers.
