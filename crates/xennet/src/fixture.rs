@@ -254,3 +254,113 @@ impl Reader for Fixture {
             .unwrap_or_else(|| self.derived(fact))
     }
 }
+
+/// Ready-made hosts and invocations for the planners' unit tests.
+#[cfg(test)]
+pub mod testing {
+    use super::Fixture;
+    use crate::error::{Error, Outcome, Planned, Result};
+    use crate::invocation::Invocation;
+    use crate::snapshot::{self, Snapshot};
+    use crate::vif::{Front, VifContext};
+    use crate::xenstore::{Memory, XenStore};
+
+    /// dom0 as `fixtures/capture.sh` makes it: `eth0` 192.0.2.10/24 and 2001:db8::10/64, the
+    /// default route and a static one through it, `vif1.0` down as netback leaves it; every
+    /// tool installed (iptables and nft).
+    pub fn dom0() -> Fixture {
+        Fixture::new()
+            .ip_links(include_str!("fixtures/dom0-links.json"))
+            .ip_addrs(include_str!("fixtures/dom0-addrs.json"))
+            .ip_routes(include_str!("fixtures/dom0-routes4.json"), false)
+            .ip_routes(include_str!("fixtures/dom0-routes6.json"), true)
+            .default_route("eth0")
+            .tools(&["ip", "iptables", "iptables-save", "iptables-restore", "nft"])
+    }
+
+    /// dom0 with an administrator's bridge `xenbr0` (up, no uplink) and `vif1.0` already its
+    /// port, up.
+    pub fn admin_bridge() -> Fixture {
+        Fixture::new()
+            .ip_links(include_str!("fixtures/admin-bridge-links.json"))
+            .ip_addrs(include_str!("fixtures/admin-bridge-addrs.json"))
+            .ip_routes(include_str!("fixtures/admin-bridge-routes4.json"), false)
+            .ip_routes(include_str!("fixtures/admin-bridge-routes6.json"), true)
+            .default_route("eth0")
+            .tools(&["ip", "iptables", "iptables-save", "iptables-restore", "nft"])
+    }
+
+    /// An invocation of `script` as argv words and environment pairs (the registry's names).
+    pub fn inv(script: &str, args: &[&str], env: &[(&str, &str)]) -> Invocation {
+        let known = crate::scripts::find(script)
+            .expect("a script")
+            .known_names();
+        let argv = std::iter::once(script)
+            .chain(args.iter().copied())
+            .map(std::ffi::OsString::from)
+            .collect();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Invocation::parse(argv, env, &known).expect("a well-formed invocation")
+    }
+
+    /// A vif script's context as libxl gives it: `vif1.0`, backend `backend/vif/1/0` holding
+    /// `keys`.
+    pub fn vif_ctx(script: &str, command: &str, keys: &[(&str, &str)]) -> VifContext {
+        let xs = Memory::default();
+        let pairs: Vec<(String, String)> = keys
+            .iter()
+            .map(|(k, v)| (format!("backend/vif/1/0/{k}"), v.to_string()))
+            .collect();
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        xs.write(&refs).expect("memory xenstore");
+        let i = inv(
+            script,
+            &[command, "type_if=vif"],
+            &[("vif", "vif1.0"), ("XENBUS_PATH", "backend/vif/1/0")],
+        );
+        match crate::vif::front_end(&i, crate::scripts::find(script).unwrap(), &xs) {
+            Ok(Front::Run(ctx)) => ctx,
+            other => panic!("no context: {other:?}"),
+        }
+    }
+
+    /// Plans a vif script's event over the fixture.
+    pub fn plan_vif(
+        script: &str,
+        ctx: &VifContext,
+        inv: &Invocation,
+        host: &Fixture,
+    ) -> Result<Planned> {
+        let crate::scripts::Run::Vif(planner) = crate::scripts::find(script).unwrap().run else {
+            panic!("{script} is not a vif script");
+        };
+        snapshot::plan(host, &mut Snapshot::new(), |s| planner(ctx, inv, s))
+    }
+
+    /// Plans a host script's start (or stop) over the fixture.
+    pub fn plan_host(
+        script: &str,
+        start: bool,
+        inv: &Invocation,
+        host: &Fixture,
+    ) -> Result<Outcome> {
+        let crate::scripts::Run::Host { plan, .. } = crate::scripts::find(script).unwrap().run
+        else {
+            panic!("{script} is not a host script");
+        };
+        snapshot::plan(host, &mut Snapshot::new(), |s| plan(start, inv, s))
+    }
+
+    /// The plan as the shell lines `--dry-run` prints, one string.
+    pub fn lines(p: &Planned) -> String {
+        p.plan.render()
+    }
+
+    /// The sentence of an error.
+    pub fn sentence(e: Error) -> String {
+        e.split().1.to_string()
+    }
+}

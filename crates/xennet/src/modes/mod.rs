@@ -62,3 +62,8 @@ pub fn default_route_uplink(inv: &Invocation, snap: &Snapshot) -> Result<(String
         },
     })
 }
+
+/// The planners' unit tests: each script's every command word, layout and refusal, planned over
+/// fixtures (captured `ip -j` output) with no process and no file.
+#[cfg(test)]
+mod tests;
