@@ -102,6 +102,7 @@ pub struct HostBuilder {
     name: String,
     xenstore_fake: PathBuf,
     nic: String,
+    iptables: bool,
 }
 
 impl HostBuilder {
@@ -112,7 +113,16 @@ impl HostBuilder {
             name: name.to_string(),
             xenstore_fake: xenstore_fake.into(),
             nic: "eth0".to_string(),
+            iptables: true,
         }
+    }
+
+    /// dom0 without iptables, as a Debian host with only nftables (issue 15): the scripts run
+    /// in a mount namespace where every iptables program is `/dev/null` (not executable, so
+    /// not found on PATH), and dom0 gets no iptables tables up front.
+    pub fn without_iptables(mut self) -> HostBuilder {
+        self.iptables = false;
+        self
     }
 
     /// Names dom0's NIC (default `eth0`), e.g. `enp0s3` for NB-02.
@@ -163,6 +173,8 @@ pub struct Host {
     /// A scratch directory for the test's own files.
     pub scratch: PathBuf,
     pub bin_dir: PathBuf,
+    /// Files hidden (bound over with /dev/null) from the scripts' view of the host.
+    pub hidden: Vec<String>,
     store: Store,
     guest_ns: Vec<Netns>,
     addressed: BTreeSet<u32>,
@@ -228,9 +240,16 @@ impl Host {
         );
         // A host with iptables has its filter table; create it so that a binary merely
         // looking at the firewall does not make the before/after snapshots differ.
-        for chain in ["INPUT", "FORWARD", "OUTPUT"] {
-            cmd::ns_exec(&dom0, &["iptables", "-w", "-P", chain, "ACCEPT"]).ok();
+        if b.iptables {
+            for chain in ["INPUT", "FORWARD", "OUTPUT"] {
+                cmd::ns_exec(&dom0, &["iptables", "-w", "-P", chain, "ACCEPT"]).ok();
+            }
         }
+        let hidden = if b.iptables {
+            Vec::new()
+        } else {
+            iptables_programs()
+        };
 
         let store = Store::new(&xenstore_dir, 0);
         // What xenstored always has.
@@ -250,6 +269,7 @@ impl Host {
             fake_bin,
             scratch,
             bin_dir: bin_dir(),
+            hidden,
             store,
             guest_ns: Vec::new(),
             addressed: BTreeSet::new(),
@@ -608,6 +628,29 @@ impl Host {
     }
 }
 
+/// The files behind every iptables program on PATH (they are symlinks to one or two
+/// multi-call binaries: `xtables-nft-multi`, `xtables-legacy-multi`).
+fn iptables_programs() -> Vec<String> {
+    let mut files = BTreeSet::new();
+    for name in [
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "iptables-legacy",
+        "iptables-nft",
+        "ip6tables",
+        "ip6tables-save",
+        "ip6tables-restore",
+    ] {
+        for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+            if let Ok(real) = std::fs::canonicalize(Path::new(dir).join(name)) {
+                files.insert(real.display().to_string());
+            }
+        }
+    }
+    files.into_iter().collect()
+}
+
 /// One pending run of a binary under test.
 pub struct Call<'h> {
     host: &'h Host,
@@ -638,14 +681,25 @@ impl Call<'_> {
 
     /// The full command line this call would run.
     pub fn argv(&self, args: &[&str]) -> Vec<String> {
-        let mut v: Vec<String> = vec![
-            "ip".into(),
-            "netns".into(),
-            "exec".into(),
-            self.host.dom0.clone(),
-            "env".into(),
-            "-i".into(),
-        ];
+        let mut v: Vec<String> = vec!["ip".into(), "netns".into(), "exec".into()];
+        v.push(self.host.dom0.clone());
+        if !self.host.hidden.is_empty() {
+            // `ip netns exec` runs the command in a mount namespace of its own: what is
+            // bound over here is hidden from this run only.
+            let mounts: Vec<String> = self
+                .host
+                .hidden
+                .iter()
+                .map(|f| format!("mount --bind /dev/null '{f}' || exit 97;"))
+                .collect();
+            v.extend([
+                "sh".into(),
+                "-c".into(),
+                format!("{} exec \"$@\"", mounts.join(" ")),
+                "sh".into(),
+            ]);
+        }
+        v.extend(["env".into(), "-i".into()]);
         if let Some(d) = &self.cwd {
             v.push("-C".into());
             v.push(d.display().to_string());

@@ -19,6 +19,13 @@ enum Via {
     Arg(&'static str),
     /// The command word itself.
     Command,
+    /// A `name=value` argument, while the backend key of that name holds this good value and
+    /// wins (issue 15: a value given is checked even when another source overrides it).
+    Shadowed(&'static str, &'static str),
+    /// An environment variable, while an argument of that name gives this good value.
+    EnvShadowed(&'static str, &'static str),
+    /// A line of the host's config file, while an argument gives this good value.
+    ConfShadowed(&'static str, &'static str),
 }
 
 struct Case {
@@ -135,6 +142,62 @@ fn cases() -> Vec<Case> {
             "netdev=\"default\"",
         ),
         case("network-route", Command, "go", "Unknown command: go"),
+        // Issue 15: values another source overrides are checked too.
+        case(
+            vb,
+            Shadowed("bridge", "xenbr0"),
+            "xenbr0;touch x",
+            "xenbr0;touch x",
+        ),
+        case(
+            vb,
+            Shadowed("ip", "192.0.2.51"),
+            "10.0.0.1;id",
+            "10.0.0.1;id",
+        ),
+        case(
+            vb,
+            Shadowed("mac", "00:16:3e:00:00:01"),
+            "01:16:3e:00:00:01",
+            "argument mac=",
+        ),
+        case(vb, Shadowed("mtu", "1500"), "$(id)", "argument mtu="),
+        case(
+            vb,
+            EnvShadowed("firewall", "iptables"),
+            "pf",
+            "environment variable firewall",
+        ),
+        case(
+            vb,
+            ConfShadowed("firewall", "iptables"),
+            "pf",
+            "firewall= in",
+        ),
+        case(
+            vb,
+            ConfShadowed("antispoof", "no"),
+            "maybe",
+            "antispoof= in",
+        ),
+        case(
+            "vif-openvswitch",
+            Shadowed("bridge", "xenbr0"),
+            "br0.x",
+            "br0.x",
+        ),
+        case(
+            "network-bridge",
+            EnvShadowed("vifnum", "0"),
+            "abc",
+            "environment variable vifnum",
+        ),
+        case(
+            "network-nat",
+            EnvShadowed("netdev", "eth0"),
+            "eth0;id",
+            "environment variable netdev",
+        ),
     ]
 }
 
@@ -177,6 +240,20 @@ fn hostile_inputs_are_refused_naming_the_value_and_change_nothing() {
             Via::Env(k) => call = call.env(k, c.value),
             Via::Arg(k) => args.push(format!("{k}={}", c.value)),
             Via::Command => args[0] = c.value.to_string(),
+            Via::Shadowed(k, good) => {
+                h.xs_write(&format!("{be}/{k}"), good);
+                args.push(format!("{k}={}", c.value));
+            }
+            Via::EnvShadowed(k, good) => {
+                call = call.env(k, c.value);
+                args.push(format!("{k}={good}"));
+            }
+            Via::ConfShadowed(k, good) => {
+                let conf = h.scratch.join("xen-netscripts.conf");
+                std::fs::write(&conf, format!("{k}={}\n", c.value)).unwrap();
+                call = call.env("XENNET_CONF", &conf.display().to_string());
+                args.push(format!("{k}={good}"));
+            }
         }
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = call.run(&argv);
@@ -207,5 +284,8 @@ fn describe(v: Via) -> String {
         Via::Env(k) => format!("environment {k}"),
         Via::Arg(k) => format!("argument {k}="),
         Via::Command => "command word".into(),
+        Via::Shadowed(k, _) => format!("argument {k}= under a good backend key"),
+        Via::EnvShadowed(k, _) => format!("environment {k} under a good argument"),
+        Via::ConfShadowed(k, _) => format!("config file {k}= under a good argument"),
     }
 }

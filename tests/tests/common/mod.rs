@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod modes;
+pub mod nft;
 
 use xennet_tests::*;
 

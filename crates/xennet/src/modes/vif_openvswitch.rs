@@ -25,11 +25,11 @@ pub struct OvsBridge {
     pub trunks: Vec<u16>,
 }
 
-fn vlan(what: &str, v: &str) -> Result<u16, Invalid> {
+fn vlan(value: &str, what: &str, v: &str) -> Result<u16, Invalid> {
     match v.parse::<u16>() {
         Ok(n) if n <= 4095 => Ok(n),
         _ => Err(Invalid(format!(
-            "No valid bridge was specified: {what} {v:?} is not a VLAN id (0 to 4095)"
+            "No valid bridge was specified: in {value:?}, {what} {v:?} is not a VLAN id (0 to 4095)"
         ))),
     }
 }
@@ -40,7 +40,7 @@ pub fn parse_bridge(value: &str) -> Result<OvsBridge, Invalid> {
     let mut parts = value.split(':');
     let head = parts.next().unwrap_or("");
     let (name, tag) = match head.split_once('.') {
-        Some((n, t)) => (n, Some(vlan("VLAN tag", t)?)),
+        Some((n, t)) => (n, Some(vlan(value, "VLAN tag", t)?)),
         None => (head, None),
     };
     if name.is_empty() {
@@ -51,7 +51,7 @@ pub fn parse_bridge(value: &str) -> Result<OvsBridge, Invalid> {
     validate::ifname("bridge", name)
         .map_err(|e| Invalid(format!("No valid bridge was specified: {}", e.0)))?;
     let trunks = parts
-        .map(|t| vlan("trunk", t))
+        .map(|t| vlan(value, "trunk", t))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(OvsBridge {
         name: name.to_string(),
