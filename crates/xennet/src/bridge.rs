@@ -6,6 +6,10 @@
 use crate::exec::ip;
 use crate::plan::{OnError, Step};
 
+/// The all-zeros MAC: a VXLAN device's flood entries' key (broadcast and unknown unicast go to
+/// every peer with one).
+pub const FLOOD: &str = "00:00:00:00:00:00";
+
 /// The MAC every port the scripts add gets (MAC-03).
 pub const PORT_MAC: &str = "fe:ff:ff:ff:ff:ff";
 

@@ -186,7 +186,7 @@ fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode 
     if let Err(e) = check_given(script, inv) {
         return fail(inv.get("XENBUS_PATH").filter(|x| !x.is_empty()), e);
     }
-    let ctx = match vif::front_end(inv, script, &xs) {
+    let ctx = match vif::front_end(inv, script.settings, &xs) {
         Ok(Front::Run(ctx)) => ctx,
         Ok(Front::Nothing(why)) => {
             rep.debug(&why);

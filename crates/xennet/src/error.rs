@@ -3,7 +3,7 @@
 //! dispatcher does: an [`Error::Unread`] is not trouble at all but the planner asking for a fact
 //! of the host, which is read before planning again.
 
-use crate::snapshot::Fact;
+use crate::facts::Fact;
 pub use crate::validate::Invalid;
 
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 //! installed. It remembers which facts were asked for, so a test can also check what a plan
 //! needed to read.
 
-use crate::snapshot::{Answer, Fact, Reader, Vxlan};
+use crate::facts::{Answer, Fact, Reader, Vxlan};
 use crate::state::{parse_json, Addr, AddrLink, Link, Route};
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -321,7 +321,7 @@ pub mod testing {
             &[command, "type_if=vif"],
             &[("vif", "vif1.0"), ("XENBUS_PATH", "backend/vif/1/0")],
         );
-        match crate::vif::front_end(&i, crate::scripts::find(script).unwrap(), &xs) {
+        match crate::vif::front_end(&i, crate::scripts::find(script).unwrap().settings, &xs) {
             Ok(Front::Run(ctx)) => ctx,
             other => panic!("no context: {other:?}"),
         }

@@ -3,8 +3,9 @@
 //! tables, VXLAN devices, Open vSwitch and xenstore. The only module that reads the host for
 //! planning; planners see what it read through the [`crate::snapshot::Snapshot`].
 
-use crate::exec::{ip, Cmd, ExecError, Runner};
-use crate::snapshot::{Answer, Fact, OvsPort, Reader, Vxlan};
+use crate::bridge::FLOOD;
+use crate::exec::{ip, ovs_vsctl, Cmd, ExecError, Runner};
+use crate::facts::{Answer, Fact, OvsPort, Reader, Vxlan};
 use crate::state::{parse_json, Addr, AddrLink, Link, LinkDetail, Route};
 use crate::xenstore::XenStore;
 use serde::Deserialize;
@@ -94,12 +95,6 @@ impl Reader for LiveReader<'_> {
             },
         }
     }
-}
-
-/// `ovs-vsctl --timeout`: the original's 30 s does not fit inside one command's 20 s bound
-/// ([`crate::exec::System`]), which keeps the whole script inside libxl's 40 s (TS-05).
-pub fn ovs_vsctl() -> Cmd {
-    Cmd::new("ovs-vsctl").arg("--timeout=15")
 }
 
 fn ovs_port(runner: &dyn Runner, bridge: &str, port: &str) -> Option<OvsPort> {
@@ -269,9 +264,6 @@ pub fn route_get(runner: &dyn Runner, addr: &str) -> Option<Route> {
     let rs: Vec<Route> = parse_json(&out, "route get").ok()?;
     rs.into_iter().next()
 }
-
-/// The all-zeros MAC: a VXLAN device's flood entries' key.
-pub const FLOOD: &str = "00:00:00:00:00:00";
 
 /// The peers of a VXLAN device: the destinations of its all-zeros entries.
 pub fn flood_peers(runner: &dyn Runner, vxlan: &str) -> Vec<String> {

@@ -4,30 +4,8 @@
 //! completions, `xennet doctor` and `xennet install`.
 
 use crate::modes::{self, HostPlanner, HostStatus, VifPlanner};
+pub use crate::setting::{Setting, Source};
 use crate::validate::{self as v, Check};
-
-/// Where a script reads a setting from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// A `name=value` argument or the environment (the argument wins).
-    Args,
-    /// The backend's xenstore key of that name, else a `name=value` argument or the environment.
-    XenstoreFirst,
-    /// Only the backend's xenstore key; an argument or variable of that name is accepted and
-    /// ignored.
-    Xenstore,
-    /// Set by the toolstack; accepted and not used.
-    Unused,
-}
-
-pub struct Setting {
-    pub name: &'static str,
-    pub from: Source,
-    pub help: &'static str,
-    /// The check every given value of it passes (from any source, also one another source
-    /// overrides), before anything is read or touched.
-    pub check: Option<Check>,
-}
 
 pub struct Word {
     pub word: &'static str,
@@ -387,7 +365,7 @@ pub static SCRIPTS: [Script; 7] = [
             c(
                 "layout",
                 Source::Args,
-                modes::network_bridge::check_layout,
+                modes::network_bridge::settings::check_layout,
                 "netdev (default): the bridge takes the NIC's name, which becomes p<netdev>, and is \
                  also named xenbr<vifnum>; netloop: eth0 -> vif0.0 -> xenbr0 -> peth0, dom0's \
                  interface a veth behind the bridge; xenbr: bridge xenbr<vifnum> holds the \
@@ -410,7 +388,7 @@ pub static SCRIPTS: [Script; 7] = [
             c(
                 "overlay",
                 Source::Args,
-                modes::network_bridge::check_overlay,
+                modes::network_bridge::overlay::check,
                 "vxlan: instead of taking dom0's NIC, make bridge= (default vxbr<vni>) with a \
                  kernel VXLAN device vxlan<vni> as its uplink to the other hosts.",
             ),
@@ -510,18 +488,6 @@ pub static SCRIPTS: [Script; 7] = [
         },
     },
 ];
-
-impl Setting {
-    /// Where the setting comes from, in words.
-    pub fn source_words(&self) -> &'static str {
-        match self.from {
-            Source::Args => "argument or environment",
-            Source::XenstoreFirst => "the backend's xenstore key, else argument or environment",
-            Source::Xenstore => "the backend's xenstore key only",
-            Source::Unused => "set by the toolstack, accepted and not used",
-        }
-    }
-}
 
 /// The environment variables every script reads besides its settings.
 pub const ENVIRONMENT: &[(&str, &str)] = &[

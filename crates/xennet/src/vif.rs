@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::invocation::Invocation;
-use crate::scripts::{Script, Source};
+use crate::setting::{Setting, Source};
 use crate::snapshot::Snapshot;
 use crate::state::Link;
 use crate::validate::{self, Invalid};
@@ -144,7 +144,7 @@ fn key_or(keys: &BTreeMap<String, String>, key: &str, default: &str) -> String {
 /// malformed value is refused wherever it comes from).
 pub fn front_end(
     inv: &Invocation,
-    script: &Script,
+    settings: &[Setting],
     xs: &dyn XenStore,
 ) -> std::result::Result<Front, Stop> {
     let xp_env = inv.get("XENBUS_PATH").filter(|x| !x.is_empty());
@@ -267,7 +267,7 @@ pub fn front_end(
         .read_dir(&xp, BACKEND_KEYS)
         .map_err(|e| err(Some(&xp), e.to_string()))?
         .unwrap_or_default();
-    for setting in script.settings.iter() {
+    for setting in settings {
         let from_xenstore = matches!(setting.from, Source::Xenstore | Source::XenstoreFirst);
         let (Some(check), true) = (setting.check, from_xenstore) else {
             continue;
@@ -467,7 +467,11 @@ mod tests {
     }
 
     fn front(inv: &Invocation, xs: &dyn XenStore) -> std::result::Result<Front, Stop> {
-        front_end(inv, crate::scripts::find("vif-bridge").unwrap(), xs)
+        front_end(
+            inv,
+            crate::scripts::find("vif-bridge").unwrap().settings,
+            xs,
+        )
     }
 
     fn run(r: std::result::Result<Front, Stop>) -> VifContext {

@@ -5,7 +5,7 @@
 //! MASQUERADE and inbound DROP, and network-bridge's FORWARD policy, are single `iptables`
 //! commands whose undo puts back exactly what was there. All under the `iptables` lock.
 
-use super::{Driver, Vif};
+use super::driver::{guard_record, Driver, Vif};
 use crate::error::{Error, Note, Result};
 use crate::exec::Cmd;
 use crate::plan::{Action, OnError, Step};
@@ -315,7 +315,7 @@ impl Driver for Iptables {
             }
         }
         if policy != "DROP" {
-            let record = super::guard_record(bridge);
+            let record = guard_record(bridge);
             steps.push(crate::plan::write_record(
                 "remember the FORWARD policy for stop",
                 &record,
@@ -358,7 +358,7 @@ impl Driver for Iptables {
             );
         }
         if let Some(old) = snap
-            .file(super::guard_record(bridge))?
+            .file(guard_record(bridge))?
             .map(str::trim)
             .filter(|o| !o.is_empty() && *o != "nftables")
         {

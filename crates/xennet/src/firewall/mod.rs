@@ -8,6 +8,7 @@
 //! originals' rules, unchanged), else nftables when `nft` is, else none, with a warning; the
 //! choice is logged. network-route adds no rule in any backend: routing is the sysctls'.
 
+pub mod driver;
 pub mod iptables;
 pub mod nftables;
 
@@ -16,6 +17,7 @@ use crate::invocation::Invocation;
 use crate::plan::Step;
 use crate::snapshot::Snapshot;
 use crate::validate::Invalid;
+pub use driver::{guard_record, Driver, Family, Vif};
 
 /// Which firewall the scripts drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,57 +98,6 @@ pub fn choose(inv: &Invocation, snap: &Snapshot) -> Result<(Choice, Vec<Note>)> 
     let why = format!("{} (firewall=auto, {origin}: {reason})", backend.name());
     notes.push(Note::Debug(format!("firewall backend {why}")));
     Ok((Choice { backend, why }, notes))
-}
-
-/// Where the nftables table of a vif lives; None where nftables cannot see the guest's traffic
-/// (an Open vSwitch port bypasses the bridge hooks).
-pub use nftables::Family;
-
-/// One guest interface and what its rules are made from.
-#[derive(Clone, Debug)]
-pub struct Vif<'a> {
-    pub dev: &'a str,
-    /// `ip=` entries (addresses or networks, IPv4 or IPv6).
-    pub ips: &'a [String],
-    /// The guest's MAC, empty when unknown.
-    pub mac: &'a str,
-    pub family: Option<Family>,
-    pub antispoof: bool,
-    /// The bridge drops what its guests' rules do not accept (network-bridge `antispoof=yes`).
-    pub guarded: bool,
-}
-
-/// The rules any script adds, in one backend. Each method returns plan steps with their undo;
-/// the planner puts them in its plan.
-pub trait Driver {
-    /// The vif's rules, made exactly what a clean online makes.
-    fn vif_online(&self, vif: &Vif, snap: &Snapshot, notes: &mut Vec<Note>) -> Result<Vec<Step>>;
-    /// Every rule of the vif in this backend, gone. `chosen` when this is the backend of the
-    /// run (its failures are reported), else a clean-up of what an earlier setting left.
-    fn vif_offline(
-        &self,
-        vif: &Vif,
-        snap: &Snapshot,
-        chosen: bool,
-        notes: &mut Vec<Note>,
-    ) -> Result<Vec<Step>>;
-    /// Which of network-nat's two rules are there: (masquerade, drop of new inbound).
-    fn nat_present(&self, netdev: &str, snap: &Snapshot) -> Result<(bool, bool)>;
-    /// network-nat start: the rules of the two that are missing.
-    fn nat_add(&self, netdev: &str, masquerade: bool, drop: bool) -> Vec<Step>;
-    /// network-nat stop: the rules start added, each with the undo that puts it back.
-    fn nat_remove(
-        &self,
-        netdev: &str,
-        masquerade: bool,
-        drop: bool,
-        snap: &Snapshot,
-    ) -> Result<Vec<Step>>;
-    /// network-bridge `antispoof=yes`: forwarded traffic dropped unless it comes from `ports`
-    /// (the uplink) or a vif's rules accept it.
-    fn guard_add(&self, bridge: &str, ports: &[&str], snap: &Snapshot) -> Result<Vec<Step>>;
-    /// stop's half of [`Driver::guard_add`].
-    fn guard_remove(&self, bridge: &str, ports: &[&str], snap: &Snapshot) -> Result<Vec<Step>>;
 }
 
 /// `firewall=none`: no rule anywhere (Debian's packaging, IPT-05).
@@ -261,10 +212,4 @@ impl Backend {
 /// the one an earlier `start` recorded (so that `stop` removes from where `start` added).
 pub fn host_driver(backend: Backend) -> &'static dyn Driver {
     backend.driver()
-}
-
-/// Where network-bridge keeps what `antispoof=yes` changed of the bridge's forwarding: the
-/// FORWARD policy it found (iptables), or that nftables guards the bridge. vif-bridge reads it.
-pub fn guard_record(bridge: &str) -> std::path::PathBuf {
-    crate::paths::state_dir().join(format!("network-bridge.{bridge}.forward-policy"))
 }

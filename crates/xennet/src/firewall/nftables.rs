@@ -12,7 +12,7 @@
 //! removal deletes the table, under the `nftables` lock, once no member file is left and the
 //! map holds no vif (a vif set up by an earlier version has no member file).
 
-use super::{Driver, Vif};
+use super::driver::{guard_record, Driver, Family, Vif};
 use crate::error::{Error, Note, Result};
 use crate::exec::Cmd;
 use crate::plan::{Action, OnError, Step};
@@ -21,18 +21,8 @@ use std::net::IpAddr;
 
 pub const TABLE: &str = "xen_netscripts";
 
-/// Which of our two tables a vif's chain lives in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
-    /// Bridge ports: the bridge family's prerouting hook sees every frame the guest sends into
-    /// the bridge, without br_netfilter.
-    Bridge,
-    /// Routed and NAT vifs: forward (through dom0) and input (to dom0 itself).
-    Inet,
-}
-
 impl Family {
-    fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Family::Bridge => "bridge",
             Family::Inet => "inet",
@@ -483,7 +473,7 @@ impl Driver for Nftables {
     /// nftables guards a bridge through its guests' chains: vif-bridge reads this record and
     /// ends the chain of every guest on the bridge with a drop of IPv4 its rules did not accept.
     fn guard_add(&self, bridge: &str, _: &[&str], snap: &Snapshot) -> Result<Vec<Step>> {
-        let record = super::guard_record(bridge);
+        let record = guard_record(bridge);
         Ok(vec![crate::plan::write_record(
             &format!("note that nftables guards {bridge}'s guests"),
             &record,

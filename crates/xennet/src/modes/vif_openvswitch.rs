@@ -5,10 +5,10 @@
 
 use crate::bridge;
 use crate::error::{Error, Note, Planned, Result};
+use crate::exec::ovs_vsctl as vsctl;
 use crate::exec::{ip, Cmd};
 use crate::firewall::{self, Vif};
 use crate::invocation::Invocation;
-use crate::live::ovs_vsctl as vsctl;
 use crate::plan::{OnError, Plan, Step};
 use crate::snapshot::{unless_unread, Snapshot};
 use crate::validate::{self, Invalid};

@@ -4,7 +4,7 @@
 //! rules kept); with nftables, every guest's chain on the bridge ends in a drop. Either way a
 //! record says what `start` did, so that `stop` undoes exactly that.
 
-use super::Settings;
+use super::settings::Settings;
 use crate::error::Result;
 use crate::firewall::{self, guard_record, Backend};
 use crate::plan::Step;

@@ -7,148 +7,25 @@
 //! - [`xenbr`]: bridge `xenbrN` holds the addresses, the NIC keeps its name;
 //! - [`overlay`]: `overlay=vxlan`, a bridge whose uplink is a VXLAN device.
 //!
-//! [`uplink`] moves addresses and routes between links, [`antispoof`] is `antispoof=yes`, and
-//! [`layout`] what the layouts share (which one a host has, the bridge they make).
+//! [`settings`] reads what was asked (and which layout a host has), [`uplink`] moves addresses
+//! and routes between links, [`antispoof`] is `antispoof=yes`, and [`layout`] is what the
+//! netloop and xenbr layouts share (the bridge they make, the checks of their start).
 
 pub mod antispoof;
 pub mod layout;
 pub mod netdev;
 pub mod netloop;
 pub mod overlay;
+pub mod settings;
 pub mod uplink;
 pub mod xenbr;
 
-use crate::error::{Error, Outcome, Result};
+use crate::error::{Outcome, Result};
 use crate::exec::{ip, Cmd, Runner};
 use crate::invocation::Invocation;
 use crate::snapshot::{Reader, Snapshot};
 use crate::state::Route;
-use crate::validate::{self, Invalid};
-pub use layout::Layout;
-
-/// The temporary name of the bridge while the NIC still has its name (G2).
-pub const TMP: &str = "tmpbridge";
-
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub layout: Layout,
-    /// How the layout was chosen (given, or found on this host at stop).
-    pub layout_origin: String,
-    pub netdev: String,
-    /// How netdev was chosen, printed so the administrator sees it (NB-02).
-    pub netdev_origin: String,
-    pub bridge: String,
-    /// The NIC as the bridge's port: `p<netdev>` (netdev, netloop) or netdev itself (xenbr).
-    pub pdev: String,
-    /// NL-01: the number in `xenbrN`, `vethN`, `vif0.N`.
-    pub vifnum: u32,
-    /// netloop: the veth that becomes dom0's `netdev`, and its peer, the bridge port.
-    pub vdev: String,
-    pub vif0: String,
-    /// netdev layout: the bridge's alternative name `xenbrN`, so that `bridge=xenbrN` finds it.
-    pub alias: Option<String>,
-    pub antispoof: bool,
-    /// `antispoof=yes` at start: the firewall that guards the bridge.
-    pub guard: Option<crate::firewall::Choice>,
-}
-
-/// The registry's check of `layout=`.
-pub fn check_layout(_: &str, v: &str) -> Result<(), Invalid> {
-    Layout::parse(v).map(|_| ())
-}
-
-/// The registry's check of `overlay=`.
-pub fn check_overlay(what: &str, v: &str) -> Result<(), Invalid> {
-    overlay::kind(what, v).map(|_| ())
-}
-
-/// NL-02: the number of a NIC: the digits after its letters (`eth1` → 1, `eno2` → 2), else 0
-/// (`enp0s3`: its digits are a PCI address, not a number a user would give).
-pub fn number_of(dev: &str) -> u32 {
-    let digits = dev.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return 0;
-    }
-    digits.parse().unwrap_or(0)
-}
-
-/// §8.1 with the FIX rows: netdev is the default route's device, parsed whole (`enp0s3`).
-pub fn settings(inv: &Invocation, snap: &Snapshot) -> Result<Settings> {
-    let (mut netdev, mut netdev_origin) = super::default_route_uplink(inv, snap)?;
-    let netdev_given = inv.get("netdev").is_some_and(|v| !v.is_empty());
-    let (layout, layout_origin) = match inv.get("layout").filter(|v| !v.is_empty()) {
-        Some(v) => (Layout::parse(v)?, inv.origin("layout")),
-        None => match layout::found_on_host(&netdev, snap)? {
-            Some(l) => (l, "found on this host".to_string()),
-            None => (Layout::Netdev, "the default".to_string()),
-        },
-    };
-    let mut bridge_found = None;
-    if layout == Layout::Xenbr && !netdev_given {
-        // After start the default route leaves through the bridge: the NIC is its port.
-        if let Some(nic) = layout::uplink_port(&netdev, snap)? {
-            netdev_origin = format!("the port of {netdev}, the bridge of the default route");
-            bridge_found = Some(std::mem::replace(&mut netdev, nic));
-        }
-    }
-    if layout == Layout::Netloop && !netdev_given {
-        // After start the default route leaves through the veth named like the NIC: same name.
-        if let Some(b) = snap
-            .link(&format!("p{netdev}"))?
-            .and_then(|l| l.master.clone())
-        {
-            bridge_found = Some(b);
-        }
-    }
-    let vifnum = match inv.get("vifnum").filter(|v| !v.is_empty()) {
-        Some(v) => validate::number("vifnum", v)?,
-        None => match bridge_found
-            .as_deref()
-            .and_then(|b| b.strip_prefix("xenbr"))
-        {
-            Some(n) if n.parse::<u32>().is_ok() => n.parse().unwrap_or(0),
-            _ => number_of(&netdev),
-        },
-    };
-    let pdev = match layout {
-        Layout::Xenbr => netdev.clone(),
-        Layout::Netdev | Layout::Netloop => format!("p{netdev}"),
-    };
-    if pdev.len() > 15 {
-        return Err(Error::Invalid(Invalid(format!(
-            "netdev={netdev:?} is 15 bytes long, so its renamed port {pdev:?} would exceed Linux's limit: rename the NIC first"
-        ))));
-    }
-    let xenbr = format!("xenbr{vifnum}");
-    let bridge = match inv.get("bridge").filter(|v| !v.is_empty()) {
-        Some(b) => b.to_string(),
-        None => match layout {
-            Layout::Netdev => netdev.clone(),
-            Layout::Netloop | Layout::Xenbr => bridge_found.unwrap_or_else(|| xenbr.clone()),
-        },
-    };
-    let alias = (layout == Layout::Netdev && bridge != xenbr).then_some(xenbr);
-    let antispoof = validate::yes_no("antispoof", inv.value("antispoof"))?;
-    let guard = if antispoof {
-        Some(crate::firewall::choose(inv, snap)?.0)
-    } else {
-        None
-    };
-    Ok(Settings {
-        layout,
-        layout_origin,
-        netdev,
-        netdev_origin,
-        bridge,
-        pdev,
-        vifnum,
-        vdev: format!("veth{vifnum}"),
-        vif0: format!("vif0.{vifnum}"),
-        alias,
-        antispoof,
-        guard,
-    })
-}
+use settings::{settings, Layout, Settings};
 
 /// NB-04 FIX: is the root filesystem on the network, carried by `dev`? Says how, if so.
 pub fn network_root_on(dev: &str, snap: &Snapshot) -> Result<Option<String>> {

@@ -3,8 +3,9 @@
 //! and routes move to the bridge; `stop` moves them back. Every step has its undo and the run is
 //! journalled, so a failure or a kill half-way never leaves dom0 without its address.
 
+use super::antispoof;
+use super::settings::{Settings, TMP};
 use super::uplink::{addr_moves, alias_step, release, rename, route_moves, warn_dynamic};
-use super::{antispoof, Settings, TMP};
 use crate::bridge;
 use crate::error::{Error, Outcome, Planned, Result};
 use crate::exec::ip;

@@ -4,9 +4,10 @@
 //! addresses, routes and MAC and then its name; `p<netdev>` and `vif0.N` are ports with MAC
 //! `fe:ff:ff:ff:ff:ff` and ARP off.
 
+use super::antispoof;
 use super::layout::{create_bridge, nic_for_start};
+use super::settings::Settings;
 use super::uplink::{addr_moves, rename, route_moves, warn_dynamic};
-use super::{antispoof, Settings};
 use crate::bridge::{self, PORT_MAC};
 use crate::error::{Error, Outcome, Planned, Result};
 use crate::exec::ip;

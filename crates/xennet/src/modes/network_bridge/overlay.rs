@@ -11,10 +11,10 @@
 //! packets silently.
 
 use crate::bridge;
+use crate::bridge::FLOOD;
 use crate::error::{Error, Note, Outcome, Planned, Result};
 use crate::exec::{ip, Cmd, Runner};
 use crate::invocation::Invocation;
-use crate::live::FLOOD;
 use crate::plan::{Plan, Step};
 use crate::snapshot::{Reader, Snapshot, Vxlan};
 use crate::state::Link;
@@ -47,6 +47,11 @@ pub struct Overlay {
 /// Does this invocation ask for an overlay?
 pub fn requested(inv: &Invocation) -> bool {
     inv.get("overlay").is_some_and(|v| !v.is_empty())
+}
+
+/// The registry's check of `overlay=`.
+pub fn check(what: &str, v: &str) -> std::result::Result<(), Invalid> {
+    kind(what, v).map(|_| ())
 }
 
 /// The kinds of overlay: `overlay=vxlan` (static peers).

@@ -1,7 +1,7 @@
 //! Moving dom0's addresses and routes between links (NB-08, NB-09), every step with its undo:
 //! what every layout's `start` and `stop` do to carry dom0's network over.
 
-use super::Settings;
+use super::settings::Settings;
 use crate::bridge;
 use crate::error::{Error, Note, Result};
 use crate::exec::ip;

@@ -2,9 +2,10 @@
 //! addresses and routes, the NIC keeps its name (`enp0s3` needs no renaming) and is the bridge's
 //! port.
 
-use super::layout::{create_bridge, nic_for_start, Layout};
+use super::antispoof;
+use super::layout::{create_bridge, nic_for_start};
+use super::settings::{Layout, Settings};
 use super::uplink::{addr_moves, release, route_moves, warn_dynamic};
-use super::{antispoof, Settings};
 use crate::bridge;
 use crate::error::{Outcome, Planned, Result};
 use crate::exec::ip;
