@@ -119,14 +119,26 @@ fn check_dir(dir: &Path) -> Result<()> {
     }
 }
 
+/// What is wrong with a binary to link to.
+#[derive(Debug, thiserror::Error)]
+enum NotABinary {
+    #[error("{0} is not executable")]
+    NotExecutable(String),
+    #[error("{0} is not a file")]
+    NotAFile(String),
+    #[error("{0} does not exist")]
+    Missing(String),
+}
+
 /// The binary `<bin_dir>/<name>`, if it is an executable file.
-fn check_binary(bin_dir: &Path, name: &str) -> std::result::Result<PathBuf, String> {
+fn check_binary(bin_dir: &Path, name: &str) -> std::result::Result<PathBuf, NotABinary> {
     let bin = bin_dir.join(name);
+    let shown = bin.display().to_string();
     match std::fs::metadata(&bin) {
         Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(bin),
-        Ok(m) if m.is_file() => Err(format!("{} is not executable", bin.display())),
-        Ok(_) => Err(format!("{} is not a file", bin.display())),
-        Err(_) => Err(format!("{} does not exist", bin.display())),
+        Ok(m) if m.is_file() => Err(NotABinary::NotExecutable(shown)),
+        Ok(_) => Err(NotABinary::NotAFile(shown)),
+        Err(_) => Err(NotABinary::Missing(shown)),
     }
 }
 
@@ -170,7 +182,7 @@ pub fn install(o: &Options, out: &mut dyn std::io::Write) -> Result<()> {
         .with_context(|| format!("the binaries' directory {}", o.bin_dir.display()))?;
     let missing: Vec<String> = SCRIPTS
         .iter()
-        .filter_map(|s| check_binary(&bin_dir, s.name).err())
+        .filter_map(|s| check_binary(&bin_dir, s.name).err().map(|e| e.to_string()))
         .collect();
     if !missing.is_empty() {
         bail!(

@@ -115,14 +115,35 @@ fn sed_escape(s: &str) -> String {
         .collect()
 }
 
+/// Why an action failed: the command's own words where it has some.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// A command that failed and said why on stderr.
+    #[error("{how}: {stderr}")]
+    Said { how: String, stderr: String },
+    #[error(transparent)]
+    Exec(ExecError),
+    #[error("{verb} {path}: {source}")]
+    File {
+        verb: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn file_error(verb: &'static str, path: &str) -> impl FnOnce(std::io::Error) -> ActionError {
+    let path = path.to_string();
+    move |source| ActionError::File { verb, path, source }
+}
+
 /// Performs one action.
-pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
+pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), ActionError> {
     let run = |cmd| {
         runner.run(cmd).map(|_| ()).map_err(|e| match e {
             ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
-                format!("{how}: {stderr}")
+                ActionError::Said { how, stderr }
             }
-            other => other.to_string(),
+            other => ActionError::Exec(other),
         })
     };
     match action {
@@ -152,7 +173,7 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
             if let Some(dir) = std::path::Path::new(path).parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            std::fs::write(path, format!("{value}\n")).map_err(|e| format!("writing {path}: {e}"))
+            std::fs::write(path, format!("{value}\n")).map_err(file_error("writing", path))
         }
         Action::WaitRunning { dev, secs } => {
             wait_running(dev, *secs);
@@ -160,14 +181,14 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
         }
         Action::RemoveFile { path } => match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(format!("removing {path}: {e}"))
+                Err(file_error("removing", path)(e))
             }
             _ => Ok(()),
         },
         Action::SetLine { path, key, line } => {
             fileedit::set_line(std::path::Path::new(path), key, line.as_deref())
                 .map(|_| ())
-                .map_err(|e| format!("editing {path}: {e}"))
+                .map_err(file_error("editing", path))
         }
         Action::ListWord {
             path,
@@ -175,7 +196,7 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), String> {
             word,
             present,
         } => fileedit::set_list_word(std::path::Path::new(path), vars, word, *present)
-            .map_err(|e| format!("editing {path}: {e}")),
+            .map_err(file_error("editing", path)),
     }
 }
 

@@ -77,13 +77,16 @@ struct Done {
 }
 
 /// Holds exactly the lock the next step names.
-fn hold(held: &mut Option<(&'static str, Lock)>, want: Option<&'static str>) -> Result<(), String> {
+fn hold(
+    held: &mut Option<(&'static str, Lock)>,
+    want: Option<&'static str>,
+) -> Result<(), lock::LockError> {
     if held.as_ref().map(|(n, _)| *n) == want {
         return Ok(());
     }
     *held = None;
     if let Some(name) = want {
-        *held = Some((name, lock::claim(name).map_err(|e| e.to_string())?));
+        *held = Some((name, lock::claim(name)?));
     }
     Ok(())
 }
@@ -135,7 +138,7 @@ fn run(
         }
         // A lock that cannot be had is a stuck host, not a tolerable command failure: it fails
         // the run (a teardown records it and goes on).
-        if let Err(cause) = hold(&mut held, step.lock) {
+        if let Err(cause) = hold(&mut held, step.lock).map_err(|e| e.to_string()) {
             if step.on_error == OnError::Collect {
                 collected.push(format!("{} failed: {cause}", step.what));
                 i += 1;
@@ -168,7 +171,11 @@ fn run(
         // failure counts (it fails the run, or a teardown's).
         let (ran, outcome, all_ran) = if group.len() == 1 {
             log::debug!("step: {}", step.what);
-            (0, perform(&step.action, runner), false)
+            (
+                0,
+                perform(&step.action, runner).map_err(|e| e.to_string()),
+                false,
+            )
         } else {
             match perform_batch(group, runner) {
                 Batched::Ran(n, outcome) => (n, outcome, false),
@@ -318,7 +325,9 @@ fn fail(
     let mut left = Vec::new();
     let mut held: Option<(&'static str, Lock)> = None;
     for d in done.iter().rev() {
-        let result = hold(&mut held, d.lock).and_then(|()| perform(&d.undo, runner));
+        let result = hold(&mut held, d.lock)
+            .map_err(|e| e.to_string())
+            .and_then(|()| perform(&d.undo, runner).map_err(|e| e.to_string()));
         if let Err(e) = result {
             undo_failures.push(format!("`{}`: {e}", d.undo.line()));
             left.insert(0, d.undo.clone());

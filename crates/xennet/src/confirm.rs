@@ -35,21 +35,28 @@ pub fn wait(script: &str, secs: u64) -> bool {
     ok
 }
 
+/// Why a confirmation did not get through.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("nothing to confirm: no {0} change is waiting for confirmation")]
+    NothingPending(String),
+    #[error("cannot confirm: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("the waiting {0} run did not answer; if it was killed, its change is undone by the next {0} start or stop")]
+    NoAnswer(String),
+}
+
 /// `<script> confirm`: tells the waiting run to keep its change.
-pub fn confirm(script: &str) -> Result<String, String> {
+pub fn confirm(script: &str) -> Result<String, ConfirmError> {
     if !pending(script).exists() {
-        return Err(format!(
-            "nothing to confirm: no {script} change is waiting for confirmation"
-        ));
+        return Err(ConfirmError::NothingPending(script.to_string()));
     }
-    std::fs::write(confirmed(script), "").map_err(|e| format!("cannot confirm: {e}"))?;
+    std::fs::write(confirmed(script), "")?;
     for _ in 0..50 {
         if !pending(script).exists() {
             return Ok(format!("Confirmed: {script} keeps the change."));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!(
-        "the waiting {script} run did not answer; if it was killed, its change is undone by the next {script} start or stop"
-    ))
+    Err(ConfirmError::NoAnswer(script.to_string()))
 }

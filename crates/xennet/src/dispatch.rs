@@ -276,7 +276,7 @@ fn host_main(
                     println!("{msg}");
                     ExitCode::SUCCESS
                 }
-                Err(e) => failed(&e),
+                Err(e) => failed(&e.to_string()),
             }
         }
         "status" => {

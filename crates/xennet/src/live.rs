@@ -6,7 +6,7 @@
 use crate::bridge::FLOOD;
 use crate::exec::{ip, ovs_vsctl, Cmd, ExecError, Runner};
 use crate::facts::{Answer, Fact, OvsPort, Reader, Vxlan};
-use crate::state::{parse_json, Addr, AddrLink, Link, LinkDetail, Route};
+use crate::state::{parse_json, Addr, AddrLink, Link, LinkDetail, ReadError, Route};
 use crate::xenstore::XenStore;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -214,32 +214,26 @@ pub fn resolve_name(runner: &dyn Runner, name: &str) -> Option<String> {
 }
 
 /// The addresses of a link, in the kernel's order (primary before secondary).
-pub fn addrs(runner: &dyn Runner, dev: &str) -> Result<Vec<Addr>, String> {
-    let out = runner
-        .run(&ip(["-j", "addr", "show", "dev", dev]))
-        .map_err(|e| e.to_string())?;
+pub fn addrs(runner: &dyn Runner, dev: &str) -> Result<Vec<Addr>, ReadError> {
+    let out = runner.run(&ip(["-j", "addr", "show", "dev", dev]))?;
     let links: Vec<AddrLink> = parse_json(&out, "addr show")?;
     Ok(links.into_iter().flat_map(|l| l.addr_info).collect())
 }
 
 /// Every link of this namespace with its addresses, in ifindex order (`xennet map`).
-pub fn detailed_links(runner: &dyn Runner) -> Result<Vec<LinkDetail>, String> {
-    let out = runner
-        .run(&ip(["-j", "-d", "addr", "show"]))
-        .map_err(|e| e.to_string())?;
+pub fn detailed_links(runner: &dyn Runner) -> Result<Vec<LinkDetail>, ReadError> {
+    let out = runner.run(&ip(["-j", "-d", "addr", "show"]))?;
     parse_json(&out, "-d addr show")
 }
 
 /// The routes through `dev` in every table (policy-routing tables included), IPv4 then IPv6.
-pub fn routes(runner: &dyn Runner, dev: &str) -> Result<Vec<Route>, String> {
+pub fn routes(runner: &dyn Runner, dev: &str) -> Result<Vec<Route>, ReadError> {
     let mut all = Vec::new();
     for v6 in [false, true] {
         let fam = if v6 { "-6" } else { "-4" };
-        let out = runner
-            .run(&ip([
-                fam, "-j", "route", "show", "table", "all", "dev", dev,
-            ]))
-            .map_err(|e| e.to_string())?;
+        let out = runner.run(&ip([
+            fam, "-j", "route", "show", "table", "all", "dev", dev,
+        ]))?;
         let mut rs: Vec<Route> = parse_json(&out, "route show")?;
         for r in &mut rs {
             r.v6 = v6;
@@ -250,10 +244,8 @@ pub fn routes(runner: &dyn Runner, dev: &str) -> Result<Vec<Route>, String> {
 }
 
 /// The device of the first IPv4 default route (NB-02, parsed properly: `enp0s3` stays whole).
-pub fn default_route_dev(runner: &dyn Runner) -> Result<Option<String>, String> {
-    let out = runner
-        .run(&ip(["-4", "-j", "route", "show", "default"]))
-        .map_err(|e| e.to_string())?;
+pub fn default_route_dev(runner: &dyn Runner) -> Result<Option<String>, ReadError> {
+    let out = runner.run(&ip(["-4", "-j", "route", "show", "default"]))?;
     let rs: Vec<Route> = parse_json(&out, "route show default")?;
     Ok(rs.into_iter().find_map(|r| r.dev))
 }

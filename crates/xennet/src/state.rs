@@ -140,17 +140,33 @@ pub struct AddrLink {
     pub addr_info: Vec<Addr>,
 }
 
+/// Why part of the host could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
+    #[error(
+        "cannot read the output of `ip -j {what}` ({source}): iproute2 with JSON output is needed"
+    )]
+    Json {
+        what: String,
+        source: serde_json::Error,
+    },
+}
+
 /// Parses `ip -j` output; no output is an empty list, anything unreadable an error (planning on
 /// a misread host would move nothing and then lose what it did not see).
-pub fn parse_json<T: serde::de::DeserializeOwned>(out: &str, what: &str) -> Result<Vec<T>, String> {
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    out: &str,
+    what: &str,
+) -> Result<Vec<T>, ReadError> {
     let text = out.trim();
     if text.is_empty() {
         return Ok(Vec::new());
     }
-    serde_json::from_str(text).map_err(|e| {
-        format!(
-            "cannot read the output of `ip -j {what}` ({e}): iproute2 with JSON output is needed"
-        )
+    serde_json::from_str(text).map_err(|source| ReadError::Json {
+        what: what.to_string(),
+        source,
     })
 }
 

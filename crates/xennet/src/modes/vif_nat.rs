@@ -11,7 +11,7 @@ use crate::firewall::{self, Family, Vif};
 use crate::invocation::Invocation;
 use crate::plan::{Action, OnError, Plan, Step};
 use crate::snapshot::Snapshot;
-use crate::validate;
+use crate::validate::{self, Invalid};
 use crate::vif::{Found, TypeIf, VifContext};
 use crate::xenstore::join;
 use std::net::Ipv4Addr;
@@ -33,31 +33,33 @@ pub fn default_ip(domid: u32, vifid: u32) -> String {
 }
 
 /// VN-05…VN-07: one IPv4 address whose last octet is at most 127.
-pub fn addressing(ips: &[String], what: &str) -> Result<Addressing, String> {
+pub fn addressing(ips: &[String], what: &str) -> Result<Addressing, Invalid> {
     let ip = match ips {
         [one] => one.clone(),
-        [] => return Err(format!("{what} is empty")),
+        [] => return Err(Invalid(format!("{what} is empty"))),
         many => {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "{what} holds {} addresses ({}); vif-nat routes one address per vif: give one, or use vif-route",
                 many.len(),
                 many.join(" ")
-            ))
+            )))
         }
     };
     let vif_ip = ip.split('/').next().unwrap_or_default().to_string();
     let addr: Ipv4Addr = vif_ip.parse().map_err(|_| {
-        format!("{what}={ip:?} is not an IPv4 address: vif-nat needs one like 10.0.0.1")
+        Invalid(format!(
+            "{what}={ip:?} is not an IPv4 address: vif-nat needs one like 10.0.0.1"
+        ))
     })?;
     let o = addr.octets();
     if o[3] > 127 {
-        return Err(format!(
+        return Err(Invalid(format!(
             "{what}={ip:?}: vif-nat gives dom0 the router address {}.{}.{}.{} (the guest's last octet + 127), which is not an address: choose a guest address whose last octet is at most 127",
             o[0],
             o[1],
             o[2],
             u32::from(o[3]) + 127
-        ));
+        )));
     }
     let router_ip = Ipv4Addr::new(o[0], o[1], o[2], o[3] + 127).to_string();
     Ok(Addressing {
@@ -123,7 +125,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     } else {
         ctx.ips.clone()
     };
-    let a = addressing(&ips, "ip").map_err(|e| Error::Invalid(validate::Invalid(e)))?;
+    let a = addressing(&ips, "ip")?;
     let host = hostname(domid, vifid);
     let fw = firewall::for_vif(inv, snap, &mut notes)?;
     let dev = ctx.dev.as_str();
@@ -350,10 +352,11 @@ mod tests {
                 .router_ip,
             "192.168.1.137"
         );
-        let e = addressing(&["10.0.0.200".into()], "ip").unwrap_err();
+        let e = addressing(&["10.0.0.200".into()], "ip").unwrap_err().0;
         assert!(e.contains("10.0.0.327") && e.contains("10.0.0.200"), "{e}");
         assert!(addressing(&["10.0.0.1".into(), "10.0.0.2".into()], "ip")
             .unwrap_err()
+            .0
             .contains("one address"));
         assert!(addressing(&["2001:db8::1".into()], "ip").is_err());
         assert_eq!(hostname(5, 1), "dom5");

@@ -33,11 +33,18 @@ pub fn create_bridge(s: &Settings, mac: &str, mtu: u32) -> Vec<Step> {
     steps
 }
 
-/// The NIC to build on, or why there is nothing to do: the checks the netloop and xenbr
-/// layouts' `start` make first.
-pub fn nic_for_start<'s>(s: &Settings, snap: &'s Snapshot) -> Result<Result<&'s Link, String>> {
+/// What the checks of a layout's `start` found.
+pub enum Start<'s> {
+    /// The NIC to build on.
+    Build(&'s Link),
+    /// Nothing to do, and why.
+    Nothing(String),
+}
+
+/// The checks the netloop and xenbr layouts' `start` make first.
+pub fn nic_for_start<'s>(s: &Settings, snap: &'s Snapshot) -> Result<Start<'s>> {
     if s.layout == Layout::Netloop && snap.exists(&s.pdev)? {
-        return Ok(Err(format!(
+        return Ok(Start::Nothing(format!(
             "{} exists: network-bridge has already run",
             s.pdev
         )));
@@ -49,14 +56,14 @@ pub fn nic_for_start<'s>(s: &Settings, snap: &'s Snapshot) -> Result<Result<&'s 
         ))
     })?;
     if nic.master.as_deref() == Some(s.bridge.as_str()) {
-        return Ok(Err(format!(
+        return Ok(Start::Nothing(format!(
             "{} is already a port of {}: network-bridge has already run",
             s.netdev, s.bridge
         )));
     }
     match snap.link(&s.bridge)? {
         Some(b) if b.is_bridge => {
-            return Ok(Err(format!(
+            return Ok(Start::Nothing(format!(
                 "{} is already a bridge: nothing to do",
                 s.bridge
             )))
@@ -81,5 +88,5 @@ pub fn nic_for_start<'s>(s: &Settings, snap: &'s Snapshot) -> Result<Result<&'s 
             s.netdev, s.netdev
         )));
     }
-    Ok(Ok(nic))
+    Ok(Start::Build(nic))
 }

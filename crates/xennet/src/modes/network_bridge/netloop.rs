@@ -5,7 +5,7 @@
 //! `fe:ff:ff:ff:ff:ff` and ARP off.
 
 use super::antispoof;
-use super::layout::{create_bridge, nic_for_start};
+use super::layout::{create_bridge, nic_for_start, Start};
 use super::settings::Settings;
 use super::uplink::{addr_moves, rename, route_moves, warn_dynamic};
 use crate::bridge::{self, PORT_MAC};
@@ -89,8 +89,8 @@ fn add_pair(s: &Settings, mac: &str, mtu: u32, flags: u32) -> crate::exec::Cmd {
 /// NL-04 on a modern kernel (NL-12): the classic layout with a veth pair.
 pub fn start(s: &Settings, snap: &Snapshot) -> Result<Outcome> {
     let nic = match nic_for_start(s, snap)? {
-        Ok(nic) => nic,
-        Err(why) => return Ok(Outcome::Nothing(why)),
+        Start::Build(nic) => nic,
+        Start::Nothing(why) => return Ok(Outcome::Nothing(why)),
     };
     for name in [&s.vdev, &s.vif0] {
         if snap.exists(name)? {

@@ -3,7 +3,7 @@
 //! port.
 
 use super::antispoof;
-use super::layout::{create_bridge, nic_for_start};
+use super::layout::{create_bridge, nic_for_start, Start};
 use super::settings::{Layout, Settings};
 use super::uplink::{addr_moves, release, route_moves, warn_dynamic};
 use crate::bridge;
@@ -15,8 +15,8 @@ use crate::snapshot::Snapshot;
 /// `xenbr`: the bridge holds dom0's addresses and routes; the NIC keeps its name as its port.
 pub fn start(s: &Settings, snap: &Snapshot) -> Result<Outcome> {
     let nic = match nic_for_start(s, snap)? {
-        Ok(nic) => nic,
-        Err(why) => return Ok(Outcome::Nothing(why)),
+        Start::Build(nic) => nic,
+        Start::Nothing(why) => return Ok(Outcome::Nothing(why)),
     };
     let addrs = snap.addrs(&s.netdev)?;
     let (addr_dels, addr_adds) = addr_moves(addrs, &s.netdev, &s.bridge);
