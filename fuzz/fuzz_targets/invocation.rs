@@ -4,7 +4,8 @@
 //! come from the environment, and the command is a word of argv without '=' (GEN-01).
 //!
 //! Input: words separated by NUL; the words after the first empty word are the environment
-//! (`name=value`). The first byte picks the script whose known names are used.
+//! (`name=value`). The first byte picks the script (from the registry) whose known names are
+//! used.
 
 #![no_main]
 
@@ -17,12 +18,9 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let known: &[&str] = match pick % 4 {
-        0 => xennet::vif::KNOWN,
-        1 => xennet::modes::network_bridge::KNOWN,
-        2 => xennet::modes::network_nat::KNOWN,
-        _ => xennet::modes::network_route::KNOWN,
-    };
+    let scripts = &xennet::scripts::SCRIPTS;
+    let known_names = scripts[usize::from(pick) % scripts.len()].known_names();
+    let known: &[&str] = &known_names;
     let mut words = rest.split(|b| *b == 0);
     let mut argv: Vec<OsString> = vec![OsString::from("vif-bridge")];
     for w in words.by_ref() {
