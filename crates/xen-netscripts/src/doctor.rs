@@ -126,22 +126,24 @@ const TOOLS: &[Tool] = &[
     Tool {
         name: "iptables",
         version_args: &["-V"],
-        need: Need::Required,
+        need: Need::Optional("firewall=auto uses nftables where iptables is not installed"),
     },
     Tool {
         name: "iptables-save",
         version_args: &["-V"],
-        need: Need::Required,
+        need: Need::Optional("firewall=auto uses nftables where iptables is not installed"),
     },
     Tool {
         name: "iptables-restore",
         version_args: &["-V"],
-        need: Need::Required,
+        need: Need::Optional("firewall=auto uses nftables where iptables is not installed"),
     },
     Tool {
         name: "nft",
         version_args: &["-v"],
-        need: Need::Optional("needed only with firewall=nftables (the default drives iptables)"),
+        need: Need::Optional(
+            "firewall=auto uses it where iptables is not installed, firewall=nftables always",
+        ),
     },
     Tool {
         name: "xenstore-read",
@@ -171,9 +173,6 @@ const TOOLS: &[Tool] = &[
 fn needed_for(tool: &str) -> &'static str {
     match tool {
         "ip" | "bridge" => "every script manages links with it",
-        "iptables" | "iptables-save" | "iptables-restore" => {
-            "the vif scripts' rules and network-nat need it (vif scripts with firewall=none do not)"
-        }
         t if t.starts_with("xenstore-") => {
             "the vif scripts read their settings and report to the toolstack with it"
         }
@@ -600,6 +599,59 @@ fn hooks(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every check, in order.
+/// Which firewall the scripts will drive here: `firewall=` from the environment or the config
+/// file (as the scripts read it), `auto` by default, and whether its tools are installed.
+fn firewall_check(search: &Search) -> Check {
+    let conf = xennet::conf::path();
+    let (value, origin) = match std::env::var("firewall").ok().filter(|v| !v.is_empty()) {
+        Some(v) => (v, "environment variable firewall".to_string()),
+        None => match std::fs::read_to_string(&conf)
+            .ok()
+            .and_then(|t| xennet::conf::lookup(&t, "firewall"))
+        {
+            Some(v) => (v, format!("firewall= in {}", conf.display())),
+            None => ("auto".to_string(), "the default".to_string()),
+        },
+    };
+    let iptables = ["iptables", "iptables-save", "iptables-restore"]
+        .iter()
+        .all(|t| search.find(t).is_some());
+    let nft = search.find("nft").is_some();
+    let (status, detail) = match value.as_str() {
+        "auto" if iptables => (Status::Ok, "iptables (installed)".to_string()),
+        "auto" if nft => (
+            Status::Ok,
+            "nftables, since iptables is not installed: every rule (vif, NAT, antispoof) is made in              tables xen_netscripts"
+                .to_string(),
+        ),
+        "auto" => (
+            Status::Warn,
+            "none: neither iptables nor nft is installed, so guests get no firewall rules and              network-nat cannot masquerade; install the Debian package nftables"
+                .to_string(),
+        ),
+        "iptables" if !iptables => (
+            Status::Fail,
+            "iptables, which is not installed: install the Debian package iptables, or set              firewall=auto"
+                .to_string(),
+        ),
+        "nftables" if !nft => (
+            Status::Fail,
+            "nftables, whose nft is not installed: install the Debian package nftables, or set              firewall=auto"
+                .to_string(),
+        ),
+        "iptables" | "nftables" | "none" => (Status::Ok, value.clone()),
+        other => (
+            Status::Fail,
+            format!("{other:?} is not a firewall backend: use auto, iptables, nftables or none"),
+        ),
+    };
+    check(
+        status,
+        "firewall",
+        format!("firewall={value} ({origin}): {detail}"),
+    )
+}
+
 pub fn run(script_dir: &Path) -> Vec<Check> {
     let runner = System {
         timeout: Duration::from_secs(5),
@@ -621,6 +673,7 @@ pub fn run(script_dir: &Path) -> Vec<Check> {
     });
     out.push(dom0_check());
     out.extend(tool_checks(&search, &runner, &hooks(script_dir)));
+    out.push(firewall_check(&search));
     out.push(bridge_check(&proc_sys_net));
     out.push(br_netfilter_check(&proc_sys_net));
     out.push(dir_check(
@@ -639,6 +692,42 @@ pub fn run(script_dir: &Path) -> Vec<Check> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_firewall_check_says_what_auto_picks() {
+        let with = |tools: &[&str]| {
+            let d = tempfile::tempdir().unwrap();
+            for t in tools {
+                let p = d.path().join(t);
+                std::fs::write(&p, "#!/bin/sh\n").unwrap();
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let search = Search {
+                path: vec![d.path().to_path_buf()],
+                system: Vec::new(),
+            };
+            firewall_check(&search)
+        };
+        let c = with(&["iptables", "iptables-save", "iptables-restore", "nft"]);
+        assert_eq!(c.status, Status::Ok);
+        assert!(
+            c.detail.contains("firewall=auto") && c.detail.contains(": iptables"),
+            "{c}"
+        );
+        let c = with(&["nft"]);
+        assert_eq!(c.status, Status::Ok);
+        assert!(
+            c.detail
+                .contains("nftables, since iptables is not installed"),
+            "{c}"
+        );
+        let c = with(&[]);
+        assert_eq!(c.status, Status::Warn);
+        assert!(
+            c.detail.contains("install the Debian package nftables"),
+            "{c}"
+        );
+    }
+
     use super::*;
     use xennet::exec::ExecError;
 

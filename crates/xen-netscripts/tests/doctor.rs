@@ -21,6 +21,7 @@ const CHECKS: &[&str] = &[
     "xenstore-write",
     "logger",
     "bash",
+    "firewall",
     "kernel bridge",
     "br_netfilter",
     "lock dir",
@@ -184,8 +185,6 @@ fn a_missing_tool_is_a_failure_that_names_its_package() {
     for (tool, package) in [
         ("xenstore-read", "xenstore-utils"),
         ("xenstore-write", "xenstore-utils"),
-        ("iptables-save", "iptables"),
-        ("iptables-restore", "iptables"),
     ] {
         let l = find(&ls, tool);
         if in_system(tool) {

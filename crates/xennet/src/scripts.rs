@@ -112,9 +112,10 @@ const FIREWALL: Setting = c(
     "firewall",
     Source::Args,
     crate::firewall::check_setting,
-    "iptables (the default: the originals' FORWARD rules for the guest), nftables (a chain of \
-     the guest's in table xen_netscripts) or none (no rules, as Debian's packaging). Also read \
-     from /etc/xen/xen-netscripts.conf (XENNET_CONF), below the argument and environment.",
+    "auto (the default: iptables when installed, else nftables, else none with a warning), \
+     iptables (the originals' FORWARD rules for the guest), nftables (a chain of the guest's in \
+     table xen_netscripts) or none (no rules, as Debian's packaging). Also read from \
+     /etc/xen/xen-netscripts.conf (XENNET_CONF), below the argument and environment.",
 );
 const ANTISPOOF_VIF: Setting = c(
     "antispoof",
@@ -157,9 +158,11 @@ const CONFIRM: Setting = c(
 );
 const FIREWALL_HOST: Setting = c(
     "firewall",
-    Source::Unused,
+    Source::Args,
     crate::firewall::check_setting,
-    "Accepted so one environment can serve every script; only the vif scripts read it.",
+    "auto (the default: iptables when installed, else nftables), iptables, nftables or none: \
+     where this script's rules go (network-nat's masquerading, network-bridge's antispoof=yes). \
+     Also read from /etc/xen/xen-netscripts.conf.",
 );
 
 const VIF_WORDS: &[Word] = &[
