@@ -187,7 +187,7 @@ fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode 
         return fail(inv.get("XENBUS_PATH").filter(|x| !x.is_empty()), e);
     }
     let ctx = match vif::front_end(inv, script.settings, &xs) {
-        Ok(Front::Run(ctx)) => ctx,
+        Ok(Front::Plan(ctx)) => ctx,
         Ok(Front::Nothing(why)) => {
             rep.debug(&why);
             return ExitCode::SUCCESS;

@@ -88,11 +88,13 @@ pub struct Planned {
     pub frontend_keys: Vec<(String, String)>,
 }
 
-/// The result of planning in every script: there is nothing to do (and why), or a plan.
+/// What every script's front end and planner come to: there is nothing to do (and why), or
+/// something to go on with: a plan (the default), or for a vif script's front end the vif to
+/// plan for.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum Outcome<T = Planned> {
     Nothing(String),
-    Plan(Planned),
+    Plan(T),
 }
 
 impl Planned {

@@ -322,7 +322,7 @@ pub mod testing {
             &[("vif", "vif1.0"), ("XENBUS_PATH", "backend/vif/1/0")],
         );
         match crate::vif::front_end(&i, crate::scripts::find(script).unwrap().settings, &xs) {
-            Ok(Front::Run(ctx)) => ctx,
+            Ok(Front::Plan(ctx)) => ctx,
             other => panic!("no context: {other:?}"),
         }
     }

@@ -72,11 +72,7 @@ pub struct VifContext {
 
 /// What the front end found: a vif to plan for, or nothing to do (VC-03: this pairing of
 /// command and type is not this script's; exit 0).
-#[derive(Debug)]
-pub enum Front {
-    Run(VifContext),
-    Nothing(String),
-}
+pub type Front = crate::error::Outcome<VifContext>;
 
 /// Why the front end stopped. `xp` is set when the backend path is known, so hotplug-error can
 /// be written there.
@@ -307,7 +303,7 @@ pub fn front_end(
     let ip_value = key_or(&keys, "ip", ip_default);
     let ips = validate::ip_list("ip", &ip_value).map_err(|e| err(Some(&xp), e.0))?;
 
-    Ok(Front::Run(VifContext {
+    Ok(Front::Plan(VifContext {
         command,
         type_if,
         xp,
@@ -476,7 +472,7 @@ mod tests {
 
     fn run(r: std::result::Result<Front, Stop>) -> VifContext {
         match r {
-            Ok(Front::Run(ctx)) => ctx,
+            Ok(Front::Plan(ctx)) => ctx,
             other => panic!("expected a context, got {other:?}"),
         }
     }
