@@ -73,6 +73,12 @@ fn main() -> ExitCode {
             print!("{}", usage());
             ExitCode::SUCCESS
         }
+        // The boot unit's command: `xen-netscripts boot start` is `xennet boot start`.
+        Some("boot") => {
+            let mut admin = vec![OsString::from(ADMIN)];
+            admin.extend(argv[1..].iter().cloned());
+            xennet::main(admin)
+        }
         Some(other) => match dispatch(argv[1..].to_vec()) {
             Some(code) => code,
             None => {

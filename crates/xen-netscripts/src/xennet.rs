@@ -68,6 +68,24 @@ enum Cmd {
                       check FAILs."
     )]
     Doctor(DoctorArgs),
+    /// Start (or stop) the network mode of /etc/xen/xen-netscripts.conf: what the boot unit runs
+    #[command(
+        long_about = "Run network-<mode> start, stop or status with the settings of the config \
+                      file (/etc/xen/xen-netscripts.conf, or XENNET_CONF): mode=bridge, nat or \
+                      route names the script, and the file's other name=value lines that the \
+                      script takes (netdev=, bridge=, layout=, firewall=, dhcp= …) are passed on; \
+                      confirm= never is. mode=none, or no mode, does nothing. The systemd unit \
+                      xen-netscripts.service runs `xennet boot start` before the guests start and \
+                      `xennet boot stop` at shutdown."
+    )]
+    Boot {
+        /// start, stop or status
+        #[arg(value_enum)]
+        action: BootAction,
+        /// The config file [default: $XENNET_CONF, else /etc/xen/xen-netscripts.conf]
+        #[arg(long, value_name = "FILE")]
+        conf: Option<PathBuf>,
+    },
     /// Write the man pages of xennet and of every script binary
     Man {
         /// The directory to write <name>.1 into (made if missing)
@@ -83,6 +101,58 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum BootAction {
+    Start,
+    Stop,
+    Status,
+}
+
+impl BootAction {
+    fn word(self) -> &'static str {
+        match self {
+            BootAction::Start => "start",
+            BootAction::Stop => "stop",
+            BootAction::Status => "status",
+        }
+    }
+}
+
+/// `xennet boot`: the config file's mode, run.
+fn boot(action: BootAction, conf: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let conf = conf.unwrap_or_else(xennet::conf::path);
+    let text = match std::fs::read_to_string(&conf) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!(
+                "{} does not exist: no network mode to {}",
+                conf.display(),
+                action.word()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => anyhow::bail!("cannot read {}: {e}", conf.display()),
+    };
+    let Some(b) = xennet::boot::plan(&text, &conf.display().to_string())? else {
+        println!(
+            "mode=none (or no mode=) in {}: no network mode to {}",
+            conf.display(),
+            action.word()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut argv: Vec<std::ffi::OsString> = vec![b.script.name.into(), action.word().into()];
+    argv.extend(b.settings.iter().map(Into::into));
+    println!(
+        "{}: {} {} {}",
+        conf.display(),
+        b.script.name,
+        action.word(),
+        b.settings.join(" ")
+    );
+    Ok(xennet::dispatch::run(b.script, argv))
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -262,6 +332,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Cmd::Boot { action, conf } => {
+            drop(out);
+            boot(action, conf)
         }
         Cmd::Man { out: dir } => {
             for p in docs::write_man(Cli::command(), &dir)? {

@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod apply;
+pub mod boot;
 pub mod bridge;
 pub mod budget;
 pub mod conf;
