@@ -11,6 +11,9 @@ use xennet::scripts::{self, Kind, Script, SCRIPTS};
 
 const MANUAL: &str = "xen-netscripts";
 
+/// System administration commands: the scripts and xennet run as root (/usr/share/man/man8).
+const SECTION: &str = "8";
+
 fn source() -> String {
     format!("xen-netscripts {}", env!("CARGO_PKG_VERSION"))
 }
@@ -46,7 +49,7 @@ fn see_also(roff: &mut Roff, except: &str) {
         let section = if *n == "xl-network-configuration" {
             "(5)"
         } else {
-            "(1)"
+            "(8)"
         };
         inline.push(roman(section));
     }
@@ -60,7 +63,10 @@ fn page(cmd: Command, extra: impl FnOnce(&mut Roff)) -> Result<(String, Vec<u8>)
         .any(|a| !a.is_hide_set() && a.get_id() != "help");
     let has_subcommands = cmd.get_subcommands().any(|s| !s.is_hide_set());
     let has_version = cmd.get_version().is_some();
-    let man = clap_mangen::Man::new(cmd).source(source()).manual(MANUAL);
+    let man = clap_mangen::Man::new(cmd)
+        .section(SECTION)
+        .source(source())
+        .manual(MANUAL);
     let mut buf = Vec::new();
     man.render_title(&mut buf)?;
     man.render_name_section(&mut buf)?;
@@ -207,7 +213,7 @@ fn xennet_pages(cmd: &Command, top: bool, out: &mut Vec<(String, Vec<u8>)>) -> R
     Ok(())
 }
 
-/// Every page: `xennet.1`, `xennet-<sub>.1`, and `<script>.1`.
+/// Every page: `xennet.8`, `xennet-<sub>.8`, and `<script>.8`.
 pub fn man_pages(xennet: Command) -> Result<Vec<(String, Vec<u8>)>> {
     let mut cmd = xennet.disable_help_subcommand(true);
     cmd.build();
@@ -305,17 +311,17 @@ mod tests {
         let pages = man_pages(crate::xennet::Cli::command()).unwrap();
         let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
         for n in [
-            "xennet.1",
-            "xennet-mac.1",
-            "xennet-mac-check.1",
-            "xennet-doctor.1",
-            "xennet-map.1",
-            "network-route.1",
+            "xennet.8",
+            "xennet-mac.8",
+            "xennet-mac-check.8",
+            "xennet-doctor.8",
+            "xennet-map.8",
+            "network-route.8",
         ] {
             assert!(names.contains(&n), "{n} missing from {names:?}");
         }
-        let (name, text) = pages.iter().find(|(n, _)| n == "vif-bridge.1").unwrap();
-        assert_eq!(name, "vif-bridge.1");
+        let (name, text) = pages.iter().find(|(n, _)| n == "vif-bridge.8").unwrap();
+        assert_eq!(name, "vif-bridge.8");
         let text = String::from_utf8_lossy(text);
         for needle in [
             "SETTINGS",
@@ -329,7 +335,7 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }
         let text =
-            String::from_utf8_lossy(&pages.iter().find(|(n, _)| n == "network-nat.1").unwrap().1)
+            String::from_utf8_lossy(&pages.iter().find(|(n, _)| n == "network-nat.8").unwrap().1)
                 .into_owned();
         assert!(text.contains("start|stop|status"), "{text}");
         assert!(text.contains("confirm=VALUE"));

@@ -88,7 +88,7 @@ enum Cmd {
     },
     /// Write the man pages of xennet and of every script binary
     Man {
-        /// The directory to write <name>.1 into (made if missing)
+        /// The directory to write <name>.8 into (made if missing), e.g. /usr/local/share/man/man8
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },

@@ -29,7 +29,7 @@ fn xennet(args: &[&str]) -> (i32, String, String) {
 #[test]
 fn man_pages_for_xennet_and_every_script() {
     let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("man1");
+    let out_dir = dir.path().join("man8");
     let (code, out, err) = xennet(&["man", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     for name in BINARIES.iter().chain(&[
@@ -38,18 +38,18 @@ fn man_pages_for_xennet_and_every_script() {
         "xennet-doctor",
         "xennet-map",
     ]) {
-        let page = out_dir.join(format!("{name}.1"));
+        let page = out_dir.join(format!("{name}.8"));
         assert!(out.contains(page.to_str().unwrap()), "{out}");
         let text = std::fs::read_to_string(&page).unwrap();
         assert!(text.contains(".TH"), "{name}");
         assert!(text.contains(".SH NAME"), "{name}");
     }
-    let nb = std::fs::read_to_string(out_dir.join("network-bridge.1")).unwrap();
+    let nb = std::fs::read_to_string(out_dir.join("network-bridge.8")).unwrap();
     assert!(
         nb.contains("layout=VALUE") && nb.contains("netloop"),
         "{nb}"
     );
-    let vif = std::fs::read_to_string(out_dir.join("vif-route.1")).unwrap();
+    let vif = std::fs::read_to_string(out_dir.join("vif-route.8")).unwrap();
     for needle in [
         "online|offline|add|remove",
         "dry\\-run",
@@ -60,18 +60,18 @@ fn man_pages_for_xennet_and_every_script() {
         ".SH ENVIRONMENT",
         ".SH \"EXIT STATUS\"",
     ] {
-        assert!(vif.contains(needle), "vif-route.1 lacks {needle:?}");
+        assert!(vif.contains(needle), "vif-route.8 lacks {needle:?}");
     }
-    let net = std::fs::read_to_string(out_dir.join("network-bridge.1")).unwrap();
+    let net = std::fs::read_to_string(out_dir.join("network-bridge.8")).unwrap();
     for needle in [
         "start|stop|status",
         "bridge=VALUE",
         "antispoof=VALUE",
         "confirm=VALUE",
     ] {
-        assert!(net.contains(needle), "network-bridge.1 lacks {needle:?}");
+        assert!(net.contains(needle), "network-bridge.8 lacks {needle:?}");
     }
-    let x = std::fs::read_to_string(out_dir.join("xennet.1")).unwrap();
+    let x = std::fs::read_to_string(out_dir.join("xennet.8")).unwrap();
     assert!(x.contains("xen\\-orig") || x.contains("xen-orig"), "{x}");
 }
 
