@@ -10,6 +10,7 @@ pub mod cli;
 pub mod conf;
 pub mod confirm;
 pub mod dhcpd;
+pub mod evpn;
 pub mod exec;
 pub mod firewall;
 pub mod hooks;
