@@ -346,6 +346,21 @@ impl Frr {
         self.stop_with(nix::sys::signal::Signal::SIGKILL);
     }
 
+    /// Kills one daemon (`bgpd`) with SIGKILL, as a crash would; waits until it is gone.
+    pub fn kill_daemon(&mut self, daemon: &str) {
+        let Some(i) = self.daemons.iter().position(|(d, _)| d == daemon) else {
+            panic!("{daemon} is not running in FRR {}", self.name);
+        };
+        let (d, p) = self.daemons.remove(i);
+        if is_our_daemon(p, &d, &self.name) {
+            signal(p, nix::sys::signal::Signal::SIGKILL);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while alive(p) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// SIGTERM, then SIGKILL after 3 s, for each daemon we started; only PIDs that still run
     /// our daemon are signalled.
     pub fn stop(&mut self) {

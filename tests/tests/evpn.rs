@@ -729,18 +729,19 @@ fn evpn_three_hosts_converge_a_fourth_joins_a_failed_host_is_withdrawn_and_stop_
         assert_eq!(&site.frr(i).running_config(), was, "host {i} changed");
     }
 
-    // C fails: its FRR is killed. Its guest's MAC and its VTEP go from A and B.
+    // C's bgpd crashes (zebra stays): the kernel closes its TCP session, the reflector
+    // withdraws C's routes, and C's guest's MAC and C's VTEP go from A and B.
     let mac4 = guest_mac(&c4);
     assert!(has_remote_mac(&site.hosts[0], 42, &mac4, "198.51.100.3"));
     let t3 = Instant::now();
-    site.frr[2].as_mut().unwrap().kill();
+    site.frr[2].as_mut().unwrap().kill_daemon("bgpd");
     site.frr(0).wait(
         Duration::from_secs(30),
         "C/4's MAC gone from A and B",
         |_| !knows_mac(&site.hosts[0], 42, &mac4) && !knows_mac(&site.hosts[1], 42, &mac4),
     );
     measure(
-        "C's FRR killed: its guest's MAC withdrawn on A and B",
+        "C's bgpd killed: its guest's MAC withdrawn on A and B",
         t3.elapsed(),
     );
     site.frr(0)
@@ -751,12 +752,42 @@ fn evpn_three_hosts_converge_a_fourth_joins_a_failed_host_is_withdrawn_and_stop_
                 .contains(&ip("198.51.100.3"))
         });
     measure(
-        "C's FRR killed: C's VTEP gone from A's flood list",
+        "C's bgpd killed: C's VTEP gone from A's flood list",
         t3.elapsed(),
     );
     assert!(!fdb(&site.hosts[0], "vxlan42").contains("198.51.100.3"));
     assert!(ping(&a1.ns, &addr(&b2)), "A/1 -> B/2 after C failed");
     assert!(ping(&d7.ns, &addr(&b2)), "D/7 -> B/2 after C failed");
+    site.frr[2].as_mut().unwrap().stop();
+
+    // B drops off the underlay without a word (a power cut: no TCP reset): the reflector
+    // notices when the hold time (9 s with `frr defaults datacenter`) runs out.
+    let mac2 = guest_mac(&b2);
+    let t4 = Instant::now();
+    cmd::ip_must(&site.ul.name, &["link", "set", "dev", "h1", "down"]);
+    site.frr(0)
+        .wait(Duration::from_secs(30), "B/2's MAC gone from A", |_| {
+            !knows_mac(&site.hosts[0], 42, &mac2)
+        });
+    measure(
+        "B cut off the underlay: its guest's MAC withdrawn on A",
+        t4.elapsed(),
+    );
+    assert!(ping(&a1.ns, &addr(&d7)), "A/1 -> D/7 while B is cut off");
+    let t5 = Instant::now();
+    cmd::ip_must(&site.ul.name, &["link", "set", "dev", "h1", "up"]);
+    site.frr(0)
+        .wait(Duration::from_secs(30), "B/2's MAC back on A", |_| {
+            has_remote_mac(&site.hosts[0], 42, &mac2, "198.51.100.2")
+        });
+    measure(
+        "B back on the underlay: its guest's MAC on A again",
+        t5.elapsed(),
+    );
+    assert!(
+        ping_retry(&a1.ns, &addr(&b2), 5),
+        "A/1 -> B/2 after B came back"
+    );
 
     // stop: VNI 43 on A first (FRR keeps everything VNI 42 uses), then VNI 42 everywhere; the
     // data plane goes first, then our FRR configuration, which leaves FRR as it was.
