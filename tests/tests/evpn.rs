@@ -14,7 +14,7 @@
 //! Measured numbers are printed as `EVPN-MEASURE` lines (`cargo test -p xennet-tests --test evpn
 //! -- --nocapture`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use xennet::evpn::{self, Record, Want};
@@ -238,10 +238,11 @@ impl Site {
     }
 }
 
-/// The data plane of `overlay=evpn` for one VNI on host `i`: bridge `vxbr<vni>`, VXLAN device
-/// with `nolearning`, its bridge port with `learning off neigh_suppress on`.
+/// The data plane of `overlay=evpn` for one VNI on host `i`: bridge `vxbr<vni>`, then the
+/// commands `evpn::DataPlane` gives (VXLAN device with `nolearning`, its bridge port with
+/// `learning off neigh_suppress on`).
 fn data_plane(h: &Host, i: usize, vni: u32) {
-    let (br, vx, id) = (format!("vxbr{vni}"), format!("vxlan{vni}"), vni.to_string());
+    let dp = evpn::DataPlane::new(vni, underlay_addr(i).parse().unwrap(), "eth1", None);
     let d = &h.dom0;
     cmd::ip_must(
         d,
@@ -249,7 +250,7 @@ fn data_plane(h: &Host, i: usize, vni: u32) {
             "link",
             "add",
             "name",
-            &br,
+            &dp.bridge,
             "type",
             "bridge",
             "stp_state",
@@ -258,46 +259,13 @@ fn data_plane(h: &Host, i: usize, vni: u32) {
             "0",
         ],
     );
-    cmd::ip_must(
-        d,
-        &[
-            "link",
-            "add",
-            "name",
-            &vx,
-            "mtu",
-            "1500",
-            "type",
-            "vxlan",
-            "id",
-            &id,
-            "dstport",
-            "4789",
-            "local",
-            &underlay_addr(i),
-            "dev",
-            "eth1",
-            "nolearning",
-        ],
-    );
-    cmd::ip_must(d, &["link", "set", "dev", &vx, "master", &br]);
-    let o = cmd::ns_exec(
-        d,
-        &[
-            "bridge",
-            "link",
-            "set",
-            "dev",
-            &vx,
-            "learning",
-            "off",
-            "neigh_suppress",
-            "on",
-        ],
-    );
-    o.ok();
-    cmd::ip_must(d, &["link", "set", "dev", &vx, "up"]);
-    cmd::ip_must(d, &["link", "set", "dev", &br, "up"]);
+    cmd::ip_must(d, &dp.vxlan_add());
+    cmd::ip_must(d, &["link", "set", "dev", &dp.vxlan, "master", &dp.bridge]);
+    let mut argv = vec!["bridge".to_string()];
+    argv.extend(dp.port_flags());
+    cmd::ns_exec(d, &argv).ok();
+    cmd::ip_must(d, &["link", "set", "dev", &dp.vxlan, "up"]);
+    cmd::ip_must(d, &["link", "set", "dev", &dp.bridge, "up"]);
 }
 
 fn remove_data_plane(h: &Host, vni: u32) {
@@ -329,20 +297,9 @@ fn attach(h: &mut Host, domid: u32, vni: u32, known_ip: bool) -> Guest {
 }
 
 fn tell_bridge(h: &Host, g: &Guest, vni: u32) {
-    cmd::ip_must(
-        &h.dom0,
-        &[
-            "neigh",
-            "replace",
-            g.addr.as_deref().unwrap(),
-            "lladdr",
-            &guest_mac(g),
-            "dev",
-            &format!("vxbr{vni}"),
-            "nud",
-            "permanent",
-        ],
-    );
+    let dp = evpn::DataPlane::new(vni, Ipv4Addr::UNSPECIFIED, "eth1", None);
+    let (add, _undo) = dp.guest_neigh(ip(g.addr.as_deref().unwrap()), &guest_mac(g));
+    cmd::ip_must(&h.dom0, &add);
 }
 
 fn fdb(h: &Host, dev: &str) -> String {
@@ -1059,7 +1016,7 @@ fn evpn_frr_fixture_runs_only_in_its_namespace_and_cleans_up_on_panic() {
             format!("{:?}", f.pids()),
         )
         .unwrap();
-        panic!("a failing test");
+        panic!("deliberate panic: the FRR guard must stop the daemons anyway");
     })
     .join();
     assert!(r.is_err());

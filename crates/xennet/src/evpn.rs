@@ -121,6 +121,107 @@ impl Want {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The data plane's commands
+
+/// The underlay MTU a VNI needs: 1500-byte guest frames plus VXLAN over IPv4 (50 bytes), the
+/// rule of `overlay=vxlan` (EVPN's VTEPs are IPv4).
+pub const UNDERLAY_MTU_MIN: u32 = 1550;
+
+/// The IANA VXLAN port.
+pub const DSTPORT: u16 = 4789;
+
+/// The kernel side of one EVPN VNI, as `ip`/`bridge` argument lists (without the program's
+/// path): FRR finds the VXLAN device once it is up in a bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataPlane {
+    pub vni: u32,
+    /// `bridge=`, default `vxbr<VNI>`.
+    pub bridge: String,
+    /// `vxlan<VNI>`.
+    pub vxlan: String,
+    pub local: Ipv4Addr,
+    /// The underlay device (`underlay=`, or the route to the reflector).
+    pub underlay: String,
+}
+
+impl DataPlane {
+    pub fn new(vni: u32, local: Ipv4Addr, underlay: &str, bridge: Option<&str>) -> DataPlane {
+        DataPlane {
+            vni,
+            bridge: bridge.map_or_else(|| format!("vxbr{vni}"), str::to_string),
+            vxlan: format!("vxlan{vni}"),
+            local,
+            underlay: underlay.to_string(),
+        }
+    }
+
+    fn words(v: &[&str]) -> Vec<String> {
+        v.iter().map(|w| w.to_string()).collect()
+    }
+
+    /// `ip link add name vxlan<N> mtu 1500 type vxlan id <N> dstport 4789 local <L> dev <U>
+    /// nolearning`: remote MACs come from BGP only (undo: `ip link del vxlan<N>`).
+    pub fn vxlan_add(&self) -> Vec<String> {
+        Self::words(&[
+            "link",
+            "add",
+            "name",
+            &self.vxlan,
+            "mtu",
+            "1500",
+            "type",
+            "vxlan",
+            "id",
+            &self.vni.to_string(),
+            "dstport",
+            &DSTPORT.to_string(),
+            "local",
+            &self.local.to_string(),
+            "dev",
+            &self.underlay,
+            "nolearning",
+        ])
+    }
+
+    /// `bridge link set dev vxlan<N> learning off neigh_suppress on`, after the device is a
+    /// port of the bridge (undo: none needed, the flags go with the device).
+    pub fn port_flags(&self) -> Vec<String> {
+        Self::words(&[
+            "link",
+            "set",
+            "dev",
+            &self.vxlan,
+            "learning",
+            "off",
+            "neigh_suppress",
+            "on",
+        ])
+    }
+
+    /// A guest's address on its bridge, which zebra advertises as MAC+IP so that the other
+    /// hosts answer ARP for it themselves (`neigh_suppress`): FRR learns local neighbors only
+    /// from the bridge's neighbor table, which has none for guests on its own. For a vif script
+    /// that knows the guest's `ip`. Returns (add, undo) for `ip`.
+    pub fn guest_neigh(&self, ip: IpAddr, mac: &str) -> (Vec<String>, Vec<String>) {
+        let ip = ip.to_string();
+        (
+            Self::words(&[
+                "neigh",
+                "replace",
+                &ip,
+                "lladdr",
+                mac,
+                "dev",
+                &self.bridge,
+                "nud",
+                "permanent",
+            ]),
+            Self::words(&["neigh", "del", &ip, "dev", &self.bridge]),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The running configuration
 
 /// What this module reads of `show running-config`.

@@ -846,3 +846,28 @@ fn evpn_status_renders_sessions_vteps_and_macs() {
          and advertise-all-vni on?)\n"
     );
 }
+
+#[test]
+fn evpn_data_plane_commands() {
+    let d = DataPlane::new(42, "198.51.100.1".parse().unwrap(), "eth1", None);
+    assert_eq!(d.bridge, "vxbr42");
+    assert_eq!(
+        d.vxlan_add().join(" "),
+        "link add name vxlan42 mtu 1500 type vxlan id 42 dstport 4789 local 198.51.100.1 dev eth1 \
+         nolearning"
+    );
+    assert_eq!(
+        d.port_flags().join(" "),
+        "link set dev vxlan42 learning off neigh_suppress on"
+    );
+    let (add, undo) = d.guest_neigh(ip("192.0.2.51"), "00:16:3e:00:01:00");
+    assert_eq!(
+        add.join(" "),
+        "neigh replace 192.0.2.51 lladdr 00:16:3e:00:01:00 dev vxbr42 nud permanent"
+    );
+    assert_eq!(undo.join(" "), "neigh del 192.0.2.51 dev vxbr42");
+    assert_eq!(
+        DataPlane::new(7, "198.51.100.1".parse().unwrap(), "eth1", Some("tenant7")).bridge,
+        "tenant7"
+    );
+}
