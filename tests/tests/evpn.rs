@@ -841,6 +841,16 @@ fn evpn_keeps_the_administrators_frr_configuration_and_restores_it_exactly() {
         evpn_start(&f, &rec, &want(0, 42)).changes.is_empty(),
         "second start"
     );
+    // A stop rolled back item by item gives the same configuration again.
+    let cfg_with = evpn::parse_running_config(&with).unwrap();
+    let rm = evpn::plan_remove(42, &cfg_with, &read_record(&rec));
+    for c in &rm.changes {
+        run_vtysh(&f, &c.apply).ok();
+    }
+    for c in rm.changes.iter().rev() {
+        run_vtysh(&f, &c.undo).ok();
+    }
+    assert_eq!(f.running_config(), with, "stop rolled back");
     let p = evpn_stop(&f, &rec, 42);
     assert_eq!(p.changes.len(), 3);
     assert_eq!(
@@ -873,7 +883,30 @@ fn evpn_keeps_the_administrators_frr_configuration_and_restores_it_exactly() {
         &frr::host_config("b"),
     );
     let rec2 = record_path(h2);
+    // A start that fails half-way is rolled back with the undo lines, in reverse.
+    let empty = g.running_config();
+    let cfg = evpn::parse_running_config(&empty).unwrap();
+    let add = evpn::plan_add(&want(1, 42), &cfg, &Record::default()).unwrap();
+    for c in &add.changes[..3] {
+        run_vtysh(&g, &c.apply).ok();
+    }
+    for c in add.changes[..3].iter().rev() {
+        run_vtysh(&g, &c.undo).ok();
+    }
+    assert_eq!(g.running_config(), empty, "start rolled back");
     evpn_start(&g, &rec2, &want(1, 42));
+    // So is a stop (here: one `no router bgp`, undone by one call that adds everything back).
+    let with_ours = g.running_config();
+    let cfg = evpn::parse_running_config(&with_ours).unwrap();
+    let rm = evpn::plan_remove(42, &cfg, &read_record(&rec2));
+    for c in &rm.changes {
+        run_vtysh(&g, &c.apply).ok();
+    }
+    assert_eq!(g.running_config(), empty);
+    for c in rm.changes.iter().rev() {
+        run_vtysh(&g, &c.undo).ok();
+    }
+    assert_eq!(g.running_config(), with_ours, "stop rolled back");
     g.vtysh(&[
         "configure terminal",
         "router bgp 65000",
