@@ -868,15 +868,24 @@ pub fn plan_remove(vni: u32, cfg: &FrrConfig, record: &Record) -> RemovePlan {
         ));
     }
     let mut changes = Vec::new();
-    let router = present.iter().find(|i| matches!(i, Item::Router { .. }));
+    let mut router = present.iter().find(|i| matches!(i, Item::Router { .. }));
     let rest: Vec<&Item> = present
         .iter()
         .filter(|i| !matches!(i, Item::Router { .. }))
         .collect();
+    if let Some(r) = router.filter(|_| !keep.is_empty()) {
+        // A record where the router lost its VNIs but other items did not: the router stays
+        // ours for as long as they do.
+        keep.entries.insert(
+            0,
+            Entry {
+                item: r.clone(),
+                vnis: keep.vnis(),
+            },
+        );
+        router = None;
+    }
     let leftover = router.and_then(|_| {
-        if !keep.is_empty() {
-            return Some("items other VNIs of ours still use".to_string());
-        }
         if let Some(o) = cfg.other_instances.first() {
             return Some(format!("the BGP instance {o:?} depends on it"));
         }
@@ -907,7 +916,7 @@ pub fn plan_remove(vni: u32, cfg: &FrrConfig, record: &Record) -> RemovePlan {
             rest.sort();
             for i in rest.into_iter().rev() {
                 changes.push(Change {
-                    what: format!("{} (undo)", i.describe(asn)),
+                    what: format!("FRR: remove {}", describe_present(i, asn)),
                     apply: Vtysh::config(i.remove_lines(asn)),
                     undo: Vtysh::config(i.add_lines(asn)),
                 });

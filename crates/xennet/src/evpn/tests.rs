@@ -481,6 +481,12 @@ fn evpn_plan_remove_keeps_shared_items_until_the_last_vni() {
     );
     assert!(r.record.is_empty());
     assert_eq!(r.record.to_text(), format!("{RECORD_HEAD}\n"));
+    // A record whose router lost its VNIs while other items kept theirs keeps the router.
+    let mut odd = ours_record(&[42, 43]);
+    odd.entries[0].vnis = BTreeSet::from([43]);
+    let r = plan_remove(43, &cfg(OURS), &odd);
+    assert!(r.changes.is_empty(), "{:?}", r.changes);
+    assert_eq!(r.record, ours_record(&[42]));
     // A VNI we never started changes nothing.
     let r = plan_remove(7, &cfg(OURS), &ours_record(&[42]));
     assert!(r.changes.is_empty());
@@ -520,6 +526,7 @@ fn evpn_plan_remove_in_the_administrators_instance_takes_exactly_our_lines() {
     }
     assert!(r.record.is_empty());
     assert!(!got.concat().iter().any(|l| l.contains("no router bgp")));
+    assert_eq!(r.changes[2].what, "FRR: remove neighbor 198.51.100.254");
 }
 
 #[test]
