@@ -135,8 +135,9 @@ impl Site {
         );
         let f = std::env::temp_dir().join(format!("{p}.count.nft"));
         std::fs::write(&f, COUNTERS).unwrap();
-        cmd::ns_exec(&ul.name, &["nft", "-f", &f.display().to_string()]).ok();
+        let o = cmd::ns_exec(&ul.name, &["nft", "-f", &f.display().to_string()]);
         let _ = std::fs::remove_file(&f);
+        o.ok();
         Some(Site {
             frr: hosts.iter().map(|_| None).collect(),
             rr: None,
