@@ -18,6 +18,7 @@
 
 pub mod cmd;
 pub mod faults;
+pub mod frr;
 pub mod host;
 pub mod netns;
 pub mod snapshot;

@@ -14,6 +14,7 @@ pub mod confirm;
 pub mod dhcpd;
 pub mod dispatch;
 pub mod error;
+pub mod evpn;
 pub mod exec;
 pub mod facts;
 pub mod fileedit;
