@@ -261,7 +261,8 @@ pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
 pub const HOST_CHANGE_WRAPPER: &str = r#"#!/bin/bash
 # Fault injector for the tests: reads pass; the N-th call that changes the host fails or hangs.
 name=$(basename "$0")
-real=/usr/sbin/$name; [ -x "$real" ] || real=/sbin/$name
+real=
+for d in /usr/sbin /sbin /usr/bin /bin; do [ -x "$d/$name" ] && { real=$d/$name; break; }; done
 if [[ " $* " == *" -j "* ]] || [[ " $* " == *" show "* ]] || [ "$1" = show ]; then exec "$real" "$@"; fi
 count() {
   n=$(( $(cat "$FAULT_DIR/count" 2>/dev/null || echo 0) + 1 ))

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use xennet::evpn::{self, Record, Want};
 use xennet_tests::cmd;
+use xennet_tests::faults;
 use xennet_tests::frr::{self, Frr};
 use xennet_tests::netns::{self, Netns};
 use xennet_tests::*;
@@ -1168,4 +1169,413 @@ fn evpn_comparison_static_peers_flood_every_peer_and_carry_arp() {
         b.bcast,
     );
     assert_eq!(b.bcast, 3, "{b:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scripts themselves: `network-bridge start|stop|status overlay=evpn` and guests attached
+// by `vif-bridge online`, as an administrator and libxl run them.
+
+/// `network-bridge <word> overlay=evpn vni=<vni> rr=RR …` in host `i`'s dom0, talking to that
+/// host's FRR.
+fn nb_evpn<'h>(site: &'h Site, i: usize) -> Call<'h> {
+    let prefix = site.frr[i]
+        .as_ref()
+        .map(|f| shell_words_join(&f.vtysh_prefix()))
+        .unwrap_or_else(|| format!("vtysh -N {}-nofrr", site.hosts[i].prefix));
+    site.hosts[i]
+        .script("network-bridge")
+        .env("XENNET_VTYSH", &prefix)
+}
+
+fn shell_words_join(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn evpn_args(word: &str, vni: u32) -> Vec<String> {
+    vec![
+        word.to_string(),
+        "overlay=evpn".to_string(),
+        format!("vni={vni}"),
+        format!("rr={RR_ADDR}"),
+    ]
+}
+
+#[track_caller]
+fn run_nb(site: &Site, i: usize, word: &str, vni: u32) -> cmd::Output {
+    let args = evpn_args(word, vni);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    nb_evpn(site, i).run(&argv)
+}
+
+/// Guest `domid` of host `i` on `vxbr<vni>`, attached by `vif-bridge online` with its address
+/// and MAC in xenstore, as libxl gives them.
+#[track_caller]
+fn attach_by_script(site: &mut Site, i: usize, domid: u32, vni: u32) -> Guest {
+    let h = &mut site.hosts[i];
+    let g = h.add_guest(domid, 0);
+    let addr = g.addr.clone().expect("the guest's address");
+    let mac = guest_mac(&g);
+    h.xs_write_backend(
+        domid,
+        0,
+        &[
+            ("bridge", format!("vxbr{vni}").as_str()),
+            ("ip", addr.as_str()),
+            ("mac", mac.as_str()),
+        ],
+    );
+    let r = h
+        .libxl("vif-bridge", domid, 0)
+        .run(&["online", "type_if=vif", "firewall=none"]);
+    assert!(r.success(), "vif-bridge online:\n{}", h.explain(&r));
+    g
+}
+
+#[test]
+fn evpn_by_the_scripts_guests_meet_a_fourth_host_joins_a_failed_one_is_withdrawn_stop_restores() {
+    let Some(mut site) = Site::build("evsc", 4) else {
+        return;
+    };
+    site.start_reflector();
+    let mut before_cfg = Vec::new();
+    for i in 0..3 {
+        site.start_frr(i);
+        before_cfg.push(config_body(&site.frr(i).running_config()));
+    }
+    let mut before_links = Vec::new();
+    for i in 0..3 {
+        before_links.push(site.hosts[i].snapshot());
+        let r = run_nb(&site, i, "start", 42);
+        assert!(
+            r.success(),
+            "start on host {i}:\n{}",
+            site.hosts[i].explain(&r)
+        );
+        assert!(r.stdout.contains("overlay evpn VNI 42"), "{}", r.stdout);
+        // A second start changes nothing.
+        let again = run_nb(&site, i, "start", 42);
+        assert!(
+            again.success() && again.stdout.contains("nothing to do"),
+            "{again}"
+        );
+    }
+    let t0 = Instant::now();
+    site.rr().wait(Duration::from_secs(20), "3 sessions", |rr| {
+        evpn::parse_bgp_summary(&rr.show("show bgp l2vpn evpn summary json"))
+            .map(|s| s.iter().filter(|x| x.established()).count() == 3)
+            .unwrap_or(false)
+    });
+    measure("scripts: sessions established after start", t0.elapsed());
+    // The data plane as the issue asks: no learning on the VXLAN device, ARP answered here.
+    let d = cmd::ns_exec(
+        &site.hosts[0].dom0,
+        &["ip", "-d", "-j", "link", "show", "dev", "vxlan42"],
+    );
+    let dj: serde_json::Value = serde_json::from_str(d.ok()).unwrap();
+    assert_eq!(dj[0]["linkinfo"]["info_data"]["learning"], false, "{dj}");
+    assert_eq!(dj[0]["master"], "vxbr42");
+    let port = cmd::ns_exec(
+        &site.hosts[0].dom0,
+        &["bridge", "-d", "-j", "link", "show", "dev", "vxlan42"],
+    );
+    let pj: serde_json::Value = serde_json::from_str(port.ok()).unwrap();
+    assert_eq!(pj[0]["learning"], false, "{pj}");
+    assert_eq!(pj[0]["neigh_suppress"], true, "{pj}");
+
+    let guests: Vec<Guest> = (0..3)
+        .map(|i| attach_by_script(&mut site, i, 1, 42))
+        .collect();
+    let t1 = Instant::now();
+    let first = first_ping(&guests[0], guests[2].addr.as_deref().unwrap(), 20);
+    measure("scripts: first guest-to-guest ping after online", first);
+    for a in &guests {
+        for b in &guests {
+            if a.ns != b.ns {
+                let o = ping_full_size(a, b.addr.as_deref().unwrap());
+                assert!(o.success(), "1500-byte frame {} -> {}:\n{o}", a.ns, b.ns);
+            }
+        }
+    }
+    // Remote MACs come from BGP (extern_learn), not from flooding.
+    let all_learned = |site: &Site| {
+        guests.iter().enumerate().all(|(i, _)| {
+            guests.iter().enumerate().all(|(j, g)| {
+                i == j || has_remote_mac(&site.hosts[i], 42, &guest_mac(g), &underlay_addr(j))
+            })
+        })
+    };
+    site.frr(0).wait(
+        Duration::from_secs(20),
+        "every remote MAC extern_learn",
+        |_| all_learned(&site),
+    );
+    for i in 0..3 {
+        assert!(
+            !fdb(&site.hosts[i], "vxlan42")
+                .lines()
+                .any(|l| l.contains(" dst ")
+                    && !l.starts_with("00:00:00:00:00:00")
+                    && !l.contains("extern_learn")),
+            "host {i} learned a MAC by flooding:\n{}",
+            fdb(&site.hosts[i], "vxlan42")
+        );
+    }
+    measure(
+        "scripts: all MACs in place after the first online",
+        t1.elapsed(),
+    );
+    // ARP for a known remote guest is answered on the local host: none crosses the underlay.
+    let target = guests[2].addr.clone().unwrap();
+    cmd::ns_exec(&guests[0].ns, &["ip", "neigh", "flush", "all"]).ok();
+    site.count_arp_about(&target);
+    site.reset_counters();
+    assert!(ping(&guests[0].ns, &target));
+    let arp = site.frames().arp;
+    count(
+        "scripts: ARP frames over the underlay for a known guest",
+        arp,
+    );
+    assert_eq!(arp, 0, "ARP for a known guest crossed the underlay");
+
+    // status tells the sessions, the remote VTEPs and the MACs from each.
+    let st = nb_evpn(&site, 0).run(&["status", "overlay=evpn", "vni=42"]);
+    assert!(st.success(), "{st}");
+    for needle in [
+        "Established",
+        "remote VTEP 198.51.100.2: 1 MAC(s)",
+        "remote VTEP 198.51.100.3: 1 MAC(s)",
+    ] {
+        assert!(
+            st.stdout.contains(needle),
+            "status lacks {needle:?}:\n{}",
+            st.stdout
+        );
+    }
+
+    // A fourth host names only the reflector; nobody else changes anything.
+    let others: Vec<String> = (0..3)
+        .map(|i| config_body(&site.frr(i).running_config()))
+        .collect();
+    site.start_frr(3);
+    let t2 = Instant::now();
+    let r = run_nb(&site, 3, "start", 42);
+    assert!(r.success(), "{}", site.hosts[3].explain(&r));
+    let d4 = attach_by_script(&mut site, 3, 1, 42);
+    let joined = first_ping(&d4, guests[0].addr.as_deref().unwrap(), 30);
+    measure("scripts: fourth host, start to first ping", t2.elapsed());
+    let _ = joined;
+    for (i, o) in others.iter().enumerate() {
+        assert_eq!(&config_body(&site.frr(i).running_config()), o, "host {i}");
+    }
+
+    // A host whose FRR stops has its guest withdrawn from the others.
+    let c_mac = guest_mac(&guests[2]);
+    let t3 = Instant::now();
+    site.frr[2].as_mut().unwrap().kill();
+    let gone = site
+        .frr(0)
+        .wait(Duration::from_secs(20), "C's MAC withdrawn", |_| {
+            !knows_mac(&site.hosts[0], 42, &c_mac)
+        });
+    measure("scripts: MAC withdrawn after a host's FRR stopped", gone);
+    let _ = t3;
+
+    // stop on host B: the others keep their overlay, B's FRR and links are as before start.
+    let guest_b = &guests[1];
+    assert!(site.hosts[1]
+        .libxl("vif-bridge", 1, 0)
+        .run(&["offline", "type_if=vif", "firewall=none"])
+        .success());
+    let r = run_nb(&site, 1, "stop", 42);
+    assert!(r.success(), "{}", site.hosts[1].explain(&r));
+    assert_eq!(config_body(&site.frr(1).running_config()), before_cfg[1]);
+    assert!(site.hosts[1].link("vxlan42").is_none() && site.hosts[1].link("vxbr42").is_none());
+    let _ = guest_b;
+    assert!(
+        ping(&guests[0].ns, d4.addr.as_deref().unwrap()),
+        "A and D lost each other when B stopped"
+    );
+    // And A's stop leaves A's FRR configuration exactly as it was.
+    assert!(site.hosts[0]
+        .libxl("vif-bridge", 1, 0)
+        .run(&["offline", "type_if=vif", "firewall=none"])
+        .success());
+    let r = run_nb(&site, 0, "stop", 42);
+    assert!(r.success(), "{}", site.hosts[0].explain(&r));
+    assert_eq!(config_body(&site.frr(0).running_config()), before_cfg[0]);
+}
+
+#[test]
+fn evpn_by_the_scripts_vni_43_stays_apart() {
+    let Some(mut site) = Site::build("evsc43", 2) else {
+        return;
+    };
+    site.start_reflector();
+    for i in 0..2 {
+        site.start_frr(i);
+    }
+    for (i, vni) in [(0, 42), (1, 43), (1, 42)] {
+        let r = run_nb(&site, i, "start", vni);
+        assert!(r.success(), "{}", site.hosts[i].explain(&r));
+    }
+    let a = attach_by_script(&mut site, 0, 1, 42);
+    let b42 = attach_by_script(&mut site, 1, 1, 42);
+    let b43 = attach_by_script(&mut site, 1, 2, 43);
+    first_ping(&a, b42.addr.as_deref().unwrap(), 20);
+    assert!(
+        !ping(&a.ns, b43.addr.as_deref().unwrap()),
+        "VNI 42 reached a guest of VNI 43"
+    );
+    assert!(!knows_mac(&site.hosts[0], 42, &guest_mac(&b43)));
+}
+
+#[test]
+fn evpn_by_the_scripts_frr_down_refusing_or_failing_half_way_changes_nothing() {
+    let Some(mut site) = Site::build("evscd", 1) else {
+        return;
+    };
+    // No FRR at all: a clear error naming the fix, nothing changed.
+    let before = site.hosts[0].snapshot();
+    let r = run_nb(&site, 0, "start", 42);
+    assert!(!r.success(), "start without FRR should fail: {r}");
+    assert!(
+        r.stderr.contains("overlay=evpn needs FRR") && r.stderr.contains("Nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert_same(&before, &site.hosts[0].snapshot(), "start without FRR");
+    // FRR running another AS than asn= asks: refused before anything is made, FRR as it was.
+    site.start_frr(0);
+    let o = site.frr(0).vtysh(&[
+        "configure terminal",
+        "router bgp 64999",
+        "bgp router-id 198.51.100.1",
+    ]);
+    assert!(o.success(), "{o}");
+    let cfg = config_body(&site.frr(0).running_config());
+    let r = nb_evpn(&site, 0).run(&[
+        "start",
+        "overlay=evpn",
+        "vni=42",
+        &format!("rr={RR_ADDR}"),
+        "asn=65000",
+    ]);
+    assert!(!r.success(), "{r}");
+    assert!(r.stderr.contains("AS 64999"), "{}", r.stderr);
+    assert_same(&before, &site.hosts[0].snapshot(), "start refused by FRR");
+    assert_eq!(config_body(&site.frr(0).running_config()), cfg);
+    // A failure at every host change of start (FRR's changes, the bridge, the VXLAN device,
+    // its flags …): each leaves the links, FRR's configuration and the records as they were.
+    let o = site
+        .frr(0)
+        .vtysh(&["configure terminal", "no router bgp 64999"]);
+    assert!(o.success(), "{o}");
+    let cfg = config_body(&site.frr(0).running_config());
+    let h = &site.hosts[0];
+    let dir = h.scratch.join("faults");
+    let bin = dir.join("bin");
+    faults::install_host_change(&bin, &["ip", "bridge", "vtysh"]);
+    let args = evpn_args("start", 42);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut k = 1;
+    loop {
+        let _ = std::fs::remove_file(dir.join("count"));
+        let r = nb_evpn(&site, 0)
+            .env(
+                "PATH",
+                &format!(
+                    "{}:{}:/usr/sbin:/usr/bin:/sbin:/bin",
+                    h.fake_bin.display(),
+                    bin.display()
+                ),
+            )
+            .env("FAULT_DIR", &dir.display().to_string())
+            .env("FAIL_AT", &k.to_string())
+            .run(&argv);
+        if r.success() {
+            break;
+        }
+        assert!(
+            r.stderr.contains("injected failure"),
+            "start, call {k}:\n{r}"
+        );
+        assert_same(
+            &before,
+            &h.snapshot(),
+            &format!("start failing at call {k}"),
+        );
+        assert_eq!(
+            config_body(&site.frr(0).running_config()),
+            cfg,
+            "FRR's configuration after start failed at call {k}"
+        );
+        assert!(
+            !h.state_dir.join("network-bridge.frr-evpn").exists(),
+            "a record after start failed at call {k}"
+        );
+        k += 1;
+        assert!(k < 40, "start never got through");
+    }
+    assert!(k > 6, "start made only {} changes", k - 1);
+    eprintln!(
+        "EVPN-MEASURE scripts: start failed and was undone at each of {} changes",
+        k - 1
+    );
+    // And every change of stop: the overlay, FRR's configuration and the record stay whole.
+    let started = h.snapshot();
+    let started_cfg = config_body(&site.frr(0).running_config());
+    let record = std::fs::read_to_string(h.state_dir.join("network-bridge.frr-evpn")).unwrap();
+    let args = evpn_args("stop", 42);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut k = 1;
+    loop {
+        let _ = std::fs::remove_file(dir.join("count"));
+        let r = nb_evpn(&site, 0)
+            .env(
+                "PATH",
+                &format!(
+                    "{}:{}:/usr/sbin:/usr/bin:/sbin:/bin",
+                    h.fake_bin.display(),
+                    bin.display()
+                ),
+            )
+            .env("FAULT_DIR", &dir.display().to_string())
+            .env("FAIL_AT", &k.to_string())
+            .run(&argv);
+        if r.success() {
+            break;
+        }
+        assert!(
+            r.stderr.contains("injected failure"),
+            "stop, call {k}:\n{r}"
+        );
+        assert_same(
+            &started,
+            &h.snapshot(),
+            &format!("stop failing at call {k}"),
+        );
+        assert_eq!(
+            config_body(&site.frr(0).running_config()),
+            started_cfg,
+            "stop call {k}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(h.state_dir.join("network-bridge.frr-evpn")).ok(),
+            Some(record.clone()),
+            "the record after stop failed at call {k}"
+        );
+        k += 1;
+        assert!(k < 40, "stop never got through");
+    }
+    assert!(k > 3, "stop made only {} changes", k - 1);
+    assert_same(&before, &h.snapshot(), "start then stop");
+    assert_eq!(
+        config_body(&site.frr(0).running_config()),
+        cfg,
+        "FRR after start then stop"
+    );
 }

@@ -44,6 +44,8 @@ pub enum Fact {
     OvsPort { bridge: String, port: String },
     /// A xenstore key beyond the backend directory (a guest's VM name).
     Xenstore(String),
+    /// What a read-only command prints (FRR's `vtysh -c 'show …'`).
+    Command(Vec<String>),
 }
 
 /// A VXLAN device as the host has it.
@@ -58,6 +60,8 @@ pub struct Vxlan {
     pub mtu: u32,
     pub address: String,
     pub up: bool,
+    /// Learns remote MACs from the frames it receives (`nolearning` unset).
+    pub learning: bool,
     /// The destinations of its all-zeros flood entries.
     pub peers: Vec<String>,
 }
@@ -84,6 +88,12 @@ pub enum Answer {
     Lines(Vec<String>),
     Vxlans(Vec<Vxlan>),
     OvsPort(Option<OvsPort>),
+    /// A command's exit status (None: killed) and output.
+    Output {
+        code: Option<i32>,
+        stdout: String,
+        stderr: String,
+    },
     /// The fact could not be read; `missing_tool` when the program to read it is not installed.
     Failed {
         msg: String,

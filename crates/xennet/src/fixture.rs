@@ -241,6 +241,10 @@ impl Fixture {
             Fact::Vxlans => Answer::Vxlans(Vec::new()),
             Fact::OvsBridges => Answer::Names(Vec::new()),
             Fact::OvsPort { .. } => Answer::OvsPort(None),
+            Fact::Command(_) => Answer::Failed {
+                msg: "the fixture runs no command".into(),
+                missing_tool: true,
+            },
         }
     }
 }

@@ -88,6 +88,24 @@ impl Reader for LiveReader<'_> {
                 Err(e) => from_exec(e),
             },
             Fact::OvsPort { bridge, port } => Answer::OvsPort(ovs_port(self.runner, bridge, port)),
+            Fact::Command(argv) => {
+                let Some((program, args)) = argv.split_first() else {
+                    return failed("no command", false);
+                };
+                match self.runner.run(&Cmd::new(program).args(args)) {
+                    Ok(stdout) => Answer::Output {
+                        code: Some(0),
+                        stdout,
+                        stderr: String::new(),
+                    },
+                    Err(ExecError::Failed { code, stderr, .. }) => Answer::Output {
+                        code,
+                        stdout: String::new(),
+                        stderr,
+                    },
+                    Err(e) => from_exec(e),
+                }
+            }
             Fact::Xenstore(path) => match self.xenstore.map(|xs| xs.read(path)) {
                 Some(Ok(v)) => Answer::Text(v),
                 Some(Err(e)) => from_exec(e),
@@ -305,6 +323,7 @@ pub fn vxlans(runner: &dyn Runner) -> Vec<Vxlan> {
                 up: l["flags"]
                     .as_array()
                     .is_some_and(|f| f.iter().any(|x| x == "UP")),
+                learning: d["learning"].as_bool().unwrap_or(true),
                 peers: flood_peers(runner, &name),
                 name,
             })

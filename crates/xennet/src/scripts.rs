@@ -392,8 +392,10 @@ pub static SCRIPTS: [Script; 7] = [
                 "overlay",
                 Source::Args,
                 modes::network_bridge::overlay::check,
-                "vxlan: instead of taking dom0's NIC, make bridge= (default vxbr<vni>) with a \
-                 kernel VXLAN device vxlan<vni> as its uplink to the other hosts.",
+                "vxlan or evpn: instead of taking dom0's NIC, make bridge= (default \
+                 vxbr<vni>) with a kernel VXLAN device vxlan<vni> as its uplink to the other \
+                 hosts: vxlan floods to the peers= listed; evpn learns the other hosts and \
+                 their guests from BGP EVPN through FRR and the route reflectors rr=.",
             ),
             c(
                 "vni",
@@ -407,6 +409,20 @@ pub static SCRIPTS: [Script; 7] = [
                 Source::Args,
                 v::check_host_addrs,
                 "With overlay=vxlan: A[,B...], the other hosts' underlay addresses (IPv4 or IPv6).",
+            ),
+            c(
+                "rr",
+                Source::Args,
+                v::check_host_addrs,
+                "With overlay=evpn: IP[,IP...], the BGP route reflectors' underlay addresses \
+                 (IPv4). FRR's bgpd must run (bgpd=yes in /etc/frr/daemons).",
+            ),
+            c(
+                "asn",
+                Source::Args,
+                modes::network_bridge::overlay::check_asn,
+                "With overlay=evpn: the BGP AS of the pool (iBGP); default: FRR's running \
+                 instance's, else 65000.",
             ),
             c(
                 "dstport",

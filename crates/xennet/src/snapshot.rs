@@ -236,6 +236,18 @@ impl Snapshot {
         }
     }
 
+    /// What a read-only command printed: its exit status (None: killed), stdout and stderr.
+    pub fn command(&self, argv: &[String]) -> Result<(Option<i32>, &str, &str)> {
+        match self.get(Fact::Command(argv.to_vec()))? {
+            Answer::Output {
+                code,
+                stdout,
+                stderr,
+            } => Ok((*code, stdout, stderr)),
+            a => Err(Self::mismatch("Command", a)),
+        }
+    }
+
     pub fn xenstore(&self, path: &str) -> Result<Option<&str>> {
         match self.get(Fact::Xenstore(path.to_string()))? {
             Answer::Text(t) => Ok(t.as_deref()),

@@ -6,6 +6,7 @@ use crate::error::{Error, Note, Planned, Result};
 use crate::exec::ip;
 use crate::firewall::{self, Family, Vif};
 use crate::invocation::Invocation;
+use crate::modes::network_bridge::overlay;
 use crate::plan::{OnError, Plan, Step};
 use crate::snapshot::{unless_unread, Snapshot};
 use crate::validate;
@@ -101,6 +102,24 @@ fn check_bridge(b: &BridgeChoice, snap: &Snapshot) -> Result<()> {
             )))
         }
     }
+}
+
+/// On the bridge of an `overlay=evpn` VNI: each guest address as a permanent neighbour of the
+/// bridge, which FRR advertises (MAC+IP), so that the other hosts answer ARP for the guest
+/// themselves and no ARP crosses the underlay (issue 18). Needs the guest's MAC.
+fn evpn_neighbors(bridge: &str, ctx: &VifContext, mac: &str, snap: &Snapshot) -> Result<Vec<Step>> {
+    if mac.is_empty() || !overlay::is_evpn_bridge(bridge, snap)? {
+        return Ok(Vec::new());
+    }
+    Ok(ctx
+        .ips
+        .iter()
+        .map(|entry| {
+            let addr = entry.split('/').next().unwrap_or(entry);
+            let (add, del) = overlay::guest_neigh(bridge, addr, mac);
+            Step::run(format!("tell {bridge} that {addr} is at {mac} (EVPN)"), add).undo(del)
+        })
+        .collect())
 }
 
 /// The guest interface as the firewall sees it.
@@ -212,6 +231,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         }
         plan.push(bridge::link_up(dev));
     }
+    plan.extend(evpn_neighbors(&bridge.name, ctx, &mac, snap)?);
     let guarded = snap.file(firewall::guard_record(&bridge.name))?.is_some();
     plan.extend(fw.online_steps(&fw_vif(ctx, &mac, guarded, fw.antispoof), snap, &mut notes)?);
     let ip_joined = ctx.ips.join(" ");
@@ -279,6 +299,15 @@ fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<P
             );
         }
         if let Some(master) = &link.master {
+            for (_, del) in evpn_neighbors(master, ctx, &mac, snap)?
+                .into_iter()
+                .filter_map(|s| s.undo.map(|u| (s.what, u)))
+            {
+                plan.push(
+                    Step::new("forget a guest address on the EVPN bridge", del)
+                        .on_error(OnError::Ignore),
+                );
+            }
             plan.push(bridge::release(master, &ctx.dev));
         }
     }

@@ -5,13 +5,15 @@
 //! - [`netdev`]: the bridge takes the NIC's name (spec §8.1–8.4, the default);
 //! - [`netloop`]: `eth0 -> vif0.0 -> xenbr0 -> peth0` (spec §8.5);
 //! - [`xenbr`]: bridge `xenbrN` holds the addresses, the NIC keeps its name;
-//! - [`overlay`]: `overlay=vxlan`, a bridge whose uplink is a VXLAN device.
+//! - [`overlay`]: `overlay=vxlan|evpn`, a bridge whose uplink is a VXLAN device; [`frr`] is
+//!   EVPN's control plane, FRR's BGP.
 //!
 //! [`settings`] reads what was asked (and which layout a host has), [`uplink`] moves addresses
 //! and routes between links, [`antispoof`] is `antispoof=yes`, and [`layout`] is what the
 //! netloop and xenbr layouts share (the bridge they make, the checks of their start).
 
 pub mod antispoof;
+pub mod frr;
 pub mod layout;
 pub mod netdev;
 pub mod netloop;

@@ -15,14 +15,16 @@ use crate::bridge::FLOOD;
 use crate::error::{Error, Note, Outcome, Planned, Result};
 use crate::exec::{ip, Cmd, Runner};
 use crate::invocation::Invocation;
-use crate::plan::{Plan, Step};
+use crate::plan::{Action, Plan, Step};
 use crate::snapshot::{Reader, Snapshot, Vxlan};
 use crate::state::Link;
 use crate::validate::{self, Invalid};
 use std::net::IpAddr;
 
 /// The names `network-bridge` reads for an overlay.
-pub const KEYS: &[&str] = &["overlay", "vni", "peers", "dstport", "local", "underlay"];
+pub const KEYS: &[&str] = &[
+    "overlay", "vni", "peers", "rr", "asn", "dstport", "local", "underlay",
+];
 
 /// The guests' frame size the overlay carries without fragmenting.
 pub const GUEST_MTU: u32 = 1500;
@@ -30,10 +32,23 @@ pub const GUEST_MTU: u32 = 1500;
 /// The IANA VXLAN port.
 pub const DEFAULT_DSTPORT: u16 = 4789;
 
+/// How the hosts of an overlay find each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// `overlay=vxlan`: every other host listed (`peers=`), one flood entry each, MACs learned
+    /// from the frames.
+    Static,
+    /// `overlay=evpn`: FRR's BGP EVPN through route reflectors (`rr=`, in `peers`), MACs
+    /// learned from BGP (issue 18, [`super::frr`]).
+    Evpn { asn: Option<u32> },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Overlay {
     pub vni: u32,
-    /// Every other host of the overlay (empty only for `stop`/`status`, which do not need them).
+    pub control: Control,
+    /// Every other host of the overlay, or (EVPN) the route reflectors; empty only for
+    /// `stop`/`status`, which do not need them.
     pub peers: Vec<IpAddr>,
     pub dstport: u16,
     pub local: Option<IpAddr>,
@@ -54,12 +69,23 @@ pub fn check(what: &str, v: &str) -> std::result::Result<(), Invalid> {
     kind(what, v).map(|_| ())
 }
 
-/// The kinds of overlay: `overlay=vxlan` (static peers).
+/// The kinds of overlay: `overlay=vxlan` (static peers) and `overlay=evpn` (BGP EVPN).
 pub fn kind<'a>(what: &str, v: &'a str) -> std::result::Result<&'a str, Invalid> {
     match v {
-        "vxlan" => Ok(v),
+        "vxlan" | "evpn" => Ok(v),
         other => Err(Invalid(format!(
-            "{what}={other:?} is not a known overlay: the only one is overlay=vxlan"
+            "{what}={other:?} is not a known overlay: use overlay=vxlan (a handful of hosts, \
+             each listing the others) or overlay=evpn (a pool, through BGP route reflectors)"
+        ))),
+    }
+}
+
+/// The registry's check of `asn=`: a BGP AS number.
+pub fn check_asn(what: &str, v: &str) -> std::result::Result<(), Invalid> {
+    match v.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(()),
+        _ => Err(Invalid(format!(
+            "{what}={v:?} is not an AS number: give 1 to 4294967295 (default 65000)"
         ))),
     }
 }
@@ -70,15 +96,17 @@ fn bad(msg: impl Into<String>) -> Error {
 
 /// Reads and checks every overlay setting; `need_peers` for `start`.
 pub fn settings(inv: &Invocation, need_peers: bool) -> Result<Overlay> {
-    kind("overlay", inv.value("overlay"))?;
-    let vni =
-        match inv.get("vni").filter(|v| !v.is_empty()) {
-            None => return Err(bad(
-                "overlay=vxlan needs vni=N, the tenant network's number (1 to 16777215), the same \
-                 on every host",
-            )),
-            Some(v) => validate::vni("vni", v)?,
-        };
+    let kind = kind("overlay", inv.value("overlay"))?;
+    let evpn = kind == "evpn";
+    let vni = match inv.get("vni").filter(|v| !v.is_empty()) {
+        None => {
+            return Err(bad(format!(
+                "overlay={kind} needs vni=N, the tenant network's number (1 to 16777215), the \
+                 same on every host"
+            )))
+        }
+        Some(v) => validate::vni("vni", v)?,
+    };
     let dstport = match inv.get("dstport").filter(|v| !v.is_empty()) {
         None => DEFAULT_DSTPORT,
         Some(v) => validate::port("dstport", v, DEFAULT_DSTPORT)?,
@@ -87,21 +115,40 @@ pub fn settings(inv: &Invocation, need_peers: bool) -> Result<Overlay> {
         None => None,
         Some(v) => Some(validate::host_addr("local", v)?),
     };
+    // The hosts to reach: the other hosts (vxlan) or the route reflectors (evpn).
+    let (list, listed) = if evpn {
+        ("rr", "route reflector")
+    } else {
+        ("peers", "other host")
+    };
+    let control = if evpn {
+        let asn = match inv.get("asn").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => {
+                check_asn("asn", v)?;
+                v.parse::<u32>().ok()
+            }
+        };
+        if let Some(l) = local.filter(IpAddr::is_ipv6) {
+            return Err(bad(format!(
+                "local={l} is IPv6, but FRR's EVPN tunnel endpoints are IPv4: give an IPv4 local="
+            )));
+        }
+        Control::Evpn { asn }
+    } else {
+        Control::Static
+    };
     let mut peers = Vec::new();
-    for p in inv
-        .value("peers")
-        .split(',')
-        .filter(|p| !p.trim().is_empty())
-    {
-        let a = validate::host_addr("peers", p)?;
+    for p in inv.value(list).split(',').filter(|p| !p.trim().is_empty()) {
+        let a = validate::host_addr(list, p)?;
         if Some(a) == local {
             return Err(bad(format!(
-                "peers={p} is this host's own local= address: list only the other hosts"
+                "{list}={p} is this host's own local= address: list only the {listed}s"
             )));
         }
         if peers.contains(&a) {
             return Err(bad(format!(
-                "peers lists {a} twice: list each other host once"
+                "{list} lists {a} twice: list each {listed} once"
             )));
         }
         if peers
@@ -109,21 +156,29 @@ pub fn settings(inv: &Invocation, need_peers: bool) -> Result<Overlay> {
             .is_some_and(|f: &IpAddr| f.is_ipv4() != a.is_ipv4())
         {
             return Err(bad(format!(
-                "peers mixes IPv4 and IPv6 ({} and {a}): one overlay runs over one address family",
+                "{list} mixes IPv4 and IPv6 ({} and {a}): one overlay runs over one address family",
                 peers[0]
+            )));
+        }
+        if evpn && a.is_ipv6() {
+            return Err(bad(format!(
+                "rr={a} is IPv6, but FRR's EVPN runs over IPv4 here: give the reflectors' IPv4 \
+                 addresses"
             )));
         }
         peers.push(a);
     }
     if need_peers && peers.is_empty() {
-        return Err(bad(
-            "overlay=vxlan needs peers=A[,B…], the underlay addresses of the other hosts",
-        ));
+        return Err(bad(if evpn {
+            "overlay=evpn needs rr=IP[,IP…], the underlay addresses of the BGP route reflectors"
+        } else {
+            "overlay=vxlan needs peers=A[,B…], the underlay addresses of the other hosts"
+        }));
     }
     if let (Some(l), Some(p)) = (local, peers.first()) {
         if l.is_ipv4() != p.is_ipv4() {
             return Err(bad(format!(
-                "local={l} and peers ({p}) are of different address families"
+                "local={l} and {list} ({p}) are of different address families"
             )));
         }
     }
@@ -143,6 +198,7 @@ pub fn settings(inv: &Invocation, need_peers: bool) -> Result<Overlay> {
     };
     Ok(Overlay {
         vni,
+        control,
         peers,
         dstport,
         local,
@@ -207,32 +263,56 @@ fn fdb(verb: &str, vxlan: &str, peer: &str) -> Cmd {
 }
 
 /// The command that makes the VXLAN device; with `mac`, the undo of its deletion.
-fn vxlan_add(
-    vxlan: &str,
+/// The VXLAN device as `ip link add` makes it; `mac` for the undo of its deletion, `learning`
+/// false for EVPN, whose remote MACs come from BGP only.
+struct VxlanDev<'a> {
+    name: &'a str,
     vni: u32,
     port: u16,
-    local: &str,
-    dev: &str,
+    local: &'a str,
+    underlay: &'a str,
     mtu: u32,
-    mac: Option<&str>,
-) -> Cmd {
-    let mut c = ip(["link", "add", "name", vxlan]);
-    if let Some(m) = mac {
+    mac: Option<&'a str>,
+    learning: bool,
+}
+
+fn vxlan_add(d: &VxlanDev) -> Cmd {
+    let mut c = ip(["link", "add", "name", d.name]);
+    if let Some(m) = d.mac {
         c = c.args(["address", m]);
     }
-    c.args([
+    c = c.args([
         "mtu",
-        &mtu.to_string(),
+        &d.mtu.to_string(),
         "type",
         "vxlan",
         "id",
-        &vni.to_string(),
+        &d.vni.to_string(),
         "dstport",
-        &port.to_string(),
+        &d.port.to_string(),
         "local",
-        local,
+        d.local,
         "dev",
-        dev,
+        d.underlay,
+    ]);
+    if !d.learning {
+        c = c.arg("nolearning");
+    }
+    c
+}
+
+/// EVPN's port flags on the VXLAN device (after it is a port): no learning from the underlay,
+/// ARP and ND answered on this host for the guests BGP told about.
+fn port_flags(vxlan: &str) -> Cmd {
+    Cmd::new("bridge").args([
+        "link",
+        "set",
+        "dev",
+        vxlan,
+        "learning",
+        "off",
+        "neigh_suppress",
+        "on",
     ])
 }
 
@@ -249,6 +329,33 @@ pub fn bridge_mac(local: &IpAddr, vni: u32) -> String {
     format!(
         "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         b[0], b[1], b[2], b[3], b[4]
+    )
+}
+
+/// Is `bridge` the bridge of an `overlay=evpn` VNI? vif-bridge then tells the bridge each
+/// guest's addresses, so that FRR advertises them and the other hosts answer ARP for them.
+pub fn is_evpn_bridge(bridge: &str, snap: &Snapshot) -> Result<bool> {
+    Ok(snap
+        .file(record(bridge))?
+        .is_some_and(|r| r.split_whitespace().any(|w| w == "overlay=evpn")))
+}
+
+/// A guest's address on an EVPN bridge (permanent, so it never ages out while the guest runs),
+/// and its removal.
+pub fn guest_neigh(bridge: &str, ip: &str, mac: &str) -> (Cmd, Cmd) {
+    (
+        crate::exec::ip([
+            "neigh",
+            "replace",
+            ip,
+            "lladdr",
+            mac,
+            "dev",
+            bridge,
+            "nud",
+            "permanent",
+        ]),
+        crate::exec::ip(["neigh", "del", ip, "dev", bridge]),
     )
 }
 
@@ -309,6 +416,15 @@ fn plan_start(o: &Overlay, snap: &Snapshot) -> Result<Outcome> {
     }
     let local_s = local.to_string();
     let mut p = Plan::default();
+    let mut notes = Vec::new();
+    let evpn = matches!(o.control, Control::Evpn { .. });
+    if let Control::Evpn { asn } = o.control {
+        // FRR first: a host whose FRR cannot take the configuration is told so before any
+        // link is made.
+        let (steps, frr_notes) = super::frr::start(o.vni, asn, local, &o.peers, snap)?;
+        p.extend(steps);
+        notes.extend(frr_notes);
+    }
     // A bridge an earlier start made (and a stop kept, as guests were on it) is still ours.
     let created = existing.is_none() || created_by_us(&o.bridge, snap)?;
     if existing.is_none() {
@@ -329,21 +445,42 @@ fn plan_start(o: &Overlay, snap: &Snapshot) -> Result<Outcome> {
                 "create {} (VNI {}, UDP port {}, from {local_s} over {dev})",
                 o.vxlan, o.vni, o.dstport
             ),
-            vxlan_add(&o.vxlan, o.vni, o.dstport, &local_s, &dev, mtu, None),
+            vxlan_add(&VxlanDev {
+                name: &o.vxlan,
+                vni: o.vni,
+                port: o.dstport,
+                local: &local_s,
+                underlay: &dev,
+                mtu,
+                mac: None,
+                learning: !evpn,
+            }),
         )
         .undo(ip(["link", "del", "dev", &o.vxlan])),
     );
-    for peer in &o.peers {
-        let peer = peer.to_string();
-        p.push(
-            Step::run(
-                format!("flood to peer {peer}"),
-                fdb("append", &o.vxlan, &peer),
-            )
-            .undo(fdb("del", &o.vxlan, &peer)),
-        );
+    if !evpn {
+        for peer in &o.peers {
+            let peer = peer.to_string();
+            p.push(
+                Step::run(
+                    format!("flood to peer {peer}"),
+                    fdb("append", &o.vxlan, &peer),
+                )
+                .undo(fdb("del", &o.vxlan, &peer)),
+            );
+        }
     }
     p.push(bridge::enslave(&o.bridge, &o.vxlan));
+    if evpn {
+        // Steps on a device this plan made need no undo: deleting it takes them along.
+        p.push(Step::run(
+            format!(
+                "{}: no learning, ARP answered here (neigh_suppress)",
+                o.vxlan
+            ),
+            port_flags(&o.vxlan),
+        ));
+    }
     p.push(bridge::link_up(&o.vxlan));
     if !existing.is_some_and(|l| l.up) {
         p.push(bridge::link_up(&o.bridge));
@@ -352,36 +489,46 @@ fn plan_start(o: &Overlay, snap: &Snapshot) -> Result<Outcome> {
         "remember what stop removes",
         &record(&o.bridge),
         format!(
-            "vxlan={} vni={} created_bridge={}",
+            "vxlan={} vni={} created_bridge={} overlay={}",
             o.vxlan,
             o.vni,
-            if created { "yes" } else { "no" }
+            if created { "yes" } else { "no" },
+            if evpn { "evpn" } else { "vxlan" }
         ),
         snap.file(record(&o.bridge))?,
     ));
     let peers: Vec<String> = o.peers.iter().map(IpAddr::to_string).collect();
-    Ok(Outcome::Plan(Planned::new(p).intro(format!(
-        "network-bridge: overlay vxlan VNI {} on bridge {} via {} (underlay {dev}, local \
-         {local_s}, port {}), peers {}",
-        o.vni,
-        o.bridge,
-        o.vxlan,
-        o.dstport,
-        peers.join(", ")
-    ))))
+    let who = match o.control {
+        Control::Static => format!("peers {}", peers.join(", ")),
+        Control::Evpn { .. } => format!("BGP EVPN through route reflectors {}", peers.join(", ")),
+    };
+    Ok(Outcome::Plan(
+        Planned::new(p)
+            .intro(format!(
+                "network-bridge: overlay {} VNI {} on bridge {} via {} (underlay {dev}, local \
+                 {local_s}, port {}), {who}",
+                if evpn { "evpn" } else { "vxlan" },
+                o.vni,
+                o.bridge,
+                o.vxlan,
+                o.dstport,
+            ))
+            .notes(notes),
+    ))
 }
 
 /// The command that makes the live VXLAN device again as it is (a rollback of `stop`).
 fn remake(v: &Vxlan) -> Cmd {
-    vxlan_add(
-        &v.name,
-        v.vni,
-        v.port,
-        &v.local,
-        &v.underlay,
-        v.mtu,
-        Some(&v.address),
-    )
+    vxlan_add(&VxlanDev {
+        name: &v.name,
+        vni: v.vni,
+        port: v.port,
+        local: &v.local,
+        underlay: &v.underlay,
+        mtu: v.mtu,
+        mac: Some(&v.address),
+        learning: v.learning,
+    })
 }
 
 /// Takes the VXLAN device out, every step with its exact undo: the flood entries first, the
@@ -402,12 +549,18 @@ fn remove_vxlan(o: &Overlay, link: &Link, snap: &Snapshot) -> Result<Vec<Step>> 
         p.push(bridge::link_down(&o.vxlan));
     }
     if let Some(m) = &link.master {
+        let back = Action::Run(ip(["link", "set", "dev", &o.vxlan, "master", m]));
+        // An EVPN port gets its flags back with its place in the bridge.
+        let back = match live {
+            Some(v) if !v.learning => Action::Seq(vec![back, Action::Run(port_flags(&o.vxlan))]),
+            _ => back,
+        };
         p.push(
             Step::run(
                 format!("remove {} from bridge {m}", o.vxlan),
                 ip(["link", "set", "dev", &o.vxlan, "nomaster"]),
             )
-            .undo(ip(["link", "set", "dev", &o.vxlan, "master", m])),
+            .undo_action(back),
         );
     }
     let mut del = Step::run(
@@ -436,6 +589,13 @@ fn plan_stop(o: &Overlay, snap: &Snapshot) -> Result<Outcome> {
     let mut notes = Vec::new();
     if let Some(link) = link {
         p.extend(remove_vxlan(o, link, snap)?);
+    }
+    // FRR's part after the device: the VNI's routes go with it first.
+    let evpn = matches!(o.control, Control::Evpn { .. });
+    if evpn {
+        let (steps, frr_notes) = super::frr::stop(o.vni, snap)?;
+        p.extend(steps);
+        notes.extend(frr_notes);
     }
     let guests: Vec<String> = snap
         .ports(&o.bridge)?
@@ -468,8 +628,10 @@ fn plan_stop(o: &Overlay, snap: &Snapshot) -> Result<Outcome> {
     Ok(Outcome::Plan(
         Planned::new(p)
             .intro(format!(
-                "network-bridge: removing overlay vxlan VNI {} from bridge {}",
-                o.vni, o.bridge
+                "network-bridge: removing overlay {} VNI {} from bridge {}",
+                if evpn { "evpn" } else { "vxlan" },
+                o.vni,
+                o.bridge
             ))
             .notes(notes),
     ))
@@ -537,6 +699,9 @@ pub fn status(inv: &Invocation, reader: &dyn Reader, runner: &dyn Runner) -> Res
             "does not exist".into()
         }
     ));
+    if let (Control::Evpn { .. }, true) = (&o.control, link.is_some()) {
+        out.push_str(&super::frr::status(o.vni, runner));
+    }
     if link.is_some() {
         out.push_str(&format!("learned (bridge fdb show dev {}):\n", o.vxlan));
         let fdb = runner
@@ -687,7 +852,17 @@ mod tests {
     #[test]
     fn vxlan_device_command() {
         assert_eq!(
-            vxlan_add("vxlan42", 42, 4789, "198.51.100.1", "eth1", 1500, None).line(),
+            vxlan_add(&VxlanDev {
+                name: "vxlan42",
+                vni: 42,
+                port: 4789,
+                local: "198.51.100.1",
+                underlay: "eth1",
+                mtu: 1500,
+                mac: None,
+                learning: true
+            })
+            .line(),
             "ip link add name vxlan42 mtu 1500 type vxlan id 42 dstport 4789 local 198.51.100.1 dev eth1"
         );
         assert_eq!(
