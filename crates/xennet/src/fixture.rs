@@ -310,6 +310,22 @@ pub mod testing {
     /// A vif script's context as libxl gives it: `vif1.0`, backend `backend/vif/1/0` holding
     /// `keys`.
     pub fn vif_ctx(script: &str, command: &str, keys: &[(&str, &str)]) -> VifContext {
+        vif_ctx_with(
+            script,
+            &[command, "type_if=vif"],
+            &[("vif", "vif1.0"), ("XENBUS_PATH", "backend/vif/1/0")],
+            keys,
+        )
+    }
+
+    /// A vif script's context for any arguments and environment (a tap: `type_if=tap` and
+    /// `INTERFACE=vif1.0-emu`), with `keys` in the backend directory `backend/vif/1/0`.
+    pub fn vif_ctx_with(
+        script: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        keys: &[(&str, &str)],
+    ) -> VifContext {
         let xs = Memory::default();
         let pairs: Vec<(String, String)> = keys
             .iter()
@@ -320,11 +336,12 @@ pub mod testing {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         xs.write(&refs).expect("memory xenstore");
-        let i = inv(
-            script,
-            &[command, "type_if=vif"],
-            &[("vif", "vif1.0"), ("XENBUS_PATH", "backend/vif/1/0")],
-        );
+        // A tap's backend path comes from its name (VC-06): /local/domain/0/backend/vif/1/0.
+        for (k, v) in keys {
+            xs.write(&[(&format!("/local/domain/0/backend/vif/1/0/{k}"), *v)])
+                .expect("memory xenstore");
+        }
+        let i = inv(script, args, env);
         match crate::vif::front_end(&i, crate::scripts::find(script).unwrap().settings, &xs) {
             Ok(Front::Plan(ctx)) => ctx,
             other => panic!("no context: {other:?}"),

@@ -138,7 +138,12 @@ pub struct VifFirewall {
 /// environment or the host's config file (in that order).
 pub fn for_vif(inv: &Invocation, snap: &Snapshot, notes: &mut Vec<Note>) -> Result<VifFirewall> {
     let (choice, choice_notes) = choose(inv, snap)?;
-    notes.extend(choice_notes);
+    // The choice is logged below with antispoof's; only choose's warnings go on.
+    notes.extend(
+        choice_notes
+            .into_iter()
+            .filter(|n| !matches!(n, Note::Debug(_))),
+    );
     let (spoof, spoof_origin) =
         crate::conf::setting(inv, snap, "antispoof", crate::validate::check_yes_no)?;
     let antispoof = crate::validate::yes_no("antispoof", spoof.as_deref().unwrap_or(""))

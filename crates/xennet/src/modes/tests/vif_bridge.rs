@@ -1,12 +1,12 @@
 //! vif-bridge's planner (spec §4): online, offline, add, remove and their refusals.
 
-use crate::error::Error;
+use super::*;
+use crate::error::{Error, Note};
 use crate::fixture::testing::*;
 use crate::fixture::Fixture;
 use crate::snapshot::Fact;
-use crate::state::Link;
 
-/// The admin bridge host with xenstore's usual keys for vif1.0.
+/// xenstore's usual keys for vif1.0.
 fn keys() -> Vec<(&'static str, &'static str)> {
     vec![
         ("bridge", "xenbr0"),
@@ -16,34 +16,57 @@ fn keys() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// `vif1.0` as netback leaves it (down, its own MAC), on a host with the bridge `xenbr0`.
+/// `vif1.0` as netback leaves it (down, not a port), on a host with the bridge `xenbr0`.
 fn fresh_vif_host() -> Fixture {
-    let mut vif = Link::named("vif1.0");
-    vif.address = "fe:ff:ff:ff:ff:fe".into();
-    dom0()
-        .link(Link {
-            is_bridge: true,
-            up: true,
-            address: "52:54:00:aa:bb:cc".into(),
-            ..Link::named("xenbr0")
-        })
-        .link(vif)
+    dom0().link(bridge("xenbr0")).link(fresh("vif1.0"))
+}
+
+fn online(
+    keys: &[(&str, &str)],
+    args: &[&str],
+    host: &Fixture,
+) -> crate::error::Result<crate::error::Planned> {
+    let mut words = vec!["online", "type_if=vif"];
+    words.extend_from_slice(args);
+    let ctx = vif_ctx_with("vif-bridge", &words, VIF_ENV, keys);
+    plan_vif(
+        "vif-bridge",
+        &ctx,
+        &inv("vif-bridge", &words, VIF_ENV),
+        host,
+    )
+}
+
+fn offline(keys: &[(&str, &str)], args: &[&str], host: &Fixture) -> crate::error::Planned {
+    let mut words = vec!["offline", "type_if=vif"];
+    words.extend_from_slice(args);
+    let ctx = vif_ctx_with("vif-bridge", &words, VIF_ENV, keys);
+    plan_vif(
+        "vif-bridge",
+        &ctx,
+        &inv("vif-bridge", &words, VIF_ENV),
+        host,
+    )
+    .unwrap()
 }
 
 #[test]
 fn vb05_online_makes_a_port_with_the_bridges_mtu_and_reports_the_frontend_mtu() {
-    let ctx = vif_ctx("vif-bridge", "online", &keys());
-    let i = inv("vif-bridge", &["online"], &[]);
-    let p = plan_vif("vif-bridge", &ctx, &i, &fresh_vif_host()).unwrap();
+    let p = online(&keys(), &[], &fresh_vif_host()).unwrap();
     let l = lines(&p);
     assert!(
         l.contains("ip link set dev vif1.0 address fe:ff:ff:ff:ff:ff"),
         "{l}"
     );
+    assert!(l.contains("ip address flush dev vif1.0"), "{l}");
     assert!(l.contains("ip link set dev vif1.0 master xenbr0"), "{l}");
     assert!(l.contains("ip link set dev vif1.0 up"), "{l}");
-    // The originals' rules for a new vif, in one iptables-restore, without reading the ruleset.
+    // The originals' rules for a new vif, in one iptables-restore.
     assert!(l.contains("iptables-restore '--wait=10' --noflush"), "{l}");
+    assert!(
+        l.contains("-I FORWARD -m physdev --physdev-is-bridged --physdev-out vif1.0 -j ACCEPT"),
+        "{l}"
+    );
     assert_eq!(
         p.frontend_keys,
         [(
@@ -51,31 +74,362 @@ fn vb05_online_makes_a_port_with_the_bridges_mtu_and_reports_the_frontend_mtu() 
             "1500".to_string()
         )]
     );
+    assert!(p
+        .done
+        .contains("Successful vif-bridge online for vif1.0, bridge xenbr0"));
+    // Every step but the MAC change (ignored on failure, as BR-04's) undoes itself.
+    assert!(p
+        .plan
+        .steps
+        .iter()
+        .filter(|s| !s.what.contains("MAC"))
+        .all(|s| s.undo.is_some() || s.what.contains("flush") || s.what.contains("note")));
 }
 
 #[test]
 fn vb05_a_missing_bridge_is_refused_naming_the_bridges_there_are() {
-    let ctx = vif_ctx("vif-bridge", "online", &[("bridge", "nosuchbr")]);
-    let i = inv("vif-bridge", &["online"], &[]);
-    let e = plan_vif("vif-bridge", &ctx, &i, &fresh_vif_host()).unwrap_err();
+    let e = online(&[("bridge", "nosuchbr")], &[], &fresh_vif_host()).unwrap_err();
     assert!(matches!(e, Error::Refused(_)), "{e:?}");
     let m = sentence(e);
     assert!(
         m.starts_with("Could not find bridge device nosuchbr")
+            && m.contains("from xenstore key backend/vif/1/0/bridge")
             && m.contains("bridges on this host: xenbr0"),
         "{m}"
     );
 }
 
 #[test]
+fn vb05_a_link_that_is_not_a_bridge_is_refused() {
+    let e = online(&[("bridge", "eth0")], &[], &fresh_vif_host()).unwrap_err();
+    assert!(sentence(e).starts_with("eth0 is not a bridge"));
+}
+
+#[test]
+fn vb01_the_xenstore_key_wins_over_the_argument() {
+    let host = fresh_vif_host().link(bridge("br1"));
+    let p = online(&[("bridge", "br1")], &["bridge=xenbr0"], &host).unwrap();
+    assert!(lines(&p).contains("master br1"));
+    let p = online(&[], &["bridge=xenbr0"], &host).unwrap();
+    assert!(lines(&p).contains("master xenbr0"));
+}
+
+#[test]
+fn vb03_no_bridge_named_takes_the_first_and_says_so() {
+    let host = fresh_vif_host().link(bridge("abr"));
+    let p = online(&[], &[], &host).unwrap();
+    assert!(lines(&p).contains("master abr"), "{}", lines(&p));
+    assert!(p.notes.iter().any(
+        |n| matches!(n, Note::Info(t) if t.contains("using the first bridge on this host, abr"))
+    ));
+    let none = dom0().link(fresh("vif1.0"));
+    let e = online(&[], &[], &none).unwrap_err();
+    assert_eq!(sentence(e), "Could not find bridge, and none was specified");
+}
+
+#[test]
+fn vb04_an_old_xenbr_name_becomes_the_g2_bridge() {
+    let host = dom0().link(bridge("eth1")).link(fresh("vif1.0"));
+    let p = online(&[("bridge", "xenbr1")], &[], &host).unwrap();
+    assert!(lines(&p).contains("master eth1"), "{}", lines(&p));
+}
+
+#[test]
+fn an_alternative_name_resolves_to_the_bridge() {
+    let host = fresh_vif_host().answer(
+        Fact::Resolve("xenbr7".into()),
+        crate::facts::Answer::Name(Some("xenbr0".into())),
+    );
+    let p = online(&[("bridge", "xenbr7")], &[], &host).unwrap();
+    assert!(lines(&p).contains("master xenbr0"));
+}
+
+#[test]
+fn vb09_a_working_port_is_left_alone() {
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    port.address = crate::bridge::PORT_MAC.into();
+    let host = dom0().link(bridge("xenbr0")).link(port);
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    assert!(!lines(&p).contains("ip link"), "{}", lines(&p));
+}
+
+#[test]
+fn a_port_of_another_bridge_is_released_first() {
+    let mut port = fresh("vif1.0");
+    port.master = Some("other".into());
+    let host = fresh_vif_host().link(bridge("other")).link(port);
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    let l = lines(&p);
+    let release = l.find("nomaster").unwrap();
+    let enslave = l.find("master xenbr0").unwrap();
+    assert!(release < enslave, "{l}");
+}
+
+#[test]
+fn mtu01_the_backend_key_sets_the_mtu_else_the_bridges() {
+    let mut keys = keys();
+    keys.push(("mtu", "9000"));
+    let p = online(&keys, &[], &fresh_vif_host()).unwrap();
+    assert!(lines(&p).contains("ip link set dev vif1.0 mtu 9000"));
+    assert_eq!(p.frontend_keys[0].1, "9000");
+    let mut big = bridge("xenbr0");
+    big.mtu = 1450;
+    let host = dom0().link(big).link(fresh("vif1.0"));
+    let p = online(&self::keys(), &[], &host).unwrap();
+    assert!(lines(&p).contains("mtu 1450"));
+    assert_eq!(p.frontend_keys[0].1, "1450");
+}
+
+#[test]
+fn vc07_vifname_renames_the_link_first_and_a_taken_name_is_refused() {
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let p = online(&keys, &["firewall=none"], &fresh_vif_host()).unwrap();
+    let l = lines(&p);
+    assert!(
+        l.contains("ip link set dev vif1.0 name web0 alias vif1.0"),
+        "{l}"
+    );
+    assert!(l.contains("ip link set dev web0 master xenbr0"), "{l}");
+    let taken = fresh_vif_host().link(fresh("web0"));
+    let e = online(&keys, &[], &taken).unwrap_err();
+    assert!(sentence(e).contains("An interface with name web0 already exists"));
+}
+
+#[test]
+fn a_vif_the_backend_has_not_made_is_refused_with_what_to_check() {
+    let host = Fixture::new()
+        .link(bridge("xenbr0"))
+        .tools(&["ip", "iptables"]);
+    let e = online(&keys(), &[], &host).unwrap_err();
+    let m = sentence(e);
+    assert!(
+        m.starts_with("vif1.0 does not exist") && m.contains("xen-netback"),
+        "{m}"
+    );
+}
+
+#[test]
+fn hk01_hooks_run_in_order_with_the_scripts_variables() {
+    let dir = crate::paths::script_dir().join("vif-post.d");
+    let host = fresh_vif_host().answer(
+        Fact::Executables(dir.clone(), "hook".into()),
+        crate::facts::Answer::Paths(vec![dir.join("10-a.hook"), dir.join("20-b.hook")]),
+    );
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    let hooks: Vec<&crate::plan::Step> = p
+        .plan
+        .steps
+        .iter()
+        .filter(|s| s.what.starts_with("hook"))
+        .collect();
+    assert_eq!(hooks.len(), 2);
+    assert!(hooks[0].what.ends_with("10-a.hook"));
+    let crate::plan::Action::Run(c) = &hooks[1].action else {
+        panic!()
+    };
+    assert!(c
+        .env
+        .contains(&("bridge".to_string(), "xenbr0".to_string())));
+    assert!(c
+        .env
+        .contains(&("command".to_string(), "online".to_string())));
+}
+
+#[test]
+fn ipt04_without_iptables_restore_online_warns_and_sets_no_rules() {
+    let host = Fixture::new()
+        .link(bridge("xenbr0"))
+        .link(fresh("vif1.0"))
+        .tools(&["ip", "iptables"]);
+    let p = online(&keys(), &["firewall=iptables"], &host).unwrap();
+    assert!(!lines(&p).contains("iptables-restore"));
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::Warn(t) if t.contains("no firewall rules were changed"))));
+}
+
+#[test]
 fn online_of_a_new_vif_reads_no_firewall_state() {
-    let ctx = vif_ctx("vif-bridge", "online", &keys());
-    let i = inv("vif-bridge", &["online"], &[]);
     let host = fresh_vif_host();
-    plan_vif("vif-bridge", &ctx, &i, &host).unwrap();
+    online(&keys(), &[], &host).unwrap();
     assert!(
         !host.asked().contains(&Fact::Iptables("filter".into())),
         "{:?}",
         host.asked()
     );
+}
+
+#[test]
+fn firewall_auto_without_iptables_gives_the_vif_an_nftables_chain() {
+    let host = Fixture::new()
+        .link(bridge("xenbr0"))
+        .link(fresh("vif1.0"))
+        .tools(&["ip", "nft"]);
+    let p = online(&keys(), &[], &host).unwrap();
+    let l = lines(&p);
+    assert!(
+        l.contains("add chain bridge xen_netscripts dev_vif1.0"),
+        "{l}"
+    );
+    assert!(!l.contains("iptables"), "{l}");
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::Debug(t) if t.contains("nftables (firewall=auto"))));
+}
+
+#[test]
+fn antispoof_with_nftables_checks_the_mac_and_the_addresses() {
+    let mut keys = keys();
+    keys.push(("ip", "192.0.2.51"));
+    let p = online(
+        &keys,
+        &["firewall=nftables", "antispoof=yes"],
+        &fresh_vif_host(),
+    )
+    .unwrap();
+    let l = lines(&p);
+    assert!(
+        l.contains("ether saddr != 00:16:3e:00:00:01 counter drop")
+            && l.contains("ip saddr { 192.0.2.51 } accept")
+            && l.contains("add rule bridge xen_netscripts dev_vif1.0 counter drop"),
+        "{l}"
+    );
+}
+
+#[test]
+fn a_guarded_bridge_ends_the_guests_nftables_chain_in_a_drop() {
+    let mut keys = keys();
+    keys.push(("ip", "192.0.2.51"));
+    let host = fresh_vif_host().file(crate::firewall::guard_record("xenbr0"), "nftables\n");
+    let p = online(&keys, &["firewall=nftables"], &host).unwrap();
+    assert!(
+        lines(&p).contains("dev_vif1.0 meta protocol ip counter drop"),
+        "{}",
+        lines(&p)
+    );
+    // Without the guard, the same guest's chain blocks nothing.
+    let p = online(&keys, &["firewall=nftables"], &fresh_vif_host()).unwrap();
+    assert!(!lines(&p).contains("drop"), "{}", lines(&p));
+}
+
+#[test]
+fn vb07_offline_removes_the_rules_then_takes_the_port_out() {
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    let host = dom0().link(bridge("xenbr0")).link(port).iptables(
+        "filter",
+        "-A FORWARD -m physdev --physdev-out vif1.0 --physdev-is-bridged -j ACCEPT\n\
+         -A FORWARD -m physdev --physdev-in vif1.0 --physdev-is-bridged -j ACCEPT\n\
+         -A FORWARD -i eth9 -j ACCEPT\n",
+    );
+    let p = offline(&keys(), &["firewall=iptables"], &host);
+    let l = lines(&p);
+    let rules = l.find("-D FORWARD").unwrap();
+    let down = l.find("ip link set dev vif1.0 down").unwrap();
+    let out = l.find("nomaster").unwrap();
+    assert!(rules < down && down < out, "{l}");
+    assert!(!l.contains("eth9"), "the administrator's rule stays: {l}");
+}
+
+#[test]
+fn vb10_offline_with_the_bridge_gone_cleans_up_then_reports() {
+    let mut port = fresh("vif1.0");
+    port.master = Some("xenbr0".into());
+    let host = dom0().link(port);
+    let p = offline(&keys(), &["firewall=none"], &host);
+    assert!(lines(&p).contains("nomaster"));
+    assert!(p
+        .report_after
+        .as_deref()
+        .is_some_and(|m| m.starts_with("Could not find bridge device xenbr0")));
+}
+
+#[test]
+fn kp16_offline_leaves_another_guests_link_alone() {
+    // vif1.0 was to be renamed web0, but web0 is another guest's (it carries vif2.0's name).
+    let mut other = fresh("web0");
+    other.alias = "vif2.0".into();
+    other.master = Some("xenbr0".into());
+    let host = fresh_vif_host().link(other);
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let p = offline(&keys, &[], &host);
+    assert!(p.plan.is_empty(), "{}", lines(&p));
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::Warn(t) if t.contains("belongs to vif2.0"))));
+}
+
+#[test]
+fn offline_of_a_vif_already_gone_still_removes_its_rules() {
+    let host = dom0().link(bridge("xenbr0")).iptables(
+        "filter",
+        "-A FORWARD -m physdev --physdev-out vif1.0 --physdev-is-bridged -j ACCEPT\n",
+    );
+    let p = offline(&keys(), &["firewall=iptables"], &host);
+    let l = lines(&p);
+    assert!(
+        l.contains("-D FORWARD -m physdev --physdev-out vif1.0"),
+        "{l}"
+    );
+    assert!(!l.contains("ip link"), "{l}");
+}
+
+#[test]
+fn offline_under_nftables_also_removes_iptables_rules_an_earlier_setting_left() {
+    let host = fresh_vif_host().iptables(
+        "filter",
+        "-A FORWARD -m physdev --physdev-out vif1.0 --physdev-is-bridged -j ACCEPT\n",
+    );
+    let p = offline(&keys(), &["firewall=nftables"], &host);
+    let l = lines(&p);
+    assert!(
+        l.contains("-D FORWARD") && l.contains("delete chain bridge xen_netscripts dev_vif1.0"),
+        "{l}"
+    );
+    // The table goes when nothing of ours is left in it.
+    assert!(l.contains("nft delete table bridge xen_netscripts"), "{l}");
+}
+
+#[test]
+fn vc03_a_tap_is_planned_by_add_and_remove() {
+    let env = [
+        ("INTERFACE", "vif1.0-emu"),
+        ("XENBUS_PATH", "backend/vif/1/0"),
+    ];
+    let ctx = vif_ctx_with("vif-bridge", &["add", "type_if=tap"], &env, &keys());
+    let host = fresh_vif_host().link(fresh("vif1.0-emu"));
+    let i = inv("vif-bridge", &["add", "type_if=tap", "firewall=none"], &env);
+    let p = plan_vif("vif-bridge", &ctx, &i, &host).unwrap();
+    assert!(lines(&p).contains("ip link set dev vif1.0-emu master xenbr0"));
+    // A tap reports nothing to the frontend (MTU-01 is for PV vifs).
+    assert!(p.frontend_keys.is_empty());
+}
+
+#[test]
+fn an_evpn_bridge_is_told_the_guests_addresses() {
+    let mut keys = keys();
+    keys.push(("ip", "192.0.2.51"));
+    let record = crate::paths::state_dir().join("network-bridge.xenbr0.overlay");
+    let host = fresh_vif_host().file(
+        &record,
+        "vxlan=vxlan42 vni=42 created_bridge=yes overlay=evpn",
+    );
+    let p = online(&keys, &["firewall=none"], &host).unwrap();
+    assert!(
+        lines(&p).contains(
+            "ip neigh replace 192.0.2.51 lladdr 00:16:3e:00:00:01 dev xenbr0 nud permanent"
+        ),
+        "{}",
+        lines(&p)
+    );
+    let p = online(&keys, &["firewall=none"], &fresh_vif_host()).unwrap();
+    assert!(!lines(&p).contains("neigh"));
 }
