@@ -802,7 +802,7 @@ fn evpn_keeps_the_administrators_frr_configuration_and_restores_it_exactly() {
     let mut w = want(0, 42);
     w.asn = Some(65001);
     let e = evpn::plan_add(&w, &cfg, &Record::default()).unwrap_err();
-    assert!(e.contains("asn=65000"), "{e}");
+    assert!(e.to_string().contains("asn=65000"), "{e}");
     // What vtysh itself says to that (and why the plan refuses first).
     let o = f.vtysh(&["configure terminal", "router bgp 65001"]);
     assert_eq!(o.status, 1, "{o}");
@@ -1355,6 +1355,31 @@ fn evpn_by_the_scripts_guests_meet_a_fourth_host_joins_a_failed_one_is_withdrawn
             st.stdout
         );
     }
+    // xennet map shows the VNI's remote VTEPs, and doctor checks FRR once EVPN is in use.
+    let map = site.hosts[0].script("xennet").run(&["map"]);
+    assert!(
+        map.stdout.contains("VXLAN VNI 42 (BGP EVPN)")
+            && map
+                .stdout
+                .contains("remote VTEPs: 198.51.100.2, 198.51.100.3"),
+        "{}",
+        map.stdout
+    );
+    let doctor = site.hosts[0]
+        .script("xennet")
+        .env(
+            "XENNET_VTYSH",
+            &shell_words_join(&site.frr(0).vtysh_prefix()),
+        )
+        .run(&["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("OK") && l.contains("frr") && l.contains("zebra and bgpd")),
+        "{}",
+        doctor.stdout
+    );
 
     // A fourth host names only the reflector; nobody else changes anything.
     let others: Vec<String> = (0..3)

@@ -601,6 +601,50 @@ fn hooks(dir: &Path) -> Vec<PathBuf> {
 /// Every check, in order.
 /// Which firewall the scripts will drive here: `firewall=` from the environment or the config
 /// file (as the scripts read it), `auto` by default, and whether its tools are installed.
+/// FRR, once an `overlay=evpn` VNI is in use on this host (its record in the state directory):
+/// zebra and bgpd must answer, or the overlay learns nothing new.
+fn frr_check(runner: &dyn Runner) -> Option<Check> {
+    let record = xennet::modes::network_bridge::frr::record_path();
+    if !record.exists() {
+        return None;
+    }
+    let argv = {
+        let mut v = xennet::modes::network_bridge::frr::vtysh();
+        v.extend(["-c".to_string(), "show daemons".to_string()]);
+        v
+    };
+    let (code, stdout, stderr) =
+        match runner.run(&Cmd::new(&argv[0]).args(argv[1..].iter().cloned())) {
+            Ok(out) => (0, out, String::new()),
+            Err(xennet::exec::ExecError::Failed { code, stderr, .. }) => {
+                (code.unwrap_or(-1), String::new(), stderr)
+            }
+            Err(e) => (-1, String::new(), e.to_string()),
+        };
+    Some(match xennet::evpn::check_running(code, &stdout, &stderr) {
+        Ok(()) => check(
+            Status::Ok,
+            "frr",
+            format!(
+                "zebra and bgpd answer; the EVPN overlay's FRR configuration is recorded in {}",
+                record.display()
+            ),
+        ),
+        Err(why) => check(
+            Status::Fail,
+            "frr",
+            xennet::evpn::down_message(
+                &why,
+                std::fs::read_to_string("/etc/frr/daemons").ok().as_deref(),
+            )
+            .replace(
+                " Nothing was changed.",
+                " The EVPN overlay learns no new host or guest until then.",
+            ),
+        ),
+    })
+}
+
 fn firewall_check(search: &Search) -> Check {
     let conf = xennet::conf::path();
     let (value, origin) = match std::env::var("firewall").ok().filter(|v| !v.is_empty()) {
@@ -674,6 +718,7 @@ pub fn run(script_dir: &Path) -> Vec<Check> {
     out.push(dom0_check());
     out.extend(tool_checks(&search, &runner, &hooks(script_dir)));
     out.push(firewall_check(&search));
+    out.extend(frr_check(&runner));
     out.push(bridge_check(&proc_sys_net));
     out.push(br_netfilter_check(&proc_sys_net));
     out.push(dir_check(

@@ -87,6 +87,10 @@ pub struct Overlay {
     pub bridge: Option<String>,
     pub local: String,
     pub underlay: String,
+    /// Learned from BGP EVPN (a device without learning, `overlay=evpn`), not listed by hand.
+    pub evpn: bool,
+    /// The hosts its flood entries reach: the peers listed (static), or the remote VTEPs BGP
+    /// EVPN told about (evpn).
     pub peers: Vec<String>,
 }
 
@@ -97,10 +101,17 @@ impl Overlay {
         } else {
             self.peers.join(", ")
         };
-        format!(
-            "VXLAN VNI {} from {} via {}; peers: {peers}",
-            self.vni, self.local, self.underlay
-        )
+        if self.evpn {
+            format!(
+                "VXLAN VNI {} (BGP EVPN) from {} via {}; remote VTEPs: {peers}",
+                self.vni, self.local, self.underlay
+            )
+        } else {
+            format!(
+                "VXLAN VNI {} from {} via {}; peers: {peers}",
+                self.vni, self.local, self.underlay
+            )
+        }
     }
 }
 
@@ -113,6 +124,7 @@ fn overlays(runner: &dyn Runner) -> Vec<Overlay> {
             bridge: o.bridge,
             local: o.local,
             underlay: o.underlay,
+            evpn: !o.learning,
             peers: o.peers,
         })
         .collect()

@@ -24,6 +24,9 @@ pub enum Error {
     /// Planning needs this fact of the host, which the snapshot does not hold yet.
     #[error("internal error: planning asked for {0:?}, which was not read")]
     Unread(Fact),
+    /// FRR's side of `overlay=evpn` (issue 18).
+    #[error(transparent)]
+    Evpn(#[from] crate::evpn::EvpnError),
     /// An error with what planning wanted said before it (a warning that explains it).
     #[error("{1}")]
     Noted(Vec<Note>, Box<Error>),
@@ -54,6 +57,7 @@ impl Error {
             Error::Refused(m) => Error::Refused(context(&m)),
             Error::Unreadable(m) => Error::Unreadable(context(&m)),
             Error::MissingTool(m) => Error::MissingTool(context(&m)),
+            Error::Evpn(e) => Error::Refused(context(&e.to_string())),
             unread @ Error::Unread(_) => unread,
             Error::Noted(notes, e) => Error::Noted(notes, Box::new(e.context(context))),
         }

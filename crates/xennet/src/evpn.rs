@@ -53,6 +53,20 @@ pub const DEFAULT_ASN: u32 = 65000;
 /// The highest VXLAN network identifier (24 bits).
 pub const MAX_VNI: u32 = 16_777_215;
 
+/// What stops the EVPN planning, with the sentence a user sees.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvpnError {
+    /// A setting that cannot work (`vni=`, `asn=`, `local=`, `rr=`).
+    #[error("{0}")]
+    Invalid(String),
+    /// FRR is set up in a way the overlay cannot join (another AS).
+    #[error("{0}")]
+    Conflict(String),
+    /// What FRR printed, or our record, cannot be read.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
 // ---------------------------------------------------------------------------------------------
 // What a start wants
 
@@ -72,48 +86,50 @@ pub struct Want {
 
 impl Want {
     /// Checks the values before anything is planned.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), EvpnError> {
         if !(1..=MAX_VNI).contains(&self.vni) {
-            return Err(format!(
+            return Err(EvpnError::Invalid(format!(
                 "vni={} is not a VXLAN id: give a number from 1 to {MAX_VNI}",
                 self.vni
-            ));
+            )));
         }
         if self.asn == Some(0) {
-            return Err("asn=0 is not an AS number: give 1 to 4294967295 (default 65000)".into());
+            return Err(EvpnError::Invalid(
+                "asn=0 is not an AS number: give 1 to 4294967295 (default 65000)".into(),
+            ));
         }
         if self.local.is_unspecified()
             || self.local.is_loopback()
             || self.local.is_multicast()
             || self.local.is_broadcast()
         {
-            return Err(format!(
+            return Err(EvpnError::Invalid(format!(
                 "local={} is not a unicast address of this host's underlay",
                 self.local
-            ));
+            )));
         }
         if self.reflectors.is_empty() {
-            return Err(
+            return Err(EvpnError::Invalid(
                 "overlay=evpn needs rr=IP[,IP…], the underlay addresses of the BGP route reflectors"
                     .into(),
-            );
+            ));
         }
         let mut seen = BTreeSet::new();
         for r in &self.reflectors {
             if r.is_unspecified() || r.is_loopback() || r.is_multicast() {
-                return Err(format!(
+                return Err(EvpnError::Invalid(format!(
                     "rr={r} is not a unicast address of a route reflector"
-                ));
+                )));
             }
             if *r == IpAddr::V4(self.local) {
-                return Err(format!(
+                return Err(EvpnError::Invalid(format!(
                     "rr={r} is this host's own local= address: name the route reflectors, not this host"
-                ));
+                )));
             }
             if !seen.insert(*r) {
-                return Err(format!(
+                return Err(EvpnError::Invalid(format!(
                     "rr lists {r} twice: list each route reflector once"
-                ));
+                )));
             }
         }
         Ok(())
@@ -260,7 +276,7 @@ pub fn parse_asn(s: &str) -> Option<u32> {
 }
 
 /// Parses `vtysh -c 'show running-config'` (whole, or `show running-config bgpd`).
-pub fn parse_running_config(text: &str) -> Result<FrrConfig, String> {
+pub fn parse_running_config(text: &str) -> Result<FrrConfig, EvpnError> {
     let mut cfg = FrrConfig::default();
     let mut lines = text.lines().peekable();
     while let Some(raw) = lines.next() {
@@ -277,9 +293,9 @@ pub fn parse_running_config(text: &str) -> Result<FrrConfig, String> {
         }
         let words: Vec<&str> = rest.split_whitespace().collect();
         let asn = words.first().and_then(|w| parse_asn(w)).ok_or_else(|| {
-            format!(
+            EvpnError::Unreadable(format!(
                 "FRR's running configuration has {line:?}, whose AS number this tool cannot read"
-            )
+            ))
         })?;
         let default_vrf = !words.get(1).is_some_and(|w| *w == "vrf" || *w == "view");
         let mut inst = BgpInstance {
@@ -320,9 +336,9 @@ pub fn parse_running_config(text: &str) -> Result<FrrConfig, String> {
         }
         if default_vrf {
             if cfg.bgp.is_some() {
-                return Err(format!(
+                return Err(EvpnError::Unreadable(format!(
                     "FRR's running configuration has two default BGP instances (second: {line:?})"
-                ));
+                )));
             }
             cfg.bgp = Some(inst);
         } else {
@@ -658,14 +674,16 @@ impl Record {
     }
 
     /// Reads [`Record::to_text`]'s format; an empty text is an empty record.
-    pub fn parse(text: &str) -> Result<Record, String> {
+    pub fn parse(text: &str) -> Result<Record, EvpnError> {
         let mut r = Record::default();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let bad = || format!("EVPN record, line {}: cannot read {line:?}", n + 1);
+            let bad = || {
+                EvpnError::Unreadable(format!("EVPN record, line {}: cannot read {line:?}", n + 1))
+            };
             let words: Vec<&str> = line.split_whitespace().collect();
             let kv = |k: &str| {
                 words
@@ -684,7 +702,7 @@ impl Record {
                     .collect::<Result<_, _>>()
                     .map_err(|_| bad())?,
             };
-            let peer = || -> Result<IpAddr, String> {
+            let peer = || -> Result<IpAddr, EvpnError> {
                 words.get(1).and_then(|p| p.parse().ok()).ok_or_else(bad)
             };
             let item = match words[0] {
@@ -705,7 +723,9 @@ impl Record {
             r.entries.push(Entry { item, vnis });
         }
         if !r.entries.is_empty() && r.asn.is_none() {
-            return Err("EVPN record has entries but no `asn` line".into());
+            return Err(EvpnError::Unreadable(
+                "EVPN record has entries but no `asn` line".into(),
+            ));
         }
         Ok(r)
     }
@@ -730,15 +750,15 @@ pub struct AddPlan {
 
 /// What `start` must add to FRR for `want`, given the running configuration and our record.
 /// Running it again once the changes are made plans nothing.
-pub fn plan_add(want: &Want, cfg: &FrrConfig, record: &Record) -> Result<AddPlan, String> {
+pub fn plan_add(want: &Want, cfg: &FrrConfig, record: &Record) -> Result<AddPlan, EvpnError> {
     want.check()?;
     let asn = match (&cfg.bgp, want.asn) {
         (Some(b), Some(a)) if b.asn != a => {
-            return Err(format!(
+            return Err(EvpnError::Conflict(format!(
                 "FRR already runs BGP as AS {} (router bgp {}), and FRR has one default BGP \
                  instance: give asn={} or leave asn= out",
                 b.asn, b.asn, b.asn
-            ))
+            )))
         }
         (Some(b), _) => b.asn,
         (None, a) => a.unwrap_or(DEFAULT_ASN),
@@ -1029,13 +1049,14 @@ pub fn down_message(why: &FrrDown, daemons_file: Option<&str>) -> String {
 // ---------------------------------------------------------------------------------------------
 // status: FRR's JSON
 
-fn json(text: &str, what: &str) -> Result<Option<serde_json::Value>, String> {
+fn json(text: &str, what: &str) -> Result<Option<serde_json::Value>, EvpnError> {
     let t = text.trim();
     if t.is_empty() {
         return Ok(None);
     }
-    let v: serde_json::Value = serde_json::from_str(t)
-        .map_err(|e| format!("cannot read FRR's {what} output as JSON: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(t).map_err(|e| {
+        EvpnError::Unreadable(format!("cannot read FRR's {what} output as JSON: {e}"))
+    })?;
     if v.as_object().is_some_and(|o| o.is_empty()) {
         return Ok(None);
     }
@@ -1087,7 +1108,7 @@ fn sessions_of(v: &serde_json::Value, family: Option<&str>) -> Vec<Session> {
 
 /// `show bgp l2vpn evpn summary json` (peers at the top) or `show bgp summary json` (one object
 /// per address family). No BGP instance prints `{}`: no sessions.
-pub fn parse_bgp_summary(text: &str) -> Result<Vec<Session>, String> {
+pub fn parse_bgp_summary(text: &str) -> Result<Vec<Session>, EvpnError> {
     let Some(v) = json(text, "show bgp summary json")? else {
         return Ok(Vec::new());
     };
@@ -1095,7 +1116,9 @@ pub fn parse_bgp_summary(text: &str) -> Result<Vec<Session>, String> {
         return Ok(sessions_of(&v, None));
     }
     let Some(o) = v.as_object() else {
-        return Err("FRR's BGP summary is not a JSON object".into());
+        return Err(EvpnError::Unreadable(
+            "FRR's BGP summary is not a JSON object".into(),
+        ));
     };
     Ok(o.iter()
         .filter(|(_, af)| af.get("peers").is_some())
@@ -1155,24 +1178,28 @@ fn vni_state(v: &serde_json::Value) -> Option<VniState> {
 }
 
 /// `show evpn vni N json`: None when zebra does not know the VNI (it prints `{}`).
-pub fn parse_evpn_vni(text: &str) -> Result<Option<VniState>, String> {
+pub fn parse_evpn_vni(text: &str) -> Result<Option<VniState>, EvpnError> {
     let Some(v) = json(text, "show evpn vni N json")? else {
         return Ok(None);
     };
-    vni_state(&v)
-        .map(Some)
-        .ok_or_else(|| "FRR's `show evpn vni N json` has no \"vni\" number".into())
+    vni_state(&v).map(Some).ok_or_else(|| {
+        EvpnError::Unreadable("FRR's `show evpn vni N json` has no \"vni\" number".into())
+    })
 }
 
 /// `show evpn vni json`: every VNI zebra knows (no output at all when there is none).
-pub fn parse_evpn_vnis(text: &str) -> Result<Vec<VniState>, String> {
+pub fn parse_evpn_vnis(text: &str) -> Result<Vec<VniState>, EvpnError> {
     let Some(v) = json(text, "show evpn vni json")? else {
         return Ok(Vec::new());
     };
     let mut out: Vec<VniState> = match &v {
         serde_json::Value::Object(o) => o.values().filter_map(vni_state).collect(),
         serde_json::Value::Array(a) => a.iter().filter_map(vni_state).collect(),
-        _ => return Err("FRR's `show evpn vni json` is neither an object nor a list".into()),
+        _ => {
+            return Err(EvpnError::Unreadable(
+                "FRR's `show evpn vni json` is neither an object nor a list".into(),
+            ))
+        }
     };
     out.sort_by_key(|s| s.vni);
     Ok(out)
@@ -1198,7 +1225,7 @@ pub struct Mac {
 }
 
 /// `show evpn mac vni N json` (`{}` for an unknown VNI).
-pub fn parse_evpn_macs(text: &str) -> Result<Vec<Mac>, String> {
+pub fn parse_evpn_macs(text: &str) -> Result<Vec<Mac>, EvpnError> {
     let Some(v) = json(text, "show evpn mac vni N json")? else {
         return Ok(Vec::new());
     };
@@ -1260,7 +1287,7 @@ pub struct Neighbor {
 }
 
 /// `show evpn arp-cache vni N json`.
-pub fn parse_evpn_arp_cache(text: &str) -> Result<Vec<Neighbor>, String> {
+pub fn parse_evpn_arp_cache(text: &str) -> Result<Vec<Neighbor>, EvpnError> {
     let Some(v) = json(text, "show evpn arp-cache vni N json")? else {
         return Ok(Vec::new());
     };
@@ -1298,12 +1325,14 @@ pub struct Route {
 }
 
 /// `show bgp l2vpn evpn route json`: every path of every prefix of every RD.
-pub fn parse_evpn_routes(text: &str) -> Result<Vec<Route>, String> {
+pub fn parse_evpn_routes(text: &str) -> Result<Vec<Route>, EvpnError> {
     let Some(v) = json(text, "show bgp l2vpn evpn route json")? else {
         return Ok(Vec::new());
     };
     let Some(rds) = v.as_object() else {
-        return Err("FRR's EVPN route table is not a JSON object".into());
+        return Err(EvpnError::Unreadable(
+            "FRR's EVPN route table is not a JSON object".into(),
+        ));
     };
     let mut out = Vec::new();
     for (rd, prefixes) in rds {

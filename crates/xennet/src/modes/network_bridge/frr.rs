@@ -49,10 +49,10 @@ fn step(c: &Change) -> Step {
     Step::run(c.what.clone(), cmd(&c.apply)).undo(cmd(&c.undo))
 }
 
-/// Are zebra and bgpd running? The reason and the fix when not; nothing is changed then.
-pub fn running(snap: &Snapshot) -> Result<std::result::Result<(), String>> {
+/// Why zebra and bgpd cannot serve the overlay, with the fix; None when they run.
+pub fn down(snap: &Snapshot) -> Result<Option<String>> {
     if !snap.tool(&vtysh()[0])? {
-        return Ok(Err(
+        return Ok(Some(
             "overlay=evpn needs FRR, and vtysh is not installed: apt-get install frr, set \
              bgpd=yes in /etc/frr/daemons and systemctl restart frr. Nothing was changed."
                 .into(),
@@ -60,8 +60,8 @@ pub fn running(snap: &Snapshot) -> Result<std::result::Result<(), String>> {
     }
     let (code, stdout, stderr) = snap.command(&show("show daemons"))?;
     match evpn::check_running(code.unwrap_or(-1), stdout, stderr) {
-        Ok(()) => Ok(Ok(())),
-        Err(why) => Ok(Err(evpn::down_message(&why, snap.file(DAEMONS_FILE)?))),
+        Ok(()) => Ok(None),
+        Err(why) => Ok(Some(evpn::down_message(&why, snap.file(DAEMONS_FILE)?))),
     }
 }
 
@@ -75,7 +75,7 @@ fn config(snap: &Snapshot) -> Result<FrrConfig> {
             stderr.trim()
         )));
     }
-    evpn::parse_running_config(stdout).map_err(Error::Unreadable)
+    Ok(evpn::parse_running_config(stdout)?)
 }
 
 fn record(snap: &Snapshot) -> Result<(Record, Option<&str>)> {
@@ -125,7 +125,7 @@ pub fn start(
     reflectors: &[IpAddr],
     snap: &Snapshot,
 ) -> Result<(Vec<Step>, Vec<Note>)> {
-    if let Err(why) = running(snap)? {
+    if let Some(why) = down(snap)? {
         return Err(Error::refused(why));
     }
     let IpAddr::V4(local) = local else {
@@ -142,7 +142,7 @@ pub fn start(
     };
     let cfg = config(snap)?;
     let (rec, old) = record(snap)?;
-    let add = evpn::plan_add(&want, &cfg, &rec).map_err(Error::refused)?;
+    let add = evpn::plan_add(&want, &cfg, &rec)?;
     let mut steps: Vec<Step> = add.changes.iter().map(step).collect();
     if add.record != rec {
         steps.push(record_step(&add.record, old));
@@ -158,7 +158,7 @@ pub fn stop(vni: u32, snap: &Snapshot) -> Result<(Vec<Step>, Vec<Note>)> {
     if !rec.vnis().contains(&vni) {
         return Ok((Vec::new(), Vec::new()));
     }
-    if let Err(why) = running(snap)? {
+    if let Some(why) = down(snap)? {
         return Ok((
             Vec::new(),
             vec![Note::Warn(format!(
@@ -199,6 +199,7 @@ pub fn status(vni: u32, runner: &dyn crate::exec::Runner) -> String {
             [s.err(), v.err(), m.err()]
                 .into_iter()
                 .flatten()
+                .map(|e| e.to_string())
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
