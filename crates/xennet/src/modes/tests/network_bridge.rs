@@ -1,0 +1,519 @@
+//! network-bridge's planners (spec §8): the netdev, netloop and xenbr layouts' start and stop,
+//! antispoof=yes, the VXLAN overlay, and their refusals.
+
+use crate::error::{Error, Note, Outcome, Planned};
+use crate::facts::{Answer, Fact};
+use crate::fixture::testing::*;
+use crate::fixture::Fixture;
+use crate::state::{Addr, Link, Route};
+
+const NB: &str = "network-bridge";
+
+/// Every tool the planners may look for (as [`dom0`] has them).
+const ALL_TOOLS: &[&str] = &["ip", "iptables", "iptables-save", "iptables-restore", "nft"];
+
+fn addr(json: &str) -> Addr {
+    serde_json::from_str(json).expect("an address")
+}
+
+fn route(json: &str) -> Route {
+    serde_json::from_str(json).expect("a route")
+}
+
+/// Plans `args` (the command word first) and expects a plan.
+fn planned(args: &[&str], host: &Fixture) -> Planned {
+    let start = args[0] == "start";
+    match plan_host(NB, start, &inv(NB, args, &[]), host) {
+        Ok(Outcome::Plan(p)) => p,
+        Ok(Outcome::Nothing(why)) => panic!("{args:?}: nothing to do: {why}"),
+        Err(e) => panic!("{args:?}: {e:?}"),
+    }
+}
+
+/// Plans `args` and expects nothing to do; returns why.
+fn nothing(args: &[&str], host: &Fixture) -> String {
+    let start = args[0] == "start";
+    match plan_host(NB, start, &inv(NB, args, &[]), host) {
+        Ok(Outcome::Nothing(why)) => why,
+        Ok(Outcome::Plan(p)) => panic!("{args:?}: planned\n{}", lines(&p)),
+        Err(e) => panic!("{args:?}: {e:?}"),
+    }
+}
+
+/// Plans `args` and expects an error.
+fn error(args: &[&str], host: &Fixture) -> Error {
+    let start = args[0] == "start";
+    match plan_host(NB, start, &inv(NB, args, &[]), host) {
+        Err(e) => e,
+        Ok(Outcome::Plan(p)) => panic!("{args:?}: planned\n{}", lines(&p)),
+        Ok(Outcome::Nothing(why)) => panic!("{args:?}: nothing to do: {why}"),
+    }
+}
+
+/// The index of the first rendered line that is exactly `line`, failing with the plan.
+fn at(l: &str, line: &str) -> usize {
+    l.lines()
+        .position(|x| x == line)
+        .unwrap_or_else(|| panic!("no line {line:?} in\n{l}"))
+}
+
+/// Asserts that the rendered lines hold `first` before `second`.
+fn before(l: &str, first: &str, second: &str) {
+    assert!(
+        at(l, first) < at(l, second),
+        "{first:?} not before {second:?} in\n{l}"
+    );
+}
+
+/// The last command of a plan (comments left out).
+fn last_command(l: &str) -> &str {
+    l.lines().rfind(|x| !x.starts_with('#')).unwrap_or("")
+}
+
+// ---------------------------------------------------------------------------------------------
+// layout=netdev, start (§8.2)
+
+#[test]
+fn nb05_netdev_start_makes_tmpbridge_with_the_nics_mac_and_mtu() {
+    // A NIC with a jumbo MTU and a MAC of its own: neither may come from anywhere else.
+    let host = dom0().link(Link {
+        up: true,
+        mtu: 9000,
+        address: "00:16:3e:aa:bb:cc".into(),
+        ..Link::named("eth0")
+    });
+    let l = lines(&planned(&["start"], &host));
+    assert_eq!(
+        l.lines().nth(1),
+        Some("ip link add name tmpbridge type bridge stp_state 0 forward_delay 0"),
+        "{l}"
+    );
+    before(
+        &l,
+        "ip link set dev tmpbridge address 00:16:3e:aa:bb:cc",
+        "ip link set dev eth0 name peth0",
+    );
+    before(
+        &l,
+        "ip link set dev tmpbridge mtu 9000",
+        "ip link set dev eth0 name peth0",
+    );
+}
+
+#[test]
+fn nb08_netdev_start_moves_addresses_and_routes_from_the_nic_to_the_bridge() {
+    let l = lines(&planned(&["start"], &dom0()));
+    // Off the NIC before it is renamed: routes first, then the addresses.
+    for line in [
+        "ip route del 198.51.100.0/24 via 192.0.2.1 dev eth0 proto static metric 5",
+        "ip route del default via 192.0.2.1 dev eth0",
+        "ip addr del 2001:db8::10/64 dev eth0",
+        "ip addr del 192.0.2.10/24 dev eth0",
+    ] {
+        before(&l, line, "ip link set dev eth0 name peth0");
+    }
+    before(
+        &l,
+        "ip route del default via 192.0.2.1 dev eth0",
+        "ip addr del 192.0.2.10/24 dev eth0",
+    );
+    // Onto the bridge (now named eth0) once it is up: addresses before the routes using them.
+    let up = "ip link set dev eth0 up";
+    before(&l, up, "ip addr add 192.0.2.10/24 dev eth0");
+    before(&l, up, "ip addr add 2001:db8::10/64 nodad dev eth0");
+    before(
+        &l,
+        "ip addr add 192.0.2.10/24 dev eth0",
+        "ip route replace default via 192.0.2.1 dev eth0",
+    );
+    before(
+        &l,
+        "ip route replace default via 192.0.2.1 dev eth0",
+        "ip route replace 198.51.100.0/24 via 192.0.2.1 dev eth0 proto static metric 5",
+    );
+    // The kernel's own: the link-local address and the prefix route stay where they are.
+    assert!(!l.contains("fe80::"), "{l}");
+    assert!(!l.contains("192.0.2.0/24"), "{l}");
+}
+
+#[test]
+fn nb11_netdev_start_renames_the_nic_to_peth0_and_tmpbridge_to_eth0_then_enslaves() {
+    let l = lines(&planned(&["start"], &dom0()));
+    let order = [
+        "ip link set dev eth0 down",
+        "ip link set dev eth0 name peth0",
+        "ip link set dev tmpbridge name eth0",
+        "ip link set dev peth0 master eth0",
+        "ip link set dev peth0 up",
+        "for i in $(seq 10); do grep -q 1 /sys/class/net/peth0/carrier && break; sleep 1; done",
+        "ip link set dev eth0 up",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+}
+
+#[test]
+fn nb12_netdev_start_leaves_a_nic_that_is_down_without_a_down_step() {
+    let host = dom0().link(Link {
+        address: "52:54:00:12:34:56".into(),
+        ..Link::named("eth0")
+    });
+    let l = lines(&planned(&["start"], &host));
+    assert!(!l.contains("ip link set dev eth0 down"), "{l}");
+    at(&l, "ip link set dev peth0 up");
+}
+
+#[test]
+fn nl11_netdev_start_names_the_bridge_also_xenbr0_when_no_link_has_that_name() {
+    let l = lines(&planned(&["start"], &dom0()));
+    before(
+        &l,
+        "ip link set dev tmpbridge name eth0",
+        "ip link property add dev eth0 altname xenbr0",
+    );
+    before(
+        &l,
+        "ip link property add dev eth0 altname xenbr0",
+        "ip link set dev peth0 master eth0",
+    );
+}
+
+#[test]
+fn nl11_netdev_start_gives_no_altname_when_xenbr0_already_resolves() {
+    // xenbr0 is another link's alternative name already.
+    let host = dom0().ip_links(
+        r#"[{"ifindex":9,"ifname":"eth1","flags":[],"mtu":1500,"address":"52:54:00:00:00:09","altnames":["xenbr0"]}]"#,
+    );
+    let l = lines(&planned(&["start"], &host));
+    assert!(!l.contains("altname"), "{l}");
+    // Nor when the bridge is given that name itself.
+    let p = planned(&["start", "bridge=xenbr0"], &dom0());
+    let l = lines(&p);
+    assert!(!l.contains("altname"), "{l}");
+    at(&l, "ip link set dev tmpbridge name xenbr0");
+}
+
+#[test]
+fn nb02_start_intro_names_layout_netdev_and_bridge_and_how_each_was_chosen() {
+    let p = planned(&["start"], &dom0());
+    assert_eq!(
+        p.intro.as_deref(),
+        Some(
+            "network-bridge: layout=netdev (the default), netdev=eth0 (the device of the \
+             default route), bridge=eth0, port peth0 (bridge also named xenbr0)"
+        )
+    );
+    let host = dom0().link(Link {
+        address: "52:54:00:00:00:01".into(),
+        ..Link::named("eth1")
+    });
+    let p = planned(&["start", "netdev=eth1", "layout=netdev"], &host);
+    let intro = p.intro.unwrap();
+    assert!(
+        intro.contains("layout=netdev (argument layout=)")
+            && intro.contains("netdev=eth1 (argument netdev=)")
+            && intro.contains("bridge=eth1, port peth1 (bridge also named xenbr1)"),
+        "{intro}"
+    );
+}
+
+#[test]
+fn nb02_without_a_default_route_netdev_is_eth0_and_the_intro_says_so() {
+    let host = Fixture::new()
+        .link(Link {
+            up: true,
+            address: "52:54:00:12:34:56".into(),
+            ..Link::named("eth0")
+        })
+        .tools(&["ip"]);
+    let intro = planned(&["start"], &host).intro.unwrap();
+    assert!(
+        intro.contains("netdev=eth0 (the default, as there is no default route)"),
+        "{intro}"
+    );
+}
+
+#[test]
+fn nb07_start_when_peth0_exists_does_nothing() {
+    let host = dom0().link(Link::named("peth0"));
+    let why = nothing(&["start"], &host);
+    assert_eq!(why, "peth0 exists: network-bridge has already run");
+}
+
+#[test]
+fn nb06_start_when_the_bridge_exists_does_nothing_but_an_unrelated_bridge_does_not_stop_it() {
+    let host = dom0().link(Link {
+        is_bridge: true,
+        up: true,
+        address: "52:54:00:12:34:56".into(),
+        ..Link::named("eth0")
+    });
+    assert_eq!(
+        nothing(&["start"], &host),
+        "eth0 is already a bridge: nothing to do"
+    );
+    let host = dom0().link(Link {
+        is_bridge: true,
+        ..Link::named("br-other")
+    });
+    let l = lines(&planned(&["start"], &host));
+    at(&l, "ip link set dev eth0 name peth0");
+}
+
+#[test]
+fn nb03_bridge_null_does_nothing_at_start_and_stop() {
+    for cmd in ["start", "stop"] {
+        let why = nothing(&[cmd, "bridge=null"], &dom0());
+        assert_eq!(why, "bridge=null: nothing to do", "{cmd}");
+    }
+}
+
+#[test]
+fn nb05_start_with_a_missing_nic_is_refused_naming_netdev() {
+    let e = error(&["start", "netdev=eth9"], &dom0());
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("netdev eth9 does not exist (argument netdev=)") && m.contains("netdev=<if>"),
+        "{m}"
+    );
+}
+
+#[test]
+fn nb09_start_refuses_while_a_tmpbridge_is_left_over() {
+    let host = dom0().link(Link {
+        is_bridge: true,
+        ..Link::named("tmpbridge")
+    });
+    let e = error(&["start"], &host);
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(m.contains("ip link del tmpbridge"), "{m}");
+}
+
+#[test]
+fn nb04_a_root_filesystem_over_the_nic_is_not_bridged() {
+    let host = dom0()
+        .file("/proc/mounts", "server:/export / nfs rw 0 0\n")
+        .route_get(
+            "server",
+            r#"[{"dst":"203.0.113.5","dev":"eth0","prefsrc":"192.0.2.10"}]"#,
+        );
+    let why = nothing(&["start"], &host);
+    assert!(
+        why.starts_with("bridging not supported on network root; not starting")
+            && why.contains("server:/export, nfs")
+            && why.contains("eth0"),
+        "{why}"
+    );
+}
+
+#[test]
+fn nb04_a_network_root_reached_through_another_nic_does_not_stop_start() {
+    let host = dom0()
+        .file("/proc/mounts", "server:/export / nfs rw 0 0\n")
+        .route_get(
+            "server",
+            r#"[{"dst":"203.0.113.5","dev":"eth1","prefsrc":"203.0.113.10"}]"#,
+        );
+    let l = lines(&planned(&["start"], &host));
+    at(&l, "ip link set dev eth0 name peth0");
+}
+
+#[test]
+fn nb09_dhcp_addresses_move_with_a_warning_to_renew_them_on_the_bridge() {
+    let host = dom0().addrs(
+        "eth0",
+        vec![addr(
+            r#"{"family":"inet","local":"192.0.2.10","prefixlen":24,"scope":"global",
+                "dynamic":true,"label":"eth0","valid_life_time":3600,"preferred_life_time":3600}"#,
+        )],
+    );
+    let p = planned(&["start"], &host);
+    // With its remaining lifetime, so that it still expires if nothing renews it.
+    at(
+        &lines(&p),
+        "ip addr add 192.0.2.10/24 valid_lft 3600 preferred_lft 3600 dev eth0",
+    );
+    let warns: Vec<&String> = p
+        .notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::Warn(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warns.len(), 1, "{:?}", p.notes);
+    assert!(
+        warns[0].contains("192.0.2.10/24") && warns[0].contains("(3600 s)"),
+        "{}",
+        warns[0]
+    );
+    assert!(warns[0].contains("dhclient eth0"), "{}", warns[0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// layout=netdev, stop (§8.3)
+
+/// dom0's addresses and routes as they are on `dev` (a bridge, after start).
+fn dom0_network_on(host: Fixture, dev: &str) -> Fixture {
+    let a = |json: &str| addr(&json.replace("DEV", dev));
+    let r = |json: &str| route(&json.replace("DEV", dev));
+    host.addrs(
+        dev,
+        vec![
+            a(r#"{"family":"inet","local":"192.0.2.10","prefixlen":24,"scope":"global","label":"DEV"}"#),
+            a(r#"{"family":"inet6","local":"2001:db8::10","prefixlen":64,"scope":"global","nodad":true}"#),
+            a(r#"{"family":"inet6","local":"fe80::5054:ff:fe12:3456","prefixlen":64,"scope":"link"}"#),
+        ],
+    )
+    .answer(
+        Fact::Routes(dev.to_string()),
+        Answer::Routes(vec![
+            r(r#"{"dst":"default","gateway":"192.0.2.1","dev":"DEV","flags":[]}"#),
+            r(r#"{"dst":"192.0.2.0/24","dev":"DEV","protocol":"kernel","scope":"link","prefsrc":"192.0.2.10","flags":[]}"#),
+            r(r#"{"dst":"198.51.100.0/24","gateway":"192.0.2.1","dev":"DEV","protocol":"static","metric":5,"flags":[]}"#),
+        ]),
+    )
+    .default_route(dev)
+}
+
+/// dom0 after `network-bridge start` (layout=netdev): bridge eth0 with dom0's network, its
+/// port peth0 (the NIC), and a guest's vif1.0; no tool installed.
+fn netdev_started_bare() -> Fixture {
+    let host = Fixture::new()
+        .link(Link {
+            is_bridge: true,
+            up: true,
+            address: "52:54:00:12:34:56".into(),
+            ..Link::named("eth0")
+        })
+        .link(Link {
+            up: true,
+            master: Some("eth0".into()),
+            address: "52:54:00:12:34:56".into(),
+            ..Link::named("peth0")
+        })
+        .link(Link {
+            up: true,
+            master: Some("eth0".into()),
+            address: "fe:ff:ff:ff:ff:ff".into(),
+            ..Link::named("vif1.0")
+        });
+    dom0_network_on(host, "eth0")
+}
+
+/// [`netdev_started_bare`] with every tool installed, iptables and nft.
+fn netdev_started() -> Fixture {
+    netdev_started_bare().tools(ALL_TOOLS)
+}
+
+#[test]
+fn nb20_stop_finds_the_netdev_layout_on_the_host_without_layout() {
+    let p = planned(&["stop"], &netdev_started());
+    let intro = p.intro.unwrap();
+    assert!(
+        intro.starts_with(
+            "network-bridge: layout=netdev (found on this host), netdev=eth0 (the device of \
+             the default route), bridge=eth0, port peth0"
+        ),
+        "{intro}"
+    );
+}
+
+#[test]
+fn nb18_netdev_stop_moves_addresses_and_routes_back_to_the_nic() {
+    let l = lines(&planned(&["stop"], &netdev_started()));
+    // Off the bridge while it still has the name eth0 ...
+    for line in [
+        "ip route del default via 192.0.2.1 dev eth0",
+        "ip route del 198.51.100.0/24 via 192.0.2.1 dev eth0 proto static metric 5",
+        "ip addr del 192.0.2.10/24 dev eth0",
+        "ip addr del 2001:db8::10/64 dev eth0",
+    ] {
+        before(&l, line, "ip link set dev eth0 name tmpbridge");
+    }
+    // ... onto the NIC once it has it back.
+    for line in [
+        "ip addr add 192.0.2.10/24 dev eth0",
+        "ip addr add 2001:db8::10/64 nodad dev eth0",
+        "ip route replace default via 192.0.2.1 dev eth0",
+        "ip route replace 198.51.100.0/24 via 192.0.2.1 dev eth0 proto static metric 5",
+    ] {
+        before(&l, "ip link set dev peth0 name eth0", line);
+    }
+    before(
+        &l,
+        "ip addr add 192.0.2.10/24 dev eth0",
+        "ip route replace default via 192.0.2.1 dev eth0",
+    );
+    assert!(!l.contains("fe80::") && !l.contains("192.0.2.0/24"), "{l}");
+}
+
+#[test]
+fn nb18_netdev_stop_renames_back_and_deletes_the_bridge_last() {
+    let l = lines(&planned(&["stop"], &netdev_started()));
+    let order = [
+        "ip link set dev eth0 down",
+        "ip link set dev peth0 nomaster",
+        "ip link set dev peth0 down",
+        "ip link set dev eth0 name tmpbridge",
+        "ip link set dev peth0 name eth0",
+        "ip link set dev eth0 up",
+        "ip addr add 192.0.2.10/24 dev eth0",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    // The guest's vif is detached by the deletion, not one by one.
+    assert!(!l.contains("vif1.0"), "{l}");
+    assert_eq!(last_command(&l), "ip link del dev tmpbridge", "{l}");
+}
+
+#[test]
+fn nb17_stop_does_nothing_without_the_bridge_or_its_peth0_port() {
+    // Not started: eth0 is the NIC, not a bridge with peth0.
+    assert_eq!(
+        nothing(&["stop"], &dom0()),
+        "peth0 is not a port of eth0: this bridge was not made by network-bridge start"
+    );
+    assert_eq!(
+        nothing(&["stop", "bridge=br9"], &dom0()),
+        "br9 does not exist: nothing to stop"
+    );
+}
+
+#[test]
+fn nb17_stop_refuses_while_a_tmpbridge_is_left_over() {
+    let host = netdev_started().link(Link::named("tmpbridge"));
+    let e = error(&["stop"], &host);
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    assert!(sentence(e).contains("ip link del tmpbridge"));
+}
+
+#[test]
+fn nb04_stop_leaves_a_bridge_that_carries_the_network_root() {
+    let host = netdev_started()
+        .file("/proc/mounts", "server:/export / nfs rw 0 0\n")
+        .route_get("server", r#"[{"dst":"203.0.113.5","dev":"eth0"}]"#);
+    let why = nothing(&["stop"], &host);
+    assert!(
+        why.starts_with("bridging not supported on network root; not stopping"),
+        "{why}"
+    );
+}
+
+#[test]
+fn stop_without_antispoof_on_a_host_without_iptables_reads_no_iptables_state() {
+    let reads_iptables =
+        |host: &Fixture| host.asked().iter().any(|f| matches!(f, Fact::Iptables(_)));
+    let host = netdev_started_bare();
+    let l = lines(&planned(&["stop"], &host));
+    assert!(!l.contains("iptables"), "{l}");
+    assert!(!reads_iptables(&host), "{:?}", host.asked());
+    // Where iptables is installed, stop looks for start's rules even without a record.
+    let host = netdev_started();
+    planned(&["stop"], &host);
+    assert!(reads_iptables(&host), "{:?}", host.asked());
+}
