@@ -517,3 +517,292 @@ fn stop_without_antispoof_on_a_host_without_iptables_reads_no_iptables_state() {
     planned(&["stop"], &host);
     assert!(reads_iptables(&host), "{:?}", host.asked());
 }
+
+// ---------------------------------------------------------------------------------------------
+// layout=netloop (§8.5)
+
+const NETLOOP_MARKER: &str = "xennet network-bridge layout=netloop";
+
+#[test]
+fn nl04_netloop_start_makes_the_pair_vif0_0_and_veth0_with_the_right_macs() {
+    let l = lines(&planned(&["start", "layout=netloop"], &dom0()));
+    // vif0.0 is the port (MAC fe:ff:ff:ff:ff:ff, ARP and multicast off, enslaved at once);
+    // veth0 will be dom0's eth0 (the NIC's MAC, MTU and flags).
+    at(
+        &l,
+        "ip link add name vif0.0 address fe:ff:ff:ff:ff:ff mtu 1500 arp off multicast off \
+         master xenbr0 type veth peer name veth0 address 52:54:00:12:34:56 mtu 1500 arp on \
+         multicast on",
+    );
+    // The bridge: marked, and a MAC of the host's own that is not eth0's.
+    before(
+        &l,
+        "ip link add name xenbr0 type bridge stp_state 0 forward_delay 0",
+        &format!("ip link set dev xenbr0 alias '{NETLOOP_MARKER}'"),
+    );
+    at(&l, "ip link set dev xenbr0 address 56:54:00:12:34:56");
+}
+
+#[test]
+fn nl04_netloop_start_turns_the_nic_into_port_peth0_and_veth0_into_eth0() {
+    let l = lines(&planned(&["start", "layout=netloop"], &dom0()));
+    let order = [
+        "ip addr del 192.0.2.10/24 dev eth0",
+        "ip link set dev eth0 down",
+        "ip link set dev eth0 name peth0",
+        "ip link set dev veth0 name eth0",
+        "ip link set dev peth0 address fe:ff:ff:ff:ff:ff arp off multicast off",
+        "ip link set dev peth0 master xenbr0",
+        "ip link set dev vif0.0 up",
+        "ip link set dev peth0 up",
+        "ip link set dev eth0 up",
+        "ip addr add 192.0.2.10/24 dev eth0",
+        "ip route replace default via 192.0.2.1 dev eth0",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+}
+
+#[test]
+fn nl12_netloop_start_intro_says_which_layout_and_pair_it_builds() {
+    let intro = planned(&["start", "layout=netloop"], &dom0())
+        .intro
+        .unwrap();
+    assert_eq!(
+        intro,
+        "network-bridge: layout=netloop (argument layout=), netdev=eth0 (the device of the \
+         default route), bridge=xenbr0, port peth0, dom0's eth0 through the pair veth0/vif0.0"
+    );
+}
+
+#[test]
+fn nl01_netloop_names_follow_vifnum() {
+    let host = dom0().link(Link {
+        address: "52:54:00:00:00:01".into(),
+        ..Link::named("eth1")
+    });
+    // From the NIC's number ...
+    let l = lines(&planned(&["start", "layout=netloop", "netdev=eth1"], &host));
+    at(&l, "ip link set dev eth1 name peth1");
+    at(&l, "ip link set dev veth1 name eth1");
+    at(&l, "ip link set dev peth1 master xenbr1");
+    assert!(
+        l.contains("name vif0.1 ") && l.contains("peer name veth1 "),
+        "{l}"
+    );
+    // ... or given.
+    let l = lines(&planned(&["start", "layout=netloop", "vifnum=3"], &dom0()));
+    at(&l, "ip link set dev veth3 name eth0");
+    at(&l, "ip link set dev peth0 master xenbr3");
+}
+
+#[test]
+fn nl03_netloop_start_refuses_when_the_pairs_names_are_taken() {
+    let host = dom0().link(Link::named("veth0"));
+    let e = error(&["start", "layout=netloop"], &host);
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("a link named veth0 exists") && m.contains("vifnum="),
+        "{m}"
+    );
+}
+
+/// dom0 after `network-bridge start layout=netloop`: bridge xenbr0 (marked) with ports peth0
+/// (the NIC) and vif0.0, and dom0's eth0, the veth with the NIC's MAC and dom0's network.
+fn netloop_started() -> Fixture {
+    let port = |name: &str| Link {
+        up: true,
+        master: Some("xenbr0".into()),
+        address: "fe:ff:ff:ff:ff:ff".into(),
+        flags: crate::state::IFF_NOARP,
+        ..Link::named(name)
+    };
+    let host = Fixture::new()
+        .link(Link {
+            is_bridge: true,
+            up: true,
+            alias: NETLOOP_MARKER.into(),
+            address: "56:54:00:12:34:56".into(),
+            ..Link::named("xenbr0")
+        })
+        .link(port("peth0"))
+        .link(port("vif0.0"))
+        .link(Link {
+            up: true,
+            address: "52:54:00:12:34:56".into(),
+            ..Link::named("eth0")
+        })
+        .tools(ALL_TOOLS);
+    dom0_network_on(host, "eth0")
+}
+
+#[test]
+fn nl07_netloop_stop_is_found_on_the_host_and_gives_the_nic_back_its_name_and_mac() {
+    let p = planned(&["stop"], &netloop_started());
+    let intro = p.intro.as_deref().unwrap_or("");
+    assert!(
+        intro.contains("layout=netloop (found on this host)") && intro.contains("bridge=xenbr0"),
+        "{intro}"
+    );
+    let l = lines(&p);
+    let order = [
+        "ip addr del 192.0.2.10/24 dev eth0",
+        "ip link set dev eth0 down",
+        "ip link set dev peth0 nomaster",
+        "ip link set dev eth0 name veth0",
+        "ip link set dev peth0 name eth0",
+        "ip link set dev eth0 address 52:54:00:12:34:56 arp on multicast on",
+        "ip link set dev eth0 up",
+        "ip addr add 192.0.2.10/24 dev eth0",
+        "ip route replace default via 192.0.2.1 dev eth0",
+        "ip link del dev veth0",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    assert_eq!(last_command(&l), "ip link del dev xenbr0", "{l}");
+}
+
+#[test]
+fn nl06_netloop_antispoof_also_accepts_dom0s_own_port_vif0() {
+    let l = lines(&planned(
+        &["start", "layout=netloop", "antispoof=yes"],
+        &dom0(),
+    ));
+    at(
+        &l,
+        "iptables -w -A FORWARD -m physdev --physdev-in peth0 -j ACCEPT",
+    );
+    at(
+        &l,
+        "iptables -w -A FORWARD -m physdev --physdev-in vif0.0 -j ACCEPT",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// layout=xenbr
+
+const XENBR_MARKER: &str = "xennet network-bridge layout=xenbr";
+
+#[test]
+fn xenbr_start_marks_xenbr0_and_moves_dom0s_network_the_nic_keeping_its_name() {
+    let p = planned(&["start", "layout=xenbr"], &dom0());
+    assert!(
+        p.intro
+            .as_deref()
+            .unwrap_or("")
+            .ends_with("bridge=xenbr0, port eth0"),
+        "{:?}",
+        p.intro
+    );
+    let l = lines(&p);
+    let order = [
+        "ip link add name xenbr0 type bridge stp_state 0 forward_delay 0",
+        "ip link set dev xenbr0 address 52:54:00:12:34:56",
+        "ip addr del 192.0.2.10/24 dev eth0",
+        "ip link set dev eth0 master xenbr0",
+        "ip link set dev xenbr0 up",
+        "ip addr add 192.0.2.10/24 dev xenbr0",
+        "ip route replace default via 192.0.2.1 dev xenbr0",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    at(
+        &l,
+        &format!("ip link set dev xenbr0 alias '{XENBR_MARKER}'"),
+    );
+    assert!(!l.contains(" name peth0"), "{l}");
+}
+
+/// dom0 after `network-bridge start layout=xenbr`: bridge xenbr0 (marked) with dom0's network
+/// and port eth0.
+fn xenbr_started() -> Fixture {
+    let host = Fixture::new()
+        .link(Link {
+            is_bridge: true,
+            up: true,
+            alias: XENBR_MARKER.into(),
+            address: "52:54:00:12:34:56".into(),
+            ..Link::named("xenbr0")
+        })
+        .link(Link {
+            up: true,
+            master: Some("xenbr0".into()),
+            address: "52:54:00:12:34:56".into(),
+            ..Link::named("eth0")
+        })
+        .tools(ALL_TOOLS);
+    dom0_network_on(host, "xenbr0")
+}
+
+#[test]
+fn xenbr_stop_finds_the_marked_bridge_and_moves_dom0s_network_back_to_its_port() {
+    let p = planned(&["stop"], &xenbr_started());
+    let intro = p.intro.as_deref().unwrap_or("");
+    assert!(
+        intro.contains("layout=xenbr (found on this host)")
+            && intro.contains(
+                "netdev=eth0 (the port of xenbr0, the bridge of the default route), \
+                 bridge=xenbr0"
+            ),
+        "{intro}"
+    );
+    let l = lines(&p);
+    let order = [
+        "ip route del default via 192.0.2.1 dev xenbr0",
+        "ip addr del 192.0.2.10/24 dev xenbr0",
+        "ip link set dev xenbr0 down",
+        "ip link set dev eth0 nomaster",
+        "ip addr add 192.0.2.10/24 dev eth0",
+        "ip route replace default via 192.0.2.1 dev eth0",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    assert_eq!(last_command(&l), "ip link del dev xenbr0", "{l}");
+}
+
+#[test]
+fn xenbr_stop_leaves_a_bridge_without_the_marker_alone() {
+    // The administrator's own xenbr0 (vif1.0 on it), not made by network-bridge.
+    let why = nothing(&["stop", "layout=xenbr"], &admin_bridge());
+    assert!(why.contains("left alone"), "{why}");
+    // The same bridge with eth0 as its port is still not ours without the marker.
+    let host = xenbr_started().link(Link {
+        is_bridge: true,
+        up: true,
+        ..Link::named("xenbr0")
+    });
+    let why = nothing(&["stop", "layout=xenbr"], &host);
+    assert_eq!(
+        why,
+        "xenbr0 is not a bridge made by network-bridge start layout=xenbr with port eth0: left alone"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// layout=
+
+#[test]
+fn a_layout_that_is_not_one_is_refused_naming_the_layouts() {
+    let e = error(&["start", "layout=G1"], &dom0());
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.contains("layout=\"G1\" is not a layout")
+            && m.contains("netdev")
+            && m.contains("netloop")
+            && m.contains("xenbr"),
+        "{m}"
+    );
+}
+
+#[test]
+fn stop_without_layout_on_an_untouched_host_takes_the_default_and_changes_nothing() {
+    // No layout on the host: the netdev default, whose stop finds nothing of its own.
+    let why = nothing(&["stop"], &admin_bridge());
+    assert!(why.contains("peth0 is not a port of eth0"), "{why}");
+}
