@@ -806,3 +806,88 @@ fn stop_without_layout_on_an_untouched_host_takes_the_default_and_changes_nothin
     let why = nothing(&["stop"], &admin_bridge());
     assert!(why.contains("peth0 is not a port of eth0"), "{why}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// antispoof=yes (NB-15)
+
+const GUARD_RECORD: &str = "/run/xen/xennet/network-bridge.eth0.forward-policy";
+const ACCEPT_PETH0: &str = "-A FORWARD -m physdev --physdev-in peth0 -j ACCEPT";
+
+fn reads_iptables(host: &Fixture) -> bool {
+    host.asked().iter().any(|f| matches!(f, Fact::Iptables(_)))
+}
+
+#[test]
+fn nb15_antispoof_with_iptables_accepts_the_port_records_the_policy_and_sets_drop() {
+    let host = dom0().iptables("filter", ":INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n");
+    let p = planned(&["start", "antispoof=yes"], &host);
+    let intro = p.intro.as_deref().unwrap_or("");
+    assert!(intro.contains(", antispoof with iptables ("), "{intro}");
+    let l = lines(&p);
+    let order = [
+        "ip route replace default via 192.0.2.1 dev eth0",
+        "iptables -w -A FORWARD -m physdev --physdev-in peth0 -j ACCEPT",
+        &format!("echo ACCEPT > {GUARD_RECORD}"),
+        "iptables -w -P FORWARD DROP",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    // The administrator's FORWARD rules are kept (no flush, unlike the original).
+    assert!(!l.contains("-F FORWARD"), "{l}");
+}
+
+#[test]
+fn nb15_antispoof_adds_nothing_that_is_already_there() {
+    let host = dom0().iptables("filter", &format!(":FORWARD DROP [0:0]\n{ACCEPT_PETH0}\n"));
+    let l = lines(&planned(&["start", "antispoof=yes"], &host));
+    assert!(!l.contains("iptables"), "{l}");
+    assert!(!l.contains(GUARD_RECORD), "{l}");
+}
+
+#[test]
+fn nb15_antispoof_with_only_nft_writes_the_nftables_guard_record() {
+    let host = dom0().answer(Fact::Tool("iptables".into()), Answer::Yes(false));
+    let p = planned(&["start", "antispoof=yes"], &host);
+    let intro = p.intro.as_deref().unwrap_or("");
+    assert!(
+        intro.contains("antispoof with nftables (firewall=auto, default: nft is installed and iptables is not)"),
+        "{intro}"
+    );
+    let l = lines(&p);
+    assert_eq!(
+        last_command(&l),
+        format!("echo nftables > {GUARD_RECORD}"),
+        "{l}"
+    );
+    assert!(!l.contains("iptables"), "{l}");
+    assert!(!reads_iptables(&host), "{:?}", host.asked());
+}
+
+#[test]
+fn antispoof_stop_removes_the_rule_restores_the_recorded_policy_and_forgets_it() {
+    // Not the original's NB-19 (which left the DROP policy): stop undoes what start recorded.
+    let host = netdev_started()
+        .file(GUARD_RECORD, "ACCEPT\n")
+        .iptables("filter", &format!(":FORWARD DROP [0:0]\n{ACCEPT_PETH0}\n"));
+    let l = lines(&planned(&["stop"], &host));
+    let order = [
+        "iptables -w -D FORWARD -m physdev --physdev-in peth0 -j ACCEPT",
+        "iptables -w -P FORWARD ACCEPT",
+        "ip route del default via 192.0.2.1 dev eth0",
+        "ip link del dev tmpbridge",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    assert_eq!(last_command(&l), format!("rm -f {GUARD_RECORD}"), "{l}");
+}
+
+#[test]
+fn antispoof_stop_after_nftables_guarded_touches_no_iptables() {
+    let host = netdev_started().file(GUARD_RECORD, "nftables\n");
+    let l = lines(&planned(&["stop"], &host));
+    assert!(!l.contains("iptables"), "{l}");
+    assert!(!reads_iptables(&host), "{:?}", host.asked());
+    assert_eq!(last_command(&l), format!("rm -f {GUARD_RECORD}"), "{l}");
+}
