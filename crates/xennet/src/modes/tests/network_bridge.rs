@@ -891,3 +891,232 @@ fn antispoof_stop_after_nftables_guarded_touches_no_iptables() {
     assert!(!reads_iptables(&host), "{:?}", host.asked());
     assert_eq!(last_command(&l), format!("rm -f {GUARD_RECORD}"), "{l}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// overlay=vxlan
+
+const OVERLAY_RECORD: &str = "/run/xen/xennet/network-bridge.vxbr42.overlay";
+const VXLAN_START: &[&str] = &[
+    "start",
+    "overlay=vxlan",
+    "vni=42",
+    "peers=198.51.100.2,198.51.100.3",
+];
+
+/// dom0 with an underlay that carries VXLAN (eth0, MTU `mtu`) and a route to the first peer.
+fn underlay(mtu: u32) -> Fixture {
+    dom0()
+        .link(Link {
+            up: true,
+            mtu,
+            address: "52:54:00:12:34:56".into(),
+            ..Link::named("eth0")
+        })
+        .route_get(
+            "198.51.100.2",
+            r#"[{"dst":"198.51.100.2","gateway":"192.0.2.1","dev":"eth0","prefsrc":"192.0.2.10"}]"#,
+        )
+}
+
+#[test]
+fn overlay_vxlan_start_makes_the_bridge_the_vxlan_device_one_flood_entry_per_peer_and_a_record() {
+    let p = planned(VXLAN_START, &underlay(1550));
+    assert_eq!(
+        p.intro.as_deref(),
+        Some(
+            "network-bridge: overlay vxlan VNI 42 on bridge vxbr42 via vxlan42 (underlay eth0, \
+             local 192.0.2.10, port 4789), peers 198.51.100.2, 198.51.100.3"
+        )
+    );
+    let l = lines(&p);
+    let mac = crate::modes::network_bridge::overlay::bridge_mac(&"192.0.2.10".parse().unwrap(), 42);
+    let record =
+        format!("echo 'vxlan=vxlan42 vni=42 created_bridge=yes overlay=vxlan' > {OVERLAY_RECORD}");
+    let order = [
+        "ip link add name vxbr42 type bridge stp_state 0 forward_delay 0",
+        &format!("ip link set dev vxbr42 address {mac}"),
+        "ip link set dev vxbr42 mtu 1500",
+        "ip link add name vxlan42 mtu 1500 type vxlan id 42 dstport 4789 local 192.0.2.10 dev eth0",
+        "bridge fdb append 00:00:00:00:00:00 dev vxlan42 dst 198.51.100.2",
+        "bridge fdb append 00:00:00:00:00:00 dev vxlan42 dst 198.51.100.3",
+        "ip link set dev vxlan42 master vxbr42",
+        "ip link set dev vxlan42 up",
+        "ip link set dev vxbr42 up",
+        &record,
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    assert_eq!(l.matches("bridge fdb append").count(), 2, "{l}");
+}
+
+#[test]
+fn overlay_start_refuses_an_underlay_mtu_below_1550_naming_the_fix() {
+    let e = error(VXLAN_START, &underlay(1500));
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("the underlay eth0 has MTU 1500")
+            && m.contains("at least 1550")
+            && m.contains("ip link set dev eth0 mtu 1550"),
+        "{m}"
+    );
+}
+
+#[test]
+fn overlay_start_refuses_without_a_route_to_the_first_peer() {
+    // dom0's own route table has no answer for the peer here.
+    let e = error(VXLAN_START, &dom0());
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("no route to peer 198.51.100.2") && m.contains("underlay=DEV"),
+        "{m}"
+    );
+}
+
+#[test]
+fn overlay_start_refuses_a_local_address_that_is_not_on_the_underlay() {
+    let mut args = VXLAN_START.to_vec();
+    args.push("local=203.0.113.9");
+    let e = error(&args, &underlay(1550));
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("local=203.0.113.9 is not an address of the underlay eth0"),
+        "{m}"
+    );
+}
+
+#[test]
+fn overlay_start_refuses_a_vxlan42_that_is_not_the_bridges_port() {
+    let host = underlay(1550).link(Link {
+        master: Some("xenbr0".into()),
+        ..Link::named("vxlan42")
+    });
+    let e = error(VXLAN_START, &host);
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("vxlan42 exists but is not a port of vxbr42")
+            && m.contains("ip link del vxlan42"),
+        "{m}"
+    );
+    // Already the bridge's port: nothing to do.
+    let host = underlay(1550).link(Link {
+        master: Some("vxbr42".into()),
+        ..Link::named("vxlan42")
+    });
+    let why = nothing(VXLAN_START, &host);
+    assert!(
+        why.contains("already the overlay uplink of vxbr42"),
+        "{why}"
+    );
+}
+
+/// A host after `start overlay=vxlan vni=42 peers=198.51.100.2,198.51.100.3`, with `guests`
+/// still on the bridge.
+fn overlay_started(guests: &[&str]) -> Fixture {
+    let mut host = Fixture::new()
+        .link(Link {
+            is_bridge: true,
+            up: true,
+            ..Link::named("vxbr42")
+        })
+        .link(Link {
+            up: true,
+            master: Some("vxbr42".into()),
+            address: "aa:bb:cc:dd:ee:01".into(),
+            ..Link::named("vxlan42")
+        })
+        .file(
+            OVERLAY_RECORD,
+            "vxlan=vxlan42 vni=42 created_bridge=yes overlay=vxlan\n",
+        )
+        .vxlans(vec![crate::facts::Vxlan {
+            name: "vxlan42".into(),
+            vni: 42,
+            bridge: Some("vxbr42".into()),
+            local: "192.0.2.10".into(),
+            underlay: "eth0".into(),
+            port: 4789,
+            mtu: 1500,
+            address: "aa:bb:cc:dd:ee:01".into(),
+            up: true,
+            learning: true,
+            peers: vec!["198.51.100.2".into(), "198.51.100.3".into()],
+        }]);
+    for g in guests {
+        host = host.link(Link {
+            up: true,
+            master: Some("vxbr42".into()),
+            ..Link::named(g)
+        });
+    }
+    host
+}
+
+#[test]
+fn overlay_stop_keeps_a_bridge_that_still_has_guest_ports_with_a_warning() {
+    let p = planned(
+        &["stop", "overlay=vxlan", "vni=42"],
+        &overlay_started(&["vif1.0"]),
+    );
+    let l = lines(&p);
+    let order = [
+        "bridge fdb del 00:00:00:00:00:00 dev vxlan42 dst 198.51.100.2",
+        "bridge fdb del 00:00:00:00:00:00 dev vxlan42 dst 198.51.100.3",
+        "ip link set dev vxlan42 down",
+        "ip link set dev vxlan42 nomaster",
+        "ip link del dev vxlan42",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    assert!(!l.contains("ip link del dev vxbr42"), "{l}");
+    // The kept bridge keeps its record: a later stop still knows it made it.
+    assert!(!l.contains(OVERLAY_RECORD), "{l}");
+    let warn = p.notes.iter().find_map(|n| match n {
+        Note::Warn(w) => Some(w.as_str()),
+        _ => None,
+    });
+    assert!(
+        warn.is_some_and(|w| w.starts_with("bridge vxbr42 still has guest ports (vif1.0)")),
+        "{:?}",
+        p.notes
+    );
+}
+
+#[test]
+fn overlay_stop_without_guests_deletes_the_bridge_and_forgets_the_record() {
+    let p = planned(&["stop", "overlay=vxlan", "vni=42"], &overlay_started(&[]));
+    let l = lines(&p);
+    before(&l, "ip link del dev vxlan42", "ip link del dev vxbr42");
+    assert_eq!(last_command(&l), format!("rm -f {OVERLAY_RECORD}"), "{l}");
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+}
+
+#[test]
+fn overlay_start_on_a_bridge_kept_by_stop_adds_the_uplink_and_still_owns_the_bridge() {
+    // The bridge a stop kept for its guests, no uplink: start makes no second bridge.
+    let host = underlay(1550)
+        .link(Link {
+            is_bridge: true,
+            up: true,
+            ..Link::named("vxbr42")
+        })
+        .link(Link {
+            up: true,
+            master: Some("vxbr42".into()),
+            ..Link::named("vif1.0")
+        })
+        .file(
+            OVERLAY_RECORD,
+            "vxlan=vxlan42 vni=42 created_bridge=yes overlay=vxlan\n",
+        );
+    let l = lines(&planned(VXLAN_START, &host));
+    assert!(!l.contains("type bridge"), "{l}");
+    assert!(!l.contains("ip link set dev vxbr42 up"), "{l}");
+    at(&l, "ip link set dev vxlan42 master vxbr42");
+    assert!(l.contains("created_bridge=yes"), "{l}");
+}
