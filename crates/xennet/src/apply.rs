@@ -495,8 +495,7 @@ mod tests {
     #[test]
     fn journal_lets_the_next_run_undo_a_killed_run() {
         let dir = tempfile::tempdir().unwrap();
-        std::env::set_var("XENNET_STATE_DIR", dir.path());
-        let j = Journal::new("test-journal");
+        let j = Journal::at(dir.path().join("test-journal.journal"), "test-journal");
         // Simulate a run killed after beginning two steps.
         j.record(&[
             Action::Run(ip(["link", "del", "br0"])),

@@ -129,8 +129,7 @@ pub const SUBNET_KEY: &str = "subnet 10.0.0.0 netmask 255.255.0.0 {";
 /// NN-04: the domain of the last `search`/`domain` line and the first nameserver of
 /// resolv.conf, skipping lines holding `#`.
 pub fn resolver(snap: &Snapshot) -> Result<(String, String)> {
-    let path = std::env::var("XENNET_RESOLV_CONF").unwrap_or_else(|_| "/etc/resolv.conf".into());
-    let text = snap.file(&path)?.unwrap_or_default();
+    let text = snap.file(crate::paths::resolv_conf())?.unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.contains('#')).collect();
     let second = |l: &str| l.split_whitespace().nth(1).unwrap_or("").to_string();
     let domain = lines
@@ -159,11 +158,11 @@ mod tests {
 
     #[test]
     fn resolver_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let rc = dir.path().join("resolv.conf");
-        std::fs::write(&rc, "domain a.example\nsearch b.example # c\nsearch d.example\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n").unwrap();
-        std::env::set_var("XENNET_RESOLV_CONF", &rc);
-        let fx = crate::fixture::Fixture::new().file(&rc, &std::fs::read_to_string(&rc).unwrap());
+        // The fixture answers for the resolver file wherever it is; the environment is shared.
+        let fx = crate::fixture::Fixture::new().file(
+            crate::paths::resolv_conf(),
+            "domain a.example\nsearch b.example # c\nsearch d.example\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n",
+        );
         let mut snap = Snapshot::new();
         let r = crate::snapshot::plan(&fx, &mut snap, resolver).unwrap();
         assert_eq!(r, ("d.example".into(), "192.0.2.53".into()));

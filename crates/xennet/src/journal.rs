@@ -30,6 +30,14 @@ impl Journal {
         }
     }
 
+    /// A journal at an explicit place (tests: the process environment is shared by them all).
+    pub fn at(path: PathBuf, name: &str) -> Journal {
+        Journal {
+            path,
+            script: name.to_string(),
+        }
+    }
+
     pub fn path(&self) -> &std::path::Path {
         &self.path
     }

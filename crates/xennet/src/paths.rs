@@ -39,3 +39,8 @@ pub fn sys_class_net() -> PathBuf {
 pub fn proc_sys_net() -> PathBuf {
     dir("XENNET_PROC_SYS_NET", "/proc/sys/net")
 }
+
+/// The resolver configuration network-nat's DHCP server hands on (NN-04).
+pub fn resolv_conf() -> PathBuf {
+    dir("XENNET_RESOLV_CONF", "/etc/resolv.conf")
+}

@@ -54,9 +54,7 @@ pub fn network_root_on(dev: &str, snap: &Snapshot) -> Result<Option<String>> {
         return Ok(None);
     }
     // The server's device, where the source names it (`server:/path`); otherwise assume dev.
-    let server = source
-        .split_once(':')
-        .map(|(s, _)| s.trim_matches(['[', ']']));
+    let server = nfs_server(source);
     let server_dev = match server {
         Some(s) => snap.route_get(s)?.and_then(|r: &Route| r.dev.clone()),
         None => None,
@@ -67,6 +65,15 @@ pub fn network_root_on(dev: &str, snap: &Snapshot) -> Result<Option<String>> {
             "the root filesystem ({source}, {fstype}) is reached through {dev}"
         )),
     })
+}
+
+/// The server of a mount source `server:/path`, where the server may be a bracketed IPv6
+/// address (`[2001:db8::5]:/export`); None for a source without one.
+fn nfs_server(source: &str) -> Option<&str> {
+    if let Some(rest) = source.strip_prefix('[') {
+        return rest.split_once("]:").map(|(s, _)| s);
+    }
+    source.split_once(':').map(|(s, _)| s)
 }
 
 /// The link that carries dom0's own address: the NIC at start, and at stop the bridge
@@ -82,13 +89,13 @@ fn dom0_link(s: &Settings, start: bool) -> &str {
 /// layout shares: `bridge=null` does nothing (NB-03), nor does a host whose root filesystem
 /// comes over the network (NB-04 FIX).
 pub fn plan(start: bool, inv: &Invocation, snap: &Snapshot) -> Result<Outcome> {
+    if inv.get("bridge") == Some("null") {
+        return Ok(Outcome::Nothing("bridge=null: nothing to do".into()));
+    }
     if overlay::requested(inv) {
         return overlay::plan(start, inv, snap);
     }
     let s = settings(inv, snap)?;
-    if s.bridge == "null" {
-        return Ok(Outcome::Nothing("bridge=null: nothing to do".into()));
-    }
     let outcome = match (s.layout, start) {
         (Layout::Netdev, true) => netdev::start(&s, snap)?,
         (Layout::Netdev, false) => netdev::stop(&s, snap)?,

@@ -32,6 +32,12 @@ pub fn start(s: &Settings, snap: &Snapshot) -> Result<Outcome> {
             s.netdev, s.netdev_origin
         )));
     };
+    if let Some(m) = &nic.master {
+        return Err(Error::refused(format!(
+            "netdev {} is already a port of {m}: release it first (ip link set dev {} nomaster)",
+            s.netdev, s.netdev
+        )));
+    }
     if s.bridge != s.netdev && snap.exists(&s.bridge)? {
         return Err(Error::refused(format!(
             "bridge={} names an existing link that is not a bridge: choose another name",
