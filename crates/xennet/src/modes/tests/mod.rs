@@ -1,5 +1,6 @@
 //! Unit tests of every planner, one file per script, over [`crate::fixture`] hosts.
 
+mod network_bridge;
 mod network_nat;
 mod network_route;
 mod vif_bridge;
