@@ -3,6 +3,7 @@
 mod network_bridge;
 mod network_nat;
 mod network_route;
+mod overlay;
 mod vif_bridge;
 mod vif_nat;
 mod vif_openvswitch;
