@@ -1686,3 +1686,87 @@ fn antispoof_must_be_yes_or_no() {
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     assert!(e.to_string().contains("antispoof"), "{e}");
 }
+
+#[test]
+fn nb09_every_layout_warns_of_dhcp_addresses_naming_the_link_they_move_to() {
+    for (layout, to) in [
+        ("layout=netdev", "eth0"),
+        ("layout=netloop", "eth0"),
+        ("layout=xenbr", "xenbr0"),
+    ] {
+        let p = planned(start(&dhcp_dom0(), &[layout]));
+        assert_eq!(
+            warnings(&p),
+            [format!(
+                "192.0.2.10/24 on eth0 was given by DHCP and moves with its remaining lifetime \
+                 (86399 s); nothing renews it on {to}: start your DHCP client on {to} (e.g. \
+                 dhclient {to})"
+            )],
+            "{layout}"
+        );
+        assert!(
+            lines(&p).contains(&format!(
+                "ip addr add 192.0.2.10/24 valid_lft 86399 preferred_lft 86399 dev {to}"
+            )),
+            "{layout}: {}",
+            lines(&p)
+        );
+    }
+}
+
+#[test]
+fn nb18_a_port_that_is_down_at_stop_is_not_brought_up() {
+    let host = netdev_started().link(Link {
+        master: Some("eth0".into()),
+        up: false,
+        address: "52:54:00:12:34:56".into(),
+        ..Link::named("peth0")
+    });
+    let c = cmds(&planned(stop(&host, &[])));
+    assert!(
+        !c.contains(&"ip link set dev peth0 down".to_string()),
+        "{c:#?}"
+    );
+    assert!(
+        !c.contains(&"ip link set dev eth0 up".to_string()),
+        "{c:#?}"
+    );
+}
+
+#[test]
+fn nb04_netloop_stop_checks_the_root_through_dom0s_veth() {
+    let host = netloop_started()
+        .file(mounts(), "192.0.2.1:/srv/root / nfs4 rw 0 0\n")
+        .route_get("192.0.2.1", &route_via("192.0.2.1", "eth0", "192.0.2.10"));
+    assert_eq!(
+        nothing(stop(&host, &[])),
+        "bridging not supported on network root; not stopping: the root filesystem \
+         (192.0.2.1:/srv/root, nfs4) is reached through eth0"
+    );
+}
+
+#[test]
+fn xenbr_stop_removes_the_antispoof_rule_of_the_nic_first() {
+    let host = Host::from(xenbr_started().iptables(
+        "filter",
+        ":FORWARD DROP [0:0]\n-A FORWARD -m physdev --physdev-in eth0 -j ACCEPT\n",
+    ))
+    .record("network-bridge.xenbr0.forward-policy", "ACCEPT\n");
+    let p = planned(stop(&host, &[]));
+    let c = cmds(&p);
+    assert_eq!(
+        &c[..2],
+        [
+            "iptables -w -D FORWARD -m physdev --physdev-in eth0 -j ACCEPT",
+            "iptables -w -P FORWARD ACCEPT",
+        ]
+    );
+    assert_eq!(
+        undo_of(&p, "remove the antispoof rule for eth0").as_deref(),
+        Some("iptables -w -I FORWARD 1 -m physdev --physdev-in eth0 -j ACCEPT")
+    );
+    assert!(c
+        .last()
+        .unwrap()
+        .ends_with("network-bridge.xenbr0.forward-policy"));
+}
