@@ -1,8 +1,10 @@
 //! Unit tests of every planner, one file per script, over [`crate::fixture`] hosts.
 
 mod network_bridge;
+mod network_bridge_captured;
 mod network_nat;
 mod network_route;
+mod overlay;
 mod vif_bridge;
 mod vif_nat;
 mod vif_openvswitch;
