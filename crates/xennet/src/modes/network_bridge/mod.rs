@@ -104,9 +104,12 @@ pub fn plan(start: bool, inv: &Invocation, snap: &Snapshot) -> Result<Outcome> {
         (Layout::Xenbr, true) => xenbr::start(&s, snap)?,
         (Layout::Xenbr, false) => xenbr::stop(&s, snap)?,
     };
-    let Outcome::Plan(planned) = outcome else {
+    let Outcome::Plan(mut planned) = outcome else {
         return Ok(outcome);
     };
+    if start {
+        planned.notes.extend(s.guard_notes.iter().cloned());
+    }
     if let Some(why) = network_root_on(dom0_link(&s, start), snap)? {
         return Ok(Outcome::Nothing(format!(
             "bridging not supported on network root; not {}: {why}",

@@ -38,6 +38,12 @@ pub fn start(s: &Settings, snap: &Snapshot) -> Result<Outcome> {
             s.netdev, s.netdev
         )));
     }
+    if nic.is_bridge {
+        return Err(Error::refused(format!(
+            "netdev {} is a bridge ({}): name the physical NIC with netdev=<if>",
+            s.netdev, s.netdev_origin
+        )));
+    }
     if s.bridge != s.netdev && snap.exists(&s.bridge)? {
         return Err(Error::refused(format!(
             "bridge={} names an existing link that is not a bridge: choose another name",

@@ -231,6 +231,11 @@ fn underlay_of(o: &Overlay, snap: &Snapshot) -> Result<(String, IpAddr)> {
             "no route to peer {peer}: give the underlay device with underlay=DEV (and local=ADDR)"
         )));
     }
+    if !snap.exists(&dev)? {
+        return Err(Error::refused(format!(
+            "underlay {dev} does not exist: name the device towards the other hosts with underlay=DEV"
+        )));
+    }
     let local = match (o.local, route) {
         (Some(l), _) => Some(l),
         (None, Some(r)) => r.prefsrc.as_deref().and_then(|s| s.parse().ok()),

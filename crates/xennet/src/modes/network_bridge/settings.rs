@@ -32,6 +32,8 @@ pub struct Settings {
     pub antispoof: bool,
     /// `antispoof=yes` at start: the firewall that guards the bridge.
     pub guard: Option<crate::firewall::Choice>,
+    /// What choosing that firewall has to say (none installed: the bridge is not guarded).
+    pub guard_notes: Vec<crate::error::Note>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,10 +148,11 @@ pub fn settings(inv: &Invocation, snap: &Snapshot) -> Result<Settings> {
     };
     let alias = (layout == Layout::Netdev && bridge != xenbr).then_some(xenbr);
     let antispoof = validate::yes_no("antispoof", inv.value("antispoof"))?;
-    let guard = if antispoof {
-        Some(crate::firewall::choose(inv, snap)?.0)
+    let (guard, guard_notes) = if antispoof {
+        let (choice, notes) = crate::firewall::choose(inv, snap)?;
+        (Some(choice), notes)
     } else {
-        None
+        (None, Vec::new())
     };
     Ok(Settings {
         layout,
@@ -164,6 +167,7 @@ pub fn settings(inv: &Invocation, snap: &Snapshot) -> Result<Settings> {
         alias,
         antispoof,
         guard,
+        guard_notes,
     })
 }
 
@@ -178,6 +182,15 @@ pub fn found_on_host(dev: &str, snap: &Snapshot) -> Result<Option<Layout>> {
             return Ok(Some(Layout::Netdev));
         }
         return Ok((l.alias == Layout::Xenbr.marker()).then_some(Layout::Xenbr));
+    }
+    // The NIC itself named: a port of the bridge the xenbr layout made.
+    if let Some(m) = &l.master {
+        if snap
+            .link(m)?
+            .is_some_and(|b| b.alias == Layout::Xenbr.marker())
+        {
+            return Ok(Some(Layout::Xenbr));
+        }
     }
     let Some(master) = snap
         .link(&format!("p{dev}"))?

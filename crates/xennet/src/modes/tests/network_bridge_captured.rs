@@ -712,7 +712,6 @@ fn a_nic_that_is_a_port_of_another_bridge_is_refused_by_netloop_and_xenbr() {
 }
 
 #[test]
-#[ignore = "BUG: layout=netdev start takes a NIC out of another bridge (no check of nic.master, unlike layout::nic_for_start)"]
 fn netdev_start_refuses_a_nic_that_is_a_port_of_another_bridge() {
     let host = dom0().link(bridge("br9")).link(Link {
         master: Some("br9".into()),
@@ -739,7 +738,6 @@ fn a_nic_that_is_a_bridge_is_refused_by_netloop_and_xenbr() {
 }
 
 #[test]
-#[ignore = "BUG: layout=netdev start plans to rename a bridge and enslave it to another bridge (no is_bridge check on the NIC)"]
 fn netdev_start_refuses_a_nic_that_is_a_bridge() {
     let host = dom0().link(bridge("br9"));
     assert_eq!(
@@ -864,7 +862,6 @@ fn nb04_a_local_root_reads_no_route() {
 }
 
 #[test]
-#[ignore = "BUG: network_root_on splits `[2001:db8::1]:/export` at its first colon and looks up the route to `2001`"]
 fn nb04_an_ipv6_server_is_looked_up_by_its_address() {
     let host = dom0()
         .file(mounts(), "[2001:db8::1]:/export / nfs4 rw 0 0\n")
@@ -1366,7 +1363,6 @@ fn xenbr_stop_finds_the_layout_and_the_nic_from_the_bridge_of_the_default_route(
 }
 
 #[test]
-#[ignore = "BUG: stop netdev=eth0 without layout= on a layout=xenbr host falls back to netdev and does nothing (found_on_host only looks for p<netdev>)"]
 fn xenbr_stop_with_the_nic_named_finds_the_layout_too() {
     let p = planned(stop(&xenbr_started(), &["netdev=eth0"]));
     assert!(
@@ -1666,7 +1662,6 @@ fn antispoof_firewall_none_adds_no_rule() {
 }
 
 #[test]
-#[ignore = "BUG: settings() drops firewall::choose's notes: antispoof=yes with neither iptables nor nft guards nothing and says no warning"]
 fn antispoof_without_any_firewall_warns() {
     let p = planned(start(&dom0_with(&["ip"]), &["antispoof=yes"]));
     assert!(

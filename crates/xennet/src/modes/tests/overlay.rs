@@ -404,7 +404,6 @@ fn a_local_address_not_on_the_underlay_is_refused() {
 }
 
 #[test]
-#[ignore = "BUG: underlay_of reads the underlay's addresses before plan_start checks it exists, so `underlay=eth7` (missing) gives ip's error instead of the refusal"]
 fn a_missing_underlay_is_refused_by_name() {
     // `ip -j addr show dev eth7` fails on a host without eth7, as the live reader reports.
     let host = underlay_host().answer(
