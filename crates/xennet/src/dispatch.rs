@@ -194,10 +194,7 @@ fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode 
         }
         Err(Stop { xp, error }) => return fail(xp.as_deref(), error),
     };
-    let reader = LiveReader {
-        runner: &runner,
-        xenstore: Some(&xs),
-    };
+    let reader = LiveReader::with_xenstore(&runner, &xs);
     let mut snap = Snapshot::new();
     let planned = match snapshot::plan(&reader, &mut snap, |s| planner(&ctx, inv, s)) {
         Ok(p) => p,

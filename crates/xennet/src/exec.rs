@@ -195,9 +195,17 @@ impl Runner for System {
         for (k, v) in &cmd.env {
             expr = expr.env(k, v);
         }
+        let started = std::time::Instant::now();
         let handle = expr.start().map_err(spawn_err)?;
         let timeout = crate::budget::bound(self.timeout);
-        let output = wait_bounded(&handle, timeout).map_err(|e| match e {
+        let waited = wait_bounded(&handle, timeout);
+        // Where an event's time goes (the benchmark's breakdown reads these lines).
+        log::debug!(
+            "exec: {} took {:.2} ms",
+            cmd.program,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        let output = waited.map_err(|e| match e {
             Waited::TimedOut => ExecError::Timeout {
                 line: line.clone(),
                 secs: timeout.as_secs(),

@@ -9,6 +9,8 @@ use crate::facts::{Answer, Fact, OvsPort, Reader, Vxlan};
 use crate::state::{parse_json, Addr, AddrLink, Link, LinkDetail, ReadError, Route};
 use crate::xenstore::XenStore;
 use serde::Deserialize;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Reads the host this process runs on.
@@ -16,14 +18,39 @@ pub struct LiveReader<'a> {
     pub runner: &'a dyn Runner,
     /// For facts beyond the backend directory; None where no xenstore is needed.
     pub xenstore: Option<&'a dyn XenStore>,
+    /// A device's addresses and routes, read together by the first ask for either.
+    addressing: RefCell<BTreeMap<String, Addressing>>,
 }
+
+/// A device's addresses and routes.
+type Addressing = (Vec<Addr>, Vec<Route>);
 
 impl<'a> LiveReader<'a> {
     pub fn new(runner: &'a dyn Runner) -> LiveReader<'a> {
         LiveReader {
             runner,
             xenstore: None,
+            addressing: RefCell::default(),
         }
+    }
+
+    pub fn with_xenstore(runner: &'a dyn Runner, xenstore: &'a dyn XenStore) -> LiveReader<'a> {
+        LiveReader {
+            xenstore: Some(xenstore),
+            ..LiveReader::new(runner)
+        }
+    }
+
+    /// `dev`'s addresses and routes: one process for both, once per run.
+    fn addressing(&self, dev: &str) -> Result<Addressing, ReadError> {
+        if let Some(both) = self.addressing.borrow().get(dev) {
+            return Ok(both.clone());
+        }
+        let both = addressing(self.runner, dev)?;
+        self.addressing
+            .borrow_mut()
+            .insert(dev.to_string(), both.clone());
+        Ok(both)
     }
 }
 
@@ -46,12 +73,12 @@ impl Reader for LiveReader<'_> {
             Fact::Bridges => Answer::Names(bridges()),
             Fact::Ports(b) => Answer::Names(ports(b)),
             Fact::Resolve(name) => Answer::Name(resolve_name(self.runner, name)),
-            Fact::Addrs(dev) => {
-                addrs(self.runner, dev).map_or_else(|e| failed(e, false), Answer::Addrs)
-            }
-            Fact::Routes(dev) => {
-                routes(self.runner, dev).map_or_else(|e| failed(e, false), Answer::Routes)
-            }
+            Fact::Addrs(dev) => self
+                .addressing(dev)
+                .map_or_else(|e| failed(e, false), |(a, _)| Answer::Addrs(a)),
+            Fact::Routes(dev) => self
+                .addressing(dev)
+                .map_or_else(|e| failed(e, false), |(_, r)| Answer::Routes(r)),
             Fact::DefaultRouteDev => {
                 default_route_dev(self.runner).map_or_else(|e| failed(e, false), Answer::Name)
             }
@@ -244,21 +271,59 @@ pub fn detailed_links(runner: &dyn Runner) -> Result<Vec<LinkDetail>, ReadError>
     parse_json(&out, "-d addr show")
 }
 
-/// The routes through `dev` in every table (policy-routing tables included), IPv4 then IPv6.
+/// The routes through `dev` in every table (policy-routing tables included), IPv4 then IPv6:
+/// with `table all`, `ip route show` lists both families.
 pub fn routes(runner: &dyn Runner, dev: &str) -> Result<Vec<Route>, ReadError> {
-    let mut all = Vec::new();
-    for v6 in [false, true] {
-        let fam = if v6 { "-6" } else { "-4" };
-        let out = runner.run(&ip([
-            fam, "-j", "route", "show", "table", "all", "dev", dev,
-        ]))?;
-        let mut rs: Vec<Route> = parse_json(&out, "route show")?;
-        for r in &mut rs {
-            r.v6 = v6;
-        }
-        all.extend(rs);
+    let out = runner.run(&ip(["-j", "route", "show", "table", "all", "dev", dev]))?;
+    routes_of(serde_json::from_str(out.trim()).unwrap_or_default())
+}
+
+/// Routes from `ip -j route` values, each marked with its family: IPv6 routes carry `pref`
+/// (the kernel always gives RTA_PREF for them), and only they name addresses with colons.
+fn routes_of(values: Vec<serde_json::Value>) -> Result<Vec<Route>, ReadError> {
+    let mut all: Vec<Route> = Vec::new();
+    for v in values {
+        let v6 = v.get("pref").is_some()
+            || ["dst", "gateway", "prefsrc"].iter().any(|k| {
+                v.get(k)
+                    .and_then(|x| x.as_str())
+                    .is_some_and(|x| x.contains(':'))
+            });
+        let mut r: Route = serde_json::from_value(v).map_err(|source| ReadError::Json {
+            what: "route show".into(),
+            source,
+        })?;
+        r.v6 = v6;
+        all.push(r);
     }
+    // IPv4 first, as the two separate listings gave them.
+    all.sort_by_key(|r| r.v6);
     Ok(all)
+}
+
+/// `dev`'s addresses and its routes (both families, every table) from one `ip -batch`
+/// process (issue 17: a routed vif's event reads them once).
+pub fn addressing(runner: &dyn Runner, dev: &str) -> Result<Addressing, ReadError> {
+    let out = runner.run(&ip(["-j", "-batch", "-"]).stdin(format!(
+        "addr show dev {dev}\nroute show table all dev {dev}\n"
+    )))?;
+    let json = |source| ReadError::Json {
+        what: "-batch addr show, route show".into(),
+        source,
+    };
+    let mut parts = serde_json::Deserializer::from_str(&out).into_iter::<serde_json::Value>();
+    let links: Vec<AddrLink> = match parts.next() {
+        Some(v) => serde_json::from_value(v.map_err(json)?).map_err(json)?,
+        None => Vec::new(),
+    };
+    let routes = match parts.next() {
+        Some(v) => serde_json::from_value(v.map_err(json)?).map_err(json)?,
+        None => Vec::new(),
+    };
+    Ok((
+        links.into_iter().flat_map(|l| l.addr_info).collect(),
+        routes_of(routes)?,
+    ))
 }
 
 /// The device of the first IPv4 default route (NB-02, parsed properly: `enp0s3` stays whole).
@@ -331,4 +396,44 @@ pub fn vxlans(runner: &dyn Runner) -> Vec<Vxlan> {
         .collect();
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Recorder;
+
+    /// What `ip -j -batch -` prints for `addr show dev d0` and `route show table all dev d0`
+    /// (captured on kernel 6.18, iproute2 6.1): two JSON arrays, routes of both families.
+    const BATCH: &str = r#"[{"ifindex":3,"ifname":"d0","flags":["UP"],"mtu":1500,"addr_info":[{"family":"inet","local":"10.1.1.1","prefixlen":24,"scope":"global"},{"family":"inet6","local":"2001:db8::1","prefixlen":64,"scope":"global"}]}]
+[{"dst":"default","scope":"link","metric":7,"flags":["linkdown"]},{"dst":"10.1.1.0/24","protocol":"kernel","scope":"link","prefsrc":"10.1.1.1","flags":[]},{"dst":"2001:db8::/64","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},{"dst":"default","metric":5,"flags":[],"pref":"medium"}]
+"#;
+
+    #[test]
+    fn addresses_and_routes_of_both_families_come_from_one_process() {
+        let r = Recorder {
+            answers: vec![("-batch".into(), BATCH.into())],
+            ..Recorder::default()
+        };
+        let reader = LiveReader::new(&r);
+        let (Answer::Addrs(a), Answer::Routes(routes)) = (
+            reader.read(&Fact::Addrs("d0".into())),
+            reader.read(&Fact::Routes("d0".into())),
+        ) else {
+            panic!("no answers")
+        };
+        assert_eq!(r.lines.borrow().len(), 1, "{:?}", r.lines.borrow());
+        assert_eq!(a.len(), 2);
+        let fam: Vec<(&str, bool)> = routes.iter().map(|x| (x.dst.as_str(), x.v6)).collect();
+        // The IPv6 default route has no colon anywhere: its `pref` tells.
+        assert_eq!(
+            fam,
+            [
+                ("default", false),
+                ("10.1.1.0/24", false),
+                ("2001:db8::/64", true),
+                ("default", true)
+            ]
+        );
+    }
 }
