@@ -24,13 +24,14 @@ const NFT_OFF: &[&str] = &["offline", "type_if=vif", "firewall=nftables"];
 /// An administrator's own table in dom0, which the scripts must never touch.
 const ADMIN_TABLE: &str = "table inet admin_fw {\n\tchain admin_forward {\n\t\ttype filter hook forward priority 10; policy accept;\n\t\tip saddr 203.0.113.7 drop\n\t}\n}\n";
 
-/// Nothing of `dev` in dom0's ruleset, the administrator's table as it was, no iptables rules.
+/// After the offline of the last vif: no table of ours in dom0's ruleset (its queued elements
+/// went with it), the administrator's table as it was, no iptables rules.
 #[track_caller]
 fn assert_no_trace(h: &Host, dev: &str, admin: &str) {
     let rs = ruleset(&h.dom0);
     assert!(
-        !rs.contains(&format!("\"{dev}\"")) && !rs.contains(&format!("dev_{dev}")),
-        "nft ruleset still names {dev} after offline:\n{rs}"
+        !rs.contains("xen_netscripts"),
+        "nft ruleset still has our table after the last vif's offline ({dev}):\n{rs}"
     );
     assert_eq!(
         admin_table(h),
@@ -44,6 +45,13 @@ fn assert_no_trace(h: &Host, dev: &str, admin: &str) {
     );
 }
 
+/// The vif's interface index, the key of its elements.
+fn ifindex(h: &Host, dev: &str) -> u64 {
+    snapshot::link(&h.dom0, dev).unwrap()["ifindex"]
+        .as_u64()
+        .unwrap()
+}
+
 /// Each base chain holds exactly one lookup rule and the map one element for the vif, however
 /// often online ran (idempotent without reading the ruleset).
 #[track_caller]
@@ -51,12 +59,33 @@ fn assert_one_lookup(h: &Host, family: &str, dev: &str, hooks: usize) {
     let t = cmd::ns_exec(&h.dom0, &["nft", "list", "table", family, "xen_netscripts"])
         .ok()
         .to_string();
-    assert_eq!(t.matches("iifname vmap @vifs").count(), hooks, "{t}");
-    assert_eq!(
-        t.matches(&format!("\"{dev}\" : jump dev_{dev}")).count(),
-        1,
-        "{t}"
-    );
+    assert_eq!(t.matches("iif vmap @vif_verdicts").count(), hooks, "{t}");
+    let verdicts = t
+        .split("map vif_verdicts")
+        .nth(1)
+        .and_then(|m| m.split('}').next())
+        .unwrap_or_default();
+    assert_eq!(elements_in(verdicts, h, dev), 1, "{t}");
+}
+
+/// How many elements in `text` (part of a ruleset) are keyed by `dev`'s interface index: nft
+/// shows the index as the device's name while it exists.
+fn elements_in(text: &str, h: &Host, dev: &str) -> usize {
+    let idx = ifindex(h, dev);
+    let keys = [
+        format!("{idx} : "),
+        format!("{idx} . "),
+        format!("\"{dev}\" : "),
+        format!("\"{dev}\" . "),
+    ];
+    text.split([',', '{', '}', '\n'])
+        .map(str::trim)
+        .filter(|e| {
+            keys.iter().any(|k| e.starts_with(k.as_str()))
+                || *e == idx.to_string()
+                || *e == format!("\"{dev}\"")
+        })
+        .count()
 }
 
 fn admin_setup(h: &Host) -> String {
@@ -302,7 +331,7 @@ fn switching_backends_leaves_no_stale_rules() {
     // nftables → iptables: offline under iptables removes the nftables chain.
     let r = h.libxl("vif-bridge", 1, 0).run(NFT_SPOOF_ON);
     assert_ok(&h, &r, "vif-bridge online firewall=nftables");
-    assert!(ruleset(&h.dom0).contains("chain dev_vif1.0"));
+    assert!(ruleset(&h.dom0).contains("\"vif1.0\" : jump vif_checked"));
     let r = h.libxl("vif-bridge", 1, 0).run(OFFLINE);
     assert_ok(&h, &r, "vif-bridge offline (iptables)");
     assert_no_trace(&h, "vif1.0", &admin);
@@ -347,7 +376,7 @@ fn settings_come_from_the_config_file_below_environment_and_arguments() {
         r.stderr
     );
     let rs = ruleset(&h.dom0);
-    assert!(rs.contains(&format!("ether saddr != {mac}")), "{rs}");
+    assert!(rs.contains(&format!("\"vif1.0\" . {mac}")), "{rs}");
     assert_eq!(snapshot::forward_rules_for(&h.dom0, "vif1.0").len(), 0);
 
     // An argument beats both.
@@ -357,7 +386,7 @@ fn settings_come_from_the_config_file_below_environment_and_arguments() {
         "firewall=nftables",
     ]);
     assert_ok(&h, &r, "vif-bridge offline firewall=nftables");
-    assert!(!ruleset(&h.dom0).contains("dev_vif1.0"));
+    assert!(!ruleset(&h.dom0).contains("xen_netscripts"));
 
     // A bad value in the file is refused, naming the file.
     std::fs::write(&conf, "firewall=pf\n").unwrap();
@@ -379,9 +408,14 @@ fn a_failed_online_rolls_the_nftables_rules_back() {
     args.extend_from_slice(NFT_SPOOF_ON);
     let r = h.libxl("vif-bridge", 1, 0).run(&args);
     assert_reported(&h, &r, "online with a failing hook", "");
-    assert_eq!(
-        r.stderr.matches("nft -f -").count(),
-        2,
+    // The elements were added, then the undo's transaction deleted them.
+    let runs: Vec<&str> = r.stderr.split("exec: nft -f -").skip(1).collect();
+    assert!(
+        runs.len() >= 2
+            && runs[0].contains("add element bridge xen_netscripts vif_verdicts")
+            && runs[1..]
+                .iter()
+                .any(|x| x.contains("delete element bridge xen_netscripts vif_verdicts")),
         "the rules were set, then removed by the undo:\n{}",
         r.stderr
     );
@@ -392,4 +426,98 @@ fn a_failed_online_rolls_the_nftables_rules_back() {
     );
     // The undo is the removal transaction: nothing of the vif is left.
     assert_no_trace(&h, "vif1.0", &admin);
+}
+
+/// The elements of `dev` in dom0's ruleset (none when the table is gone).
+fn elements_of(h: &Host, dev: &str) -> usize {
+    elements_in(&ruleset(&h.dom0), h, dev)
+}
+
+#[test]
+fn offline_queues_a_gone_vifs_elements_and_deletes_them_in_batches() {
+    // Deleting from nf_tables costs a kernel grace period per transaction, so offline queues
+    // the vif's elements (keyed by its interface index, they match nothing once it is gone) and
+    // every 32nd offline deletes the queue in one transaction (issue 17).
+    const N: u32 = 34;
+    let Some(mut h) = host!("nft_batch").build() else {
+        return;
+    };
+    h.make_admin_bridge("xenbr0");
+    let mut guests = Vec::new();
+    for d in 1..=N {
+        let g = h.add_guest(d, 0);
+        let mac = guest_mac(&g);
+        h.xs_write_backend(d, 0, &[("ip", g.addr.as_deref().unwrap()), ("mac", &mac)]);
+        guests.push(g);
+    }
+    let vif = |d: u32| format!("vif{d}.0");
+    for d in 1..=N {
+        let r = h.libxl("vif-bridge", d, 0).run(NFT_SPOOF_ON);
+        assert_ok(&h, &r, &format!("vif-bridge online of vif{d}.0"));
+    }
+    // Each guest: its verdict, its MAC, its address, its listing.
+    let each = elements_of(&h, &vif(1));
+    assert_eq!(each, 4, "{}", ruleset(&h.dom0));
+    let queue = h.state_dir.join("nftables/bridge.gone");
+    let queued = || std::fs::read_dir(&queue).map(|d| d.count()).unwrap_or(0);
+    for d in 1..32 {
+        let r = h.libxl("vif-bridge", d, 0).run(NFT_OFF);
+        assert_ok(&h, &r, &format!("vif-bridge offline of vif{d}.0"));
+    }
+    assert_eq!(queued(), 31);
+    assert_eq!(elements_of(&h, &vif(1)), each, "queued, not yet deleted");
+    // vif1.0 comes back (the same interface) with another address: its queued elements are
+    // taken out of the queue and replaced, so no old address stays and the batch spares it.
+    let real = guests[0].addr.clone().unwrap();
+    h.xs_write_backend(
+        1,
+        0,
+        &[("ip", "192.0.2.200"), ("mac", &guest_mac(&guests[0]))],
+    );
+    assert_ok(
+        &h,
+        &h.libxl("vif-bridge", 1, 0).run(NFT_SPOOF_ON),
+        "online of vif1.0 again",
+    );
+    let rs = ruleset(&h.dom0);
+    assert!(
+        rs.contains("\"vif1.0\" . 192.0.2.200") && !rs.contains(&format!("\"vif1.0\" . {real} ")),
+        "{rs}"
+    );
+    assert_eq!(queued(), 30);
+    // The 32nd queued offline deletes all 32 at once.
+    for d in 32..=33 {
+        let r = h.libxl("vif-bridge", d, 0).run(NFT_OFF);
+        assert_ok(&h, &r, &format!("vif-bridge offline of vif{d}.0"));
+    }
+    assert_eq!(queued(), 0);
+    for d in 2..=33 {
+        assert_eq!(elements_of(&h, &vif(d)), 0, "vif{d}.0's elements");
+    }
+    assert_eq!(
+        elements_of(&h, &vif(1)),
+        each,
+        "vif1.0 came back: spared\n{}",
+        ruleset(&h.dom0)
+    );
+    // The others keep theirs and their traffic.
+    assert_eq!(elements_of(&h, &vif(34)), each, "{}", ruleset(&h.dom0));
+    assert_ok(
+        &h,
+        &h.libxl("vif-bridge", 34, 0).run(NFT_SPOOF_ON),
+        "a second online of vif34.0 changes nothing",
+    );
+    assert_eq!(elements_of(&h, &vif(34)), each);
+    assert!(
+        ping_retry(&guests[33].ns, LAN_ADDR, 5),
+        "vif34.0's guest cannot reach the LAN after the batch:\n{}",
+        ruleset(&h.dom0)
+    );
+    // The last vif's offline takes the table, and the queue, with it.
+    for d in [1, N] {
+        let r = h.libxl("vif-bridge", d, 0).run(NFT_OFF);
+        assert_ok(&h, &r, &format!("vif-bridge offline of vif{d}.0"));
+    }
+    assert!(!ruleset(&h.dom0).contains("xen_netscripts"));
+    assert_eq!(queued(), 0);
 }

@@ -181,7 +181,7 @@ fn route_mode_works_through_nftables_and_leaves_no_trace() {
     let table = cmd::ns_exec(&h.dom0, &["nft", "list", "table", "inet", "xen_netscripts"])
         .ok()
         .to_string();
-    assert!(table.contains("\"vif1.0\" : jump dev_vif1.0"), "{table}");
+    assert!(table.contains("\"vif1.0\" : jump vif_open"), "{table}");
     assert!(
         ping_retry(&g.ns, LAN_ADDR, 5),
         "the guest cannot reach the LAN"

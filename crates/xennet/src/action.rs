@@ -44,14 +44,27 @@ pub enum Action {
         check: Cmd,
         cmd: Cmd,
     },
-    /// Run `cmd` when the directory `members` has no entries and `probe` succeeds with output
-    /// that does not contain `marker`: what removes a shared thing (our nftables table) once
-    /// its last user is gone. A failing probe means there is nothing to remove.
-    RunIfUnused {
-        members: String,
-        probe: Cmd,
-        marker: String,
+    /// Run `cmd` only if `check` succeeds: a removal that is harmless when the thing is gone.
+    RunIf {
+        check: Cmd,
         cmd: Cmd,
+    },
+    /// `then` when the directory `members` has no entries: what removes a shared thing (our
+    /// nftables table) once its last user is gone.
+    IfUnused {
+        members: String,
+        then: Box<Action>,
+    },
+    /// The first action; when it fails, the second (the slow path, for when the fast one
+    /// cannot work, e.g. our table is missing).
+    Either(Box<Action>, Box<Action>),
+    /// When the directory `dir` holds at least `at_least` files: `cmd` fed their contents,
+    /// then the files removed, also when `cmd` failed (what they describe is then left for the
+    /// removal of the whole table). Work queued by many runs, done by one.
+    Drain {
+        dir: String,
+        at_least: usize,
+        cmd: Option<Cmd>,
     },
     /// Several actions in order; the first failure stops the rest.
     Seq(Vec<Action>),
@@ -78,18 +91,25 @@ impl Action {
                 }
             }
             Action::RunUnless { check, cmd } => format!("{} || {}", check.line(), cmd.line()),
-            Action::RunIfUnused {
-                members,
-                probe,
-                marker,
-                cmd,
-            } => format!(
-                "[ -z \"$(ls -A {})\" ] && {} | grep -qF {} || {}",
+            Action::RunIf { check, cmd } => format!("{} && {}", check.line(), cmd.line()),
+            Action::IfUnused { members, then } => format!(
+                "[ -n \"$(ls -A {})\" ] || {{ {}; }}",
                 shell_words::quote(members),
-                probe.line(),
-                shell_words::quote(marker),
-                cmd.line()
+                then.line()
             ),
+            Action::Either(first, second) => format!("{} || {}", first.line(), second.line()),
+            Action::Drain {
+                dir,
+                at_least,
+                cmd,
+            } => {
+                let d = shell_words::quote(dir);
+                let feed = cmd
+                    .as_ref()
+                    .map(|c| format!("cat {d}/* | {} ; ", c.line()))
+                    .unwrap_or_default();
+                format!("[ $(ls {d} | wc -l) -ge {at_least} ] && {{ {feed}rm -f {d}/*; }}")
+            }
             Action::Seq(all) => all.iter().map(Action::line).collect::<Vec<_>>().join(" && "),
             Action::ListWord {
                 path,
@@ -148,21 +168,22 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), ActionError> 
     };
     match action {
         Action::Run(cmd) => run(cmd),
-        Action::RunIfUnused {
-            members,
-            probe,
-            marker,
-            cmd,
-        } => {
+        Action::RunIf { check, cmd } => match runner.run(check) {
+            Ok(_) => run(cmd),
+            Err(_) => Ok(()),
+        },
+        Action::IfUnused { members, then } => {
             let in_use = std::fs::read_dir(members).is_ok_and(|mut d| d.next().is_some());
             if in_use {
                 return Ok(());
             }
-            match runner.run(probe) {
-                Ok(out) if !out.contains(marker.as_str()) => run(cmd),
-                _ => Ok(()),
-            }
+            perform(then, runner)
         }
+        Action::Either(first, second) => perform(first, runner).or_else(|e| {
+            log::debug!("{e}: taking the slower way");
+            perform(second, runner)
+        }),
+        Action::Drain { dir, at_least, cmd } => drain(dir, *at_least, cmd.as_ref(), runner),
         Action::Seq(all) => all.iter().try_for_each(|a| perform(a, runner)),
         Action::RunUnless { check, cmd } => match runner.run(check) {
             Ok(_) => Ok(()),
@@ -198,6 +219,39 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), ActionError> 
         } => fileedit::set_list_word(std::path::Path::new(path), vars, word, *present)
             .map_err(file_error("editing", path)),
     }
+}
+
+fn drain(
+    dir: &str,
+    at_least: usize,
+    cmd: Option<&Cmd>,
+    runner: &dyn Runner,
+) -> Result<(), ActionError> {
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
+        Ok(d) => d.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(_) => return Ok(()),
+    };
+    if files.is_empty() || files.len() < at_least {
+        return Ok(());
+    }
+    files.sort();
+    let result = match cmd {
+        Some(cmd) => {
+            let mut input = String::new();
+            for f in &files {
+                input.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+            }
+            runner
+                .run(&cmd.clone().stdin(input))
+                .map(|_| ())
+                .map_err(ActionError::Exec)
+        }
+        None => Ok(()),
+    };
+    for f in &files {
+        let _ = std::fs::remove_file(f);
+    }
+    result
 }
 
 /// NB-12: print the original's progress line and dots while waiting for carrier.

@@ -333,6 +333,14 @@ pub struct Configure<'a> {
 }
 
 impl VifContext {
+    /// The vif's interface index: the kernel's device before a rename, else the renamed one.
+    pub fn ifindex(&self, snap: &Snapshot) -> Result<Option<u32>> {
+        Ok(match snap.link(&self.kernel_name)? {
+            Some(l) => Some(l.ifindex),
+            None => snap.link(&self.dev)?.map(|l| l.ifindex),
+        })
+    }
+
     /// A rename is due (VC-07) when a `vifname` differs from the kernel's name and the link still
     /// has the kernel's name; the new name must be free.
     fn rename_due(&self, snap: &Snapshot) -> Result<bool> {

@@ -19,6 +19,8 @@ pub enum Family {
 #[derive(Clone, Debug)]
 pub struct Vif<'a> {
     pub dev: &'a str,
+    /// Its interface index (nftables keys a guest's elements by it); None when it is missing.
+    pub ifindex: Option<u32>,
     /// `ip=` entries (addresses or networks, IPv4 or IPv6).
     pub ips: &'a [String],
     /// The guest's MAC, empty when unknown.

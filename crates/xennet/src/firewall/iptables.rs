@@ -139,12 +139,16 @@ pub fn record_path(dev: &str) -> std::path::PathBuf {
     crate::paths::state_dir().join("firewall").join(dev)
 }
 
-/// Is `dev` as netback makes it (down, no bridge, its own MAC), or not there yet (a rename is
-/// due)? A link some earlier run set up in part may carry rules nobody noted: those are read.
+/// Is `dev` as netback makes it (down, no bridge), or not there yet (a rename is due)? A link
+/// the original scripts set up is up and may carry rules nobody noted: those are read. (The
+/// MAC tells nothing: netback gives every vif fe:ff:ff:ff:ff:ff, as a bridge port gets.)
 fn untouched(dev: &str, snap: &Snapshot) -> Result<bool> {
-    Ok(snap.link(dev)?.is_none_or(|l| {
-        !l.up && l.master.is_none() && !l.address.eq_ignore_ascii_case(crate::bridge::PORT_MAC)
-    }))
+    Ok(snap.link(dev)?.is_none_or(|l| !l.up && l.master.is_none()))
+}
+
+/// Does the vif have iptables rules online recorded?
+pub fn used(dev: &str, snap: &Snapshot) -> Result<bool> {
+    Ok(snap.file(record_path(dev))?.is_some())
 }
 
 /// The FORWARD rules now, as `iptables-save` lines.
@@ -196,6 +200,9 @@ impl Driver for Iptables {
         Ok(online_steps(dev, vif.ips, &current, record))
     }
 
+    /// With online's record, exactly the recorded rules go, and the ruleset is not read
+    /// (issue 17: the cost stays flat); without one (a vif the originals set up), every rule of
+    /// ours for the device found in the ruleset, duplicates included.
     fn vif_offline(
         &self,
         vif: &Vif,
@@ -204,28 +211,23 @@ impl Driver for Iptables {
         notes: &mut Vec<Note>,
     ) -> Result<Vec<Step>> {
         let dev = vif.dev;
+        if let Some(record) = snap.file(record_path(dev))? {
+            return Ok(recorded_offline_steps(dev, record));
+        }
+        if !chosen {
+            return Ok(Vec::new());
+        }
         match unless_unread(forward_rules(snap))? {
             Ok(rules) => Ok(offline_steps(dev, &rules)),
             Err(e @ Error::MissingTool(_)) => {
-                if chosen {
-                    notes.push(Note::Warn(format!("{e}: no firewall rules were changed")));
-                }
+                notes.push(Note::Warn(format!("{e}: no firewall rules were changed")));
                 Ok(Vec::new())
             }
-            // offline goes on with the rest of its teardown and says what it could not do: the
-            // rules online recorded are removed by name.
-            Err(e) if chosen => {
-                notes.push(Note::Error(format!(
-                    "{}; removing the rules online recorded for {dev}",
-                    broken(&e)
-                )));
-                let recorded: Vec<String> = snap
-                    .file(record_path(dev))?
-                    .map(|t| t.lines().map(str::to_string).collect())
-                    .unwrap_or_default();
-                Ok(offline_steps(dev, &recorded))
+            // offline goes on with the rest of its teardown and says what it could not do.
+            Err(e) => {
+                notes.push(Note::Error(broken(&e)));
+                Ok(Vec::new())
             }
-            Err(_) => Ok(Vec::new()),
         }
     }
 
@@ -535,6 +537,50 @@ pub fn online_steps(
                 .locked("iptables"),
         );
     }
+    steps
+}
+
+/// Steps that remove the rules online recorded: one batch, or, when that fails (some rule is
+/// gone already, e.g. the administrator flushed FORWARD), each rule that is still there.
+pub fn recorded_offline_steps(dev: &str, record: &str) -> Vec<Step> {
+    let specs: Vec<&str> = record
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-A FORWARD "))
+        .collect();
+    let mut steps = Vec::new();
+    if !specs.is_empty() {
+        let deletes: Vec<String> = specs.iter().map(|s| format!("-D FORWARD {s}")).collect();
+        let rule = |verb: &str, spec: &str| {
+            Cmd::new("iptables")
+                .args(["-w", verb, "FORWARD"])
+                .args(spec.split_whitespace())
+        };
+        let each = specs
+            .iter()
+            .map(|s| Action::RunIf {
+                check: rule("-C", s),
+                cmd: rule("-D", s),
+            })
+            .collect();
+        steps.push(
+            Step::new(
+                format!("remove the iptables rules of {dev}"),
+                Action::Either(
+                    Box::new(Action::Run(batch(&deletes))),
+                    Box::new(Action::Seq(each)),
+                ),
+            )
+            .on_error(OnError::Collect)
+            .locked("iptables"),
+        );
+    }
+    steps.push(
+        crate::plan::remove_record(
+            &format!("forget the iptables rules of {dev}"),
+            &record_path(dev),
+        )
+        .on_error(OnError::Collect),
+    );
     steps
 }
 

@@ -192,7 +192,7 @@ impl VifFirewall {
         let mut steps = Vec::new();
         for backend in [Backend::Iptables, Backend::Nftables] {
             let chosen = backend == self.choice.backend;
-            if chosen || backend.driver_cleans_up(vif, snap, self.choice.backend)? {
+            if chosen || backend.driver_cleans_up(vif, snap)? {
                 steps.extend(backend.driver().vif_offline(vif, snap, chosen, notes)?);
             }
         }
@@ -201,12 +201,11 @@ impl VifFirewall {
 }
 
 impl Backend {
-    /// Should `offline` under `chosen` also clean this (other) backend? iptables: when nftables
-    /// was chosen and iptables is installed (a host moved from iptables keeps no stale rules);
-    /// nftables: when this vif (or any, since boot) had nftables rules.
-    fn driver_cleans_up(self, vif: &Vif, snap: &Snapshot, chosen: Backend) -> Result<bool> {
+    /// Should `offline` also clean this backend, not the chosen one? When this vif's online
+    /// recorded rules there (a host whose firewall= changed keeps no stale rules).
+    fn driver_cleans_up(self, vif: &Vif, snap: &Snapshot) -> Result<bool> {
         Ok(match self {
-            Backend::Iptables => chosen == Backend::Nftables && snap.tool("iptables-save")?,
+            Backend::Iptables => iptables::used(vif.dev, snap)?,
             Backend::Nftables => vif.family.is_some() && nftables::used(vif.dev, snap)?,
             Backend::None => false,
         })

@@ -123,9 +123,16 @@ fn evpn_neighbors(bridge: &str, ctx: &VifContext, mac: &str, snap: &Snapshot) ->
 }
 
 /// The guest interface as the firewall sees it.
-fn fw_vif<'a>(ctx: &'a VifContext, mac: &'a str, guarded: bool, antispoof: bool) -> Vif<'a> {
+fn fw_vif<'a>(
+    ctx: &'a VifContext,
+    ifindex: Option<u32>,
+    mac: &'a str,
+    guarded: bool,
+    antispoof: bool,
+) -> Vif<'a> {
     Vif {
         dev: &ctx.dev,
+        ifindex,
         ips: &ctx.ips,
         mac,
         family: Some(Family::Bridge),
@@ -233,7 +240,8 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     }
     plan.extend(evpn_neighbors(&bridge.name, ctx, &mac, snap)?);
     let guarded = snap.file(firewall::guard_record(&bridge.name))?.is_some();
-    plan.extend(fw.online_steps(&fw_vif(ctx, &mac, guarded, fw.antispoof), snap, &mut notes)?);
+    let vif = fw_vif(ctx, ctx.ifindex(snap)?, &mac, guarded, fw.antispoof);
+    plan.extend(fw.online_steps(&vif, snap, &mut notes)?);
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", bridge.name.as_str()), ("ip", ip_joined.as_str())]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
@@ -287,7 +295,8 @@ fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<P
     };
     let fw = firewall::for_vif(inv, snap, &mut notes)?;
     let mac = ctx.key_or("mac", inv.value("mac"));
-    plan.extend(fw.offline_steps(&fw_vif(ctx, &mac, false, fw.antispoof), snap, &mut notes)?);
+    let vif = fw_vif(ctx, None, &mac, false, fw.antispoof);
+    plan.extend(fw.offline_steps(&vif, snap, &mut notes)?);
     if let Some(link) = link {
         if link.up {
             plan.push(

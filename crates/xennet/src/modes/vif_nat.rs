@@ -140,6 +140,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
 
     let fw_vif = |mac: &'static str| Vif {
         dev,
+        ifindex: None,
         ips: &ips,
         mac,
         family: Some(Family::Inet),
@@ -250,6 +251,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     }
     let online_vif = Vif {
         mac: &mac,
+        ifindex: ctx.ifindex(snap)?,
         ..fw_vif("")
     };
     plan.extend(fw.online_steps(&online_vif, snap, &mut notes)?);

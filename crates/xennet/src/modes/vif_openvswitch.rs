@@ -153,6 +153,7 @@ fn read_opt(snap: &Snapshot, path: &str) -> Result<String> {
 fn fw_vif<'a>(ctx: &'a VifContext, mac: &'a str, antispoof: bool) -> Vif<'a> {
     Vif {
         dev: &ctx.dev,
+        ifindex: None,
         ips: &ctx.ips,
         mac,
         family: None,

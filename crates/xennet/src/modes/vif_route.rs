@@ -61,6 +61,11 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     let mac = ctx.key_or("mac", inv.value("mac"));
     let vif = Vif {
         dev,
+        ifindex: if ctx.command.is_up() {
+            ctx.ifindex(snap)?
+        } else {
+            None
+        },
         ips: &ctx.ips,
         mac: &mac,
         family: Some(Family::Inet),

@@ -15,10 +15,12 @@ use crate::state::{Addr, Link};
 /// What libxl puts in a vif script's environment for vif1.0.
 pub const VIF_ENV: &[(&str, &str)] = &[("vif", "vif1.0"), ("XENBUS_PATH", "backend/vif/1/0")];
 
-/// A link as netback leaves a new vif: down, not a port, a MAC of its own.
+/// A link as netback leaves a new vif: down, not a port, netback's MAC fe:ff:ff:ff:ff:ff
+/// (the same as a bridge port's), interface index 7.
 pub fn fresh(name: &str) -> Link {
     Link {
-        address: "fe:ff:ff:ff:ff:fe".into(),
+        address: "fe:ff:ff:ff:ff:ff".into(),
+        ifindex: 7,
         ..Link::named(name)
     }
 }

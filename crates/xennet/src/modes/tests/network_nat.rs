@@ -149,7 +149,7 @@ fn stop_of_an_nftables_start_removes_its_chains_and_the_table_if_unused() {
         l.contains("delete chain inet xen_netscripts nat_out_eth0"),
         "{l}"
     );
-    assert!(l.contains("nft delete table inet xen_netscripts"), "{l}");
+    assert!(l.contains("delete table inet xen_netscripts"), "{l}");
 }
 
 #[test]

@@ -52,7 +52,12 @@ fn offline(keys: &[(&str, &str)], args: &[&str], host: &Fixture) -> crate::error
 
 #[test]
 fn vb05_online_makes_a_port_with_the_bridges_mtu_and_reports_the_frontend_mtu() {
-    let p = online(&keys(), &[], &fresh_vif_host()).unwrap();
+    // A vif whose MAC is not yet the port MAC (netback's already is: that step is then skipped).
+    let host = fresh_vif_host().link(Link {
+        address: "fe:ff:ff:ff:ff:fe".into(),
+        ..fresh("vif1.0")
+    });
+    let p = online(&keys(), &[], &host).unwrap();
     let l = lines(&p);
     assert!(
         l.contains("ip link set dev vif1.0 address fe:ff:ff:ff:ff:ff"),
@@ -264,7 +269,7 @@ fn online_of_a_new_vif_reads_no_firewall_state() {
 }
 
 #[test]
-fn firewall_auto_without_iptables_gives_the_vif_an_nftables_chain() {
+fn firewall_auto_without_iptables_gives_the_vif_nftables_elements() {
     let host = Fixture::new()
         .link(bridge("xenbr0"))
         .link(fresh("vif1.0"))
@@ -272,7 +277,7 @@ fn firewall_auto_without_iptables_gives_the_vif_an_nftables_chain() {
     let p = online(&keys(), &[], &host).unwrap();
     let l = lines(&p);
     assert!(
-        l.contains("add chain bridge xen_netscripts dev_vif1.0"),
+        l.contains("add element bridge xen_netscripts vif_verdicts { 7 : jump vif_open }"),
         "{l}"
     );
     assert!(!l.contains("iptables"), "{l}");
@@ -294,27 +299,49 @@ fn antispoof_with_nftables_checks_the_mac_and_the_addresses() {
     .unwrap();
     let l = lines(&p);
     assert!(
-        l.contains("ether saddr != 00:16:3e:00:00:01 counter drop")
-            && l.contains("ip saddr { 192.0.2.51 } accept")
-            && l.contains("add rule bridge xen_netscripts dev_vif1.0 counter drop"),
+        l.contains("vif_verdicts { 7 : jump vif_checked_mac }")
+            && l.contains("vif_macs { 7 . 00:16:3e:00:00:01 }")
+            && l.contains("vif_ips4 { 7 . 192.0.2.51 }"),
         "{l}"
     );
+    // The fast path adds elements only; the table is made only if that fails.
+    let fast = l.lines().find(|x| x.starts_with("nft -f -")).unwrap_or("");
+    assert!(!fast.contains("add chain"), "{l}");
 }
 
 #[test]
-fn a_guarded_bridge_ends_the_guests_nftables_chain_in_a_drop() {
+fn a_guarded_bridge_sends_its_guests_to_the_chain_that_drops_unaccepted_ipv4() {
     let mut keys = keys();
     keys.push(("ip", "192.0.2.51"));
     let host = fresh_vif_host().file(crate::firewall::guard_record("xenbr0"), "nftables\n");
     let p = online(&keys, &["firewall=nftables"], &host).unwrap();
     assert!(
-        lines(&p).contains("dev_vif1.0 meta protocol ip counter drop"),
+        lines(&p).contains("{ 7 : jump vif_open_guarded }"),
         "{}",
         lines(&p)
     );
-    // Without the guard, the same guest's chain blocks nothing.
+    // Without the guard, the same guest goes to the chain that blocks nothing.
     let p = online(&keys, &["firewall=nftables"], &fresh_vif_host()).unwrap();
-    assert!(!lines(&p).contains("drop"), "{}", lines(&p));
+    assert!(lines(&p).contains("{ 7 : jump vif_open }"), "{}", lines(&p));
+}
+
+#[test]
+fn a_second_nftables_online_with_the_same_settings_plans_no_firewall_step() {
+    let p = online(&keys(), &["firewall=nftables"], &fresh_vif_host()).unwrap();
+    let record = p
+        .plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            crate::plan::Action::WriteFile { path, value } if path.contains("nftables") => {
+                Some((path.clone(), value.clone()))
+            }
+            _ => None,
+        })
+        .expect("a record");
+    let again = fresh_vif_host().file(&record.0, &format!("{}\n", record.1));
+    let p = online(&keys(), &["firewall=nftables"], &again).unwrap();
+    assert!(!lines(&p).contains("nft"), "{}", lines(&p));
 }
 
 #[test]
@@ -383,19 +410,30 @@ fn offline_of_a_vif_already_gone_still_removes_its_rules() {
 }
 
 #[test]
-fn offline_under_nftables_also_removes_iptables_rules_an_earlier_setting_left() {
-    let host = fresh_vif_host().iptables(
-        "filter",
-        "-A FORWARD -m physdev --physdev-out vif1.0 --physdev-is-bridged -j ACCEPT\n",
-    );
+fn offline_under_nftables_also_removes_iptables_rules_an_earlier_setting_recorded() {
+    let rule = "-A FORWARD -m physdev --physdev-out vif1.0 --physdev-is-bridged -j ACCEPT";
+    let members = crate::firewall::nftables::members_dir(crate::firewall::Family::Bridge);
+    let host = fresh_vif_host()
+        .file(
+            crate::firewall::iptables::record_path("vif1.0"),
+            &format!("{rule}\n"),
+        )
+        .file(
+            members.join("vif.vif1.0"),
+            "# vif1.0 ifindex 7\nadd element x\n",
+        );
     let p = offline(&keys(), &["firewall=nftables"], &host);
     let l = lines(&p);
     assert!(
-        l.contains("-D FORWARD") && l.contains("delete chain bridge xen_netscripts dev_vif1.0"),
+        l.contains("-D FORWARD -m physdev --physdev-out vif1.0"),
         "{l}"
     );
-    // The table goes when nothing of ours is left in it.
-    assert!(l.contains("nft delete table bridge xen_netscripts"), "{l}");
+    // The nftables elements are queued, not deleted one vif at a time; the table goes when
+    // nothing of ours is left in it.
+    assert!(l.contains("nftables/bridge.gone/7"), "{l}");
+    assert!(l.contains("delete table bridge xen_netscripts"), "{l}");
+    // Neither ruleset was read.
+    assert!(!host.asked().contains(&Fact::Iptables("filter".into())));
 }
 
 #[test]
@@ -432,4 +470,26 @@ fn an_evpn_bridge_is_told_the_guests_addresses() {
     );
     let p = online(&keys, &["firewall=none"], &fresh_vif_host()).unwrap();
     assert!(!lines(&p).contains("neigh"));
+}
+
+#[test]
+fn offline_with_onlines_record_removes_exactly_those_rules_without_reading_the_ruleset() {
+    let record = "-A FORWARD -m physdev --physdev-in vif1.0 --physdev-is-bridged -j ACCEPT\n\
+                  -A FORWARD -m physdev --physdev-out vif1.0 --physdev-is-bridged -j ACCEPT\n";
+    let host = fresh_vif_host().file(crate::firewall::iptables::record_path("vif1.0"), record);
+    let p = offline(&keys(), &["firewall=iptables"], &host);
+    let l = lines(&p);
+    // One batch; should a rule be gone already, each one still there, one by one.
+    assert!(
+        l.contains("-D FORWARD -m physdev --physdev-in vif1.0 --physdev-is-bridged -j ACCEPT\n")
+            && l.contains(
+                "iptables -w -C FORWARD -m physdev --physdev-out vif1.0 --physdev-is-bridged -j ACCEPT && iptables -w -D FORWARD"
+            ),
+        "{l}"
+    );
+    assert!(
+        !host.asked().contains(&Fact::Iptables("filter".into())),
+        "{:?}",
+        host.asked()
+    );
 }

@@ -225,7 +225,7 @@ fn a_tap_gets_metric_1() {
 }
 
 #[test]
-fn with_nftables_the_routed_vif_gets_a_chain_in_the_inet_table() {
+fn with_nftables_the_routed_vif_gets_elements_in_the_inet_table() {
     let host = dom0().link(fresh("vif1.0"));
     let p = plan(
         "online",
@@ -236,8 +236,8 @@ fn with_nftables_the_routed_vif_gets_a_chain_in_the_inet_table() {
     .unwrap();
     let l = lines(&p);
     assert!(
-        l.contains("add chain inet xen_netscripts dev_vif1.0"),
+        l.contains("add element inet xen_netscripts vif_verdicts { 7 : jump vif_checked }"),
         "{l}"
     );
-    assert!(l.contains("ip saddr { 192.0.2.60 } accept"), "{l}");
+    assert!(l.contains("vif_ips4 { 7 . 192.0.2.60 }"), "{l}");
 }
