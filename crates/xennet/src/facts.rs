@@ -46,6 +46,9 @@ pub enum Fact {
     Xenstore(String),
     /// What a read-only command prints (FRR's `vtysh -c 'show …'`).
     Command(Vec<String>),
+    /// Several facts a planner wants at once, so that the reader can read them together
+    /// ([`crate::snapshot::Snapshot::prefetch`]); answered by reading each.
+    Several(Vec<Fact>),
 }
 
 /// A VXLAN device as the host has it.
@@ -104,4 +107,10 @@ pub enum Answer {
 /// Reads facts of a host.
 pub trait Reader {
     fn read(&self, fact: &Fact) -> Answer;
+
+    /// The answers to several facts, where the reader can get them together (one process for
+    /// many `ip` reads); each fact it leaves out is read on its own when asked for.
+    fn read_several(&self, facts: &[Fact]) -> Vec<(Fact, Answer)> {
+        facts.iter().map(|f| (f.clone(), self.read(f))).collect()
+    }
 }

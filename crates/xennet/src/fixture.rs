@@ -245,6 +245,7 @@ impl Fixture {
                 msg: "the fixture runs no command".into(),
                 missing_tool: true,
             },
+            Fact::Several(_) => Answer::Yes(true),
         }
     }
 }

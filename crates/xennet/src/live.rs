@@ -115,6 +115,12 @@ impl Reader for LiveReader<'_> {
                 Err(e) => from_exec(e),
             },
             Fact::OvsPort { bridge, port } => Answer::OvsPort(ovs_port(self.runner, bridge, port)),
+            Fact::Several(facts) => {
+                for f in facts {
+                    self.read(f);
+                }
+                Answer::Yes(true)
+            }
             Fact::Command(argv) => {
                 let Some((program, args)) = argv.split_first() else {
                     return failed("no command", false);
@@ -139,6 +145,34 @@ impl Reader for LiveReader<'_> {
                 None => Answer::Text(None),
             },
         }
+    }
+
+    /// The addresses and routes of every device asked for, in one `ip -batch` process; when
+    /// that fails (a device is missing), each is read alone when asked for, so that its error
+    /// names it.
+    fn read_several(&self, facts: &[Fact]) -> Vec<(Fact, Answer)> {
+        let mut devs: Vec<&str> = Vec::new();
+        for f in facts {
+            if let Fact::Addrs(d) | Fact::Routes(d) = f {
+                if !devs.contains(&d.as_str()) && !self.addressing.borrow().contains_key(d) {
+                    devs.push(d);
+                }
+            }
+        }
+        if !devs.is_empty() {
+            match addressing_of(self.runner, &devs) {
+                Ok(all) => self.addressing.borrow_mut().extend(all),
+                Err(e) => log::debug!("reading {devs:?} together: {e}; one by one"),
+            }
+        }
+        facts
+            .iter()
+            .filter(|f| match f {
+                Fact::Addrs(d) | Fact::Routes(d) => self.addressing.borrow().contains_key(d),
+                _ => true,
+            })
+            .map(|f| (f.clone(), self.read(f)))
+            .collect()
     }
 }
 
@@ -304,26 +338,41 @@ fn routes_of(values: Vec<serde_json::Value>) -> Result<Vec<Route>, ReadError> {
 /// `dev`'s addresses and its routes (both families, every table) from one `ip -batch`
 /// process (issue 17: a routed vif's event reads them once).
 pub fn addressing(runner: &dyn Runner, dev: &str) -> Result<Addressing, ReadError> {
-    let out = runner.run(&ip(["-j", "-batch", "-"]).stdin(format!(
-        "addr show dev {dev}\nroute show table all dev {dev}\n"
-    )))?;
+    let mut all = addressing_of(runner, &[dev])?;
+    Ok(all.remove(dev).unwrap_or_default())
+}
+
+/// The addresses and routes of several devices from one `ip -batch` process.
+fn addressing_of(
+    runner: &dyn Runner,
+    devs: &[&str],
+) -> Result<BTreeMap<String, Addressing>, ReadError> {
+    let lines: String = devs
+        .iter()
+        .map(|d| format!("addr show dev {d}\nroute show table all dev {d}\n"))
+        .collect();
+    let out = runner.run(&ip(["-j", "-batch", "-"]).stdin(lines))?;
     let json = |source| ReadError::Json {
         what: "-batch addr show, route show".into(),
         source,
     };
     let mut parts = serde_json::Deserializer::from_str(&out).into_iter::<serde_json::Value>();
-    let links: Vec<AddrLink> = match parts.next() {
-        Some(v) => serde_json::from_value(v.map_err(json)?).map_err(json)?,
-        None => Vec::new(),
+    let mut next = || -> Result<serde_json::Value, ReadError> {
+        Ok(parts.next().transpose().map_err(json)?.unwrap_or_default())
     };
-    let routes = match parts.next() {
-        Some(v) => serde_json::from_value(v.map_err(json)?).map_err(json)?,
-        None => Vec::new(),
-    };
-    Ok((
-        links.into_iter().flat_map(|l| l.addr_info).collect(),
-        routes_of(routes)?,
-    ))
+    let mut all = BTreeMap::new();
+    for d in devs {
+        let links: Vec<AddrLink> = serde_json::from_value(next()?).unwrap_or_default();
+        let routes: Vec<serde_json::Value> = serde_json::from_value(next()?).unwrap_or_default();
+        all.insert(
+            d.to_string(),
+            (
+                links.into_iter().flat_map(|l| l.addr_info).collect(),
+                routes_of(routes)?,
+            ),
+        );
+    }
+    Ok(all)
 }
 
 /// The device of the first IPv4 default route (NB-02, parsed properly: `enp0s3` stays whole).
@@ -435,5 +484,29 @@ mod tests {
                 ("default", true)
             ]
         );
+    }
+
+    #[test]
+    fn facts_asked_together_are_read_by_one_process_or_else_one_by_one() {
+        let two = format!("{BATCH}{BATCH}");
+        let r = Recorder {
+            answers: vec![("-batch".into(), two)],
+            ..Recorder::default()
+        };
+        let reader = LiveReader::new(&r);
+        let facts = [
+            Fact::Addrs("eth0".into()),
+            Fact::Addrs("vif1.0".into()),
+            Fact::Routes("vif1.0".into()),
+        ];
+        let got = reader.read_several(&facts);
+        assert_eq!(got.len(), 3);
+        assert_eq!(r.lines.borrow().len(), 1);
+        assert!(r.lines.borrow()[0]
+            .contains("addr show dev eth0\nroute show table all dev eth0\naddr show dev vif1.0\n"));
+        // A failing batch (a device is missing): nothing answered, each fact read on its own.
+        let bad = Recorder::default();
+        *bad.fail_when.borrow_mut() = Some("-batch".into());
+        assert!(LiveReader::new(&bad).read_several(&facts).is_empty());
     }
 }

@@ -31,6 +31,14 @@ pub fn plan<T>(
 ) -> Result<T> {
     for _ in 0..MAX_ROUNDS {
         match planner(snap) {
+            Err(Error::Unread(Fact::Several(facts))) => {
+                for (fact, answer) in reader.read_several(&facts) {
+                    log::trace!("read {fact:?}: {answer:?}");
+                    snap.facts.insert(fact, answer);
+                }
+                // Asked once: what was left out is read fact by fact.
+                snap.facts.insert(Fact::Several(facts), Answer::Yes(true));
+            }
             Err(Error::Unread(fact)) => {
                 if snap.facts.contains_key(&fact) {
                     return Err(Error::Unreadable(format!(
@@ -131,6 +139,19 @@ impl Snapshot {
     }
 
     /// IP-01: the first primary IPv4 address of a link; None when it has none (or no link).
+    /// Asks for `facts` together, so that the reader may read them in one go (issue 17: the
+    /// `ip` reads of a vif event in one process); nothing when they are known or were asked.
+    pub fn prefetch(&self, facts: Vec<Fact>) -> Result<()> {
+        if facts.iter().all(|f| self.facts.contains_key(f)) {
+            return Ok(());
+        }
+        let key = Fact::Several(facts);
+        if self.facts.contains_key(&key) {
+            return Ok(());
+        }
+        Err(Error::Unread(key))
+    }
+
     pub fn primary_ipv4(&self, dev: &str) -> Result<Option<&str>> {
         if !self.exists(dev)? {
             return Ok(None);

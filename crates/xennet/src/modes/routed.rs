@@ -104,8 +104,8 @@ pub fn release(
     Ok(steps)
 }
 
-/// online/add: `local/32` on `dev` (with `broadcast` when given), the link up (with ARP), proxy
-/// ARP on; only what is missing. `fresh` says the link was just renamed, so it has none of it yet.
+/// online/add: proxy ARP on, the link up (with ARP), `local/32` on `dev` (with `broadcast`
+/// when given); only what is missing. `fresh` says the link was just renamed, so it has none of it yet.
 pub fn attach(
     dev: &str,
     up: bool,
@@ -114,7 +114,17 @@ pub fn attach(
     fresh: bool,
     snap: &Snapshot,
 ) -> Result<Vec<Step>> {
-    let mut steps = Vec::new();
+    // Proxy ARP first: the ip changes that follow, and the routes after them, then share one
+    // `ip -batch` process (issue 17); on a link not yet up the order is not observable.
+    let path = sysctl::proxy_arp(dev);
+    let old = if fresh {
+        Some("0")
+    } else {
+        snap.sysctl(&path)?
+    };
+    let mut steps: Vec<Step> = sysctl::set(&format!("turn proxy ARP on on {dev}"), &path, "1", old)
+        .into_iter()
+        .collect();
     if !up {
         steps.push(
             Step::run(
@@ -140,18 +150,6 @@ pub fn attach(
             .undo(ip(["addr", "del", &cidr, "dev", dev])),
         );
     }
-    let path = sysctl::proxy_arp(dev);
-    let old = if fresh {
-        Some("0")
-    } else {
-        snap.sysctl(&path)?
-    };
-    steps.extend(sysctl::set(
-        &format!("turn proxy ARP on on {dev}"),
-        &path,
-        "1",
-        old,
-    ));
     Ok(steps)
 }
 

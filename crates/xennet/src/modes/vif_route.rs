@@ -7,6 +7,7 @@
 use super::routed;
 use crate::error::{Error, Note, Planned, Result};
 use crate::exec::ip;
+use crate::facts::Fact;
 use crate::firewall::{self, Family, Vif};
 use crate::invocation::Invocation;
 use crate::plan::{OnError, Plan, Step};
@@ -106,6 +107,12 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     }
 
     let (netdev, origin) = super::routed_uplink(inv, snap)?;
+    // The uplink's addresses and the vif's addresses and routes, read by one process.
+    let mut wanted_facts = vec![Fact::Addrs(netdev.clone())];
+    if snap.exists(dev)? {
+        wanted_facts.extend([Fact::Addrs(dev.into()), Fact::Routes(dev.into())]);
+    }
+    snap.prefetch(wanted_facts)?;
     // IP-02, word for word, with the device named even when defaulted.
     let Some(main_ip) = snap.primary_ipv4(&netdev)?.map(str::to_string) else {
         notes.push(Note::Warn(format!(
