@@ -3,7 +3,14 @@
 //!
 //! ```text
 //! xennet-bench [--originals DIR] [--runs N] [--vifs N] [--callers N] [--json FILE]
+//!              [--firewall iptables|nftables|none]…
 //! ```
+//!
+//! Each of our firewall backends (all three unless `--firewall` names some) is a side of its
+//! own, beside the originals (whose rules are iptables'). Besides the per-call table and the
+//! 1000-vif run, a curve: the cost of one more vif's online and offline with 10, 100, 500 and
+//! 1000 vifs present, and a breakdown of one such event into the commands it ran (from the
+//! scripts' own `exec: … took` log lines).
 //!
 //! `--originals DIR` is a directory of runnable original scripts, as
 //! `scripts-compat/fetch-originals.sh OUT` makes in `OUT/upstream`. Timings are taken inside dom0
@@ -69,6 +76,8 @@ struct Opts {
     bin_dir: PathBuf,
     /// The compiled xenstore stand-in, beside this benchmark.
     xenstore_fake: PathBuf,
+    /// Our backends to measure.
+    firewalls: Vec<&'static str>,
 }
 
 impl Opts {
@@ -82,6 +91,7 @@ impl Opts {
             json: PathBuf::from("bench.json"),
             bin_dir: xennet_tests::host::aliases_of(&exe.with_file_name("xen-netscripts")),
             xenstore_fake: exe.with_file_name("xenstore-fake"),
+            firewalls: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -93,11 +103,24 @@ impl Opts {
                 "--callers" => o.callers = val()?.parse()?,
                 "--json" => o.json = PathBuf::from(val()?),
                 "--bin-dir" => o.bin_dir = PathBuf::from(val()?),
+                "--firewall" => {
+                    let v = val()?;
+                    let Some(fw) = ["iptables", "nftables", "none"]
+                        .into_iter()
+                        .find(|f| f == v)
+                    else {
+                        bail!("--firewall {v:?}: use iptables, nftables or none");
+                    };
+                    o.firewalls.push(fw);
+                }
                 other => bail!(
                     "unknown argument {other:?}: use --originals DIR, --runs N, --vifs N, \
-                     --callers N, --json FILE, --bin-dir DIR"
+                     --callers N, --json FILE, --bin-dir DIR, --firewall BACKEND"
                 ),
             }
+        }
+        if o.firewalls.is_empty() {
+            o.firewalls = vec!["iptables", "nftables", "none"];
         }
         if o.vifs % 4 != 0 || o.vifs == 0 {
             bail!(
@@ -109,10 +132,15 @@ impl Opts {
     }
 
     fn sides(&self) -> Result<Vec<Side>> {
-        let mut v = vec![Side {
-            name: "ours",
-            dir: self.bin_dir.clone(),
-        }];
+        let mut v: Vec<Side> = self
+            .firewalls
+            .iter()
+            .map(|fw| Side {
+                name: format!("ours/{fw}"),
+                dir: self.bin_dir.clone(),
+                firewall: Some(fw),
+            })
+            .collect();
         if let Some(d) = &self.originals {
             if !d.join("vif-bridge").exists() {
                 bail!(
@@ -122,8 +150,9 @@ impl Opts {
                 );
             }
             v.push(Side {
-                name: "original",
+                name: "original".into(),
                 dir: d.canonicalize()?,
+                firewall: None,
             });
         }
         Ok(v)
@@ -139,8 +168,11 @@ impl Opts {
 }
 
 struct Side {
-    name: &'static str,
+    /// `ours/<backend>` or `original`.
+    name: String,
     dir: PathBuf,
+    /// Our `firewall=` (None: the originals, whose rules are iptables').
+    firewall: Option<&'static str>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,6 +309,18 @@ fn prepare(opts: &Opts, script: &str, with_ip: bool) -> Result<Host> {
     extra[0].1 = &script_key;
     h.add_guest(1, 0);
     h.xs_write_backend(1, 0, &extra);
+    // A resident guest 2, online through every round, as on a host that has guests (so that
+    // no round pays for making a firewall's table, or for deleting it, alone).
+    let ip2 = if script == "vif-nat" {
+        "10.0.0.2"
+    } else {
+        "192.0.2.52"
+    };
+    for e in extra.iter_mut().filter(|e| e.0 == "ip") {
+        e.1 = ip2;
+    }
+    h.add_guest(2, 0);
+    h.xs_write_backend(2, 0, &extra);
     Ok(h)
 }
 
@@ -310,9 +354,10 @@ fn libxl_call(
     ] {
         env.push((k.to_string(), v));
     }
-    if side.name == "original" {
+    match side.firewall {
+        Some(fw) => env.push(("firewall".into(), fw.into())),
         // The originals run under bash from /usr/bin; ours need nothing else.
-        env.retain(|(k, _)| k != "XENNET_LOG");
+        None => env.retain(|(k, _)| k != "XENNET_LOG"),
     }
     env
 }
@@ -332,7 +377,10 @@ fn per_call(opts: &Opts, side: &Side, script: &str, with_ip: bool) -> Result<Val
     // vif's destruction, start clean too). Only online and offline are timed.
     let fresh = |a: &[&str]| call_json(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &env);
     let status = format!("{}/hotplug-status", h.backend_path(1, 0));
-    let mut calls = Vec::new();
+    let mut calls = vec![call_json(
+        &argv(side, script, "online"),
+        &libxl_call(&h, side, script, 2, 0),
+    )];
     let mut timed = Vec::new();
     for _ in 0..opts.runs {
         calls.push(fresh(&["ip", "link", "del", "vif1.0"]));
@@ -404,9 +452,10 @@ fn count_processes(
     word: &str,
     env: &[(String, String)],
 ) -> Result<usize> {
-    let trace = h
-        .scratch
-        .join(format!("strace-{}-{script}-{word}", side.name));
+    let trace = h.scratch.join(format!(
+        "strace-{}-{script}-{word}",
+        side.name.replace('/', "-")
+    ));
     let mut a = vec![
         "strace".to_string(),
         "-f".into(),
@@ -444,16 +493,104 @@ fn stats(mut v: Vec<f64>) -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Phase 2: 1000 vifs, 16 callers
+// Phase 2: 1000 vifs, 16 callers, and the cost of one event as the host fills up
+
+/// The host sizes at which one more vif's online and offline are timed.
+const CURVE: [usize; 4] = [10, 100, 500, 1000];
+/// Timed events per curve point.
+const CURVE_RUNS: usize = 40;
+
+/// What `side`'s firewall holds for the vifs: (vifs with exactly their rules or elements,
+/// how many rules or elements there are in all).
+fn firewall_state(
+    h: &Host,
+    side: &Side,
+    vifs: &[(u32, u32, String)],
+    addr: &dyn Fn(u32, u32) -> String,
+) -> (usize, usize) {
+    match side.firewall {
+        Some("nftables") => {
+            let text = cmd::ns_exec(
+                &h.dom0,
+                &["nft", "list", "table", "bridge", "xen_netscripts"],
+            )
+            .stdout
+            .clone();
+            // nft names each live vif's index by the device's name, one element per line.
+            let elements: Vec<&str> = text
+                .split([',', '{', '}', '\n'])
+                .map(str::trim)
+                .filter(|e| e.starts_with('"'))
+                .collect();
+            let exact = vifs
+                .iter()
+                .filter(|(d, n, v)| {
+                    let verdict = format!("\"{v}\" : jump vif_open");
+                    let ip = format!("\"{v}\" . {} counter", addr(*d, *n));
+                    elements.iter().filter(|e| **e == verdict).count() == 1
+                        && elements.iter().filter(|e| e.starts_with(&ip)).count() == 1
+                })
+                .count();
+            (exact, elements.len())
+        }
+        Some("none") => (vifs.len(), h.forward_rules().len()),
+        _ => {
+            let rules = h.forward_rules();
+            let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+            for r in &rules {
+                *count.entry(r.as_str()).or_default() += 1;
+            }
+            let exact = vifs
+                .iter()
+                .filter(|(d, n, v)| {
+                    let want_in = format!(
+                        "-A FORWARD -s {}/32 -m physdev --physdev-in {v} --physdev-is-bridged -j ACCEPT",
+                        addr(*d, *n)
+                    );
+                    let want_out = format!(
+                        "-A FORWARD -m physdev --physdev-out {v} --physdev-is-bridged -j ACCEPT"
+                    );
+                    count.get(want_in.as_str()) == Some(&1) && count.get(want_out.as_str()) == Some(&1)
+                })
+                .count();
+            (exact, rules.len())
+        }
+    }
+}
+
+/// Where one `-v` call's time went: each command's `exec: PROG took X ms` line, summed per
+/// program, and the rest (our own process: start, planning, xenstore, locks).
+fn breakdown(stderr: &str, total_ms: f64) -> Value {
+    let mut per: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+    for l in stderr.lines() {
+        let Some(rest) = l.split("exec: ").nth(1) else {
+            continue;
+        };
+        let Some((prog, ms)) = rest.split_once(" took ") else {
+            continue;
+        };
+        let ms: f64 = ms.trim_end_matches(" ms").parse().unwrap_or(0.0);
+        let e = per.entry(prog.to_string()).or_default();
+        e.0 += 1;
+        e.1 += ms;
+    }
+    let children: f64 = per.values().map(|v| v.1).sum();
+    let mut out = serde_json::Map::new();
+    for (prog, (n, ms)) in per {
+        out.insert(prog, json!({ "runs": n, "ms": ms }));
+    }
+    json!({ "total_ms": total_ms, "commands": out, "own_ms": total_ms - children })
+}
 
 fn scale(opts: &Opts, side: &Side) -> Result<Value> {
     let h = opts.host("bench-scale")?;
     h.make_admin_bridge("xenbr0");
     let guests = opts.vifs / 4;
-    // The backends: veth pairs whose peers stay in dom0 (a guest's end need not be anywhere).
+    // The backends: veth pairs whose peers stay in dom0 (a guest's end need not be anywhere),
+    // and one more guest whose vif is the curve's probe.
     let mut batch = String::new();
     let mut vifs = Vec::new();
-    for d in 1..=guests as u32 {
+    for d in 1..=guests as u32 + 1 {
         for n in 0..4u32 {
             let vif = format!("vif{d}.{n}");
             batch.push_str(&format!(
@@ -462,11 +599,13 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
             vifs.push((d, n, vif));
         }
     }
+    let probe = vifs.split_off(opts.vifs);
+    let probe = (probe[0].0, probe[0].1);
     let file = h.scratch.join("links.batch");
     std::fs::write(&file, batch)?;
     cmd::ip_must(&h.dom0, &["-batch", &file.display().to_string()]);
     let addr = |d: u32, n: u32| format!("10.{}.{}.{}", n + 1, d / 250, d % 250 + 1);
-    for (d, n, _) in &vifs {
+    for (d, n, _) in vifs.iter().chain([&(probe.0, probe.1, String::new())]) {
         let ip = addr(*d, *n);
         h.xs_write_backend(
             *d,
@@ -474,20 +613,82 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
             &[("ip", &ip), ("script", "/etc/xen/scripts/vif-bridge")],
         );
     }
-    let make = |word: &str| -> Vec<Value> {
-        vifs.iter()
-            .map(|(d, n, _)| {
-                call_json(
-                    &argv(side, "vif-bridge", word),
-                    &libxl_call(&h, side, "vif-bridge", *d, *n),
-                )
-            })
+    let env_of = |d: u32, n: u32| libxl_call(&h, side, "vif-bridge", d, n);
+    let calls = |word: &str, range: &[(u32, u32, String)]| -> Vec<Value> {
+        range
+            .iter()
+            .map(|(d, n, _)| call_json(&argv(side, "vif-bridge", word), &env_of(*d, *n)))
             .collect()
     };
     let before = h.forward_rules().len();
-    let t = Instant::now();
-    let on = run_in_dom0(&h, make("online"), opts.callers)?;
-    let online_s = t.elapsed().as_secs_f64();
+    let (mut online_s, mut on, mut curve) = (0.0, Vec::new(), Vec::new());
+    let mut done = 0;
+    for size in CURVE
+        .iter()
+        .copied()
+        .filter(|s| *s <= opts.vifs)
+        .chain([opts.vifs])
+    {
+        if size < done {
+            continue;
+        }
+        if size > done {
+            let t = Instant::now();
+            on.extend(run_in_dom0(
+                &h,
+                calls("online", &vifs[done..size]),
+                opts.callers,
+            )?);
+            online_s += t.elapsed().as_secs_f64();
+            done = size;
+        }
+        if curve.last().is_some_and(|c: &Value| c["vifs"] == size) {
+            continue;
+        }
+        // One more vif's life, CURVE_RUNS times, one call at a time; then once more with -v.
+        let probe_env = env_of(probe.0, probe.1);
+        let mut events = Vec::new();
+        for _ in 0..CURVE_RUNS {
+            events.push(call_json(&argv(side, "vif-bridge", "online"), &probe_env));
+            events.push(call_json(&argv(side, "vif-bridge", "offline"), &probe_env));
+        }
+        let verbose = |w: &str| {
+            let mut a = argv(side, "vif-bridge", "-v");
+            a.push(w.into());
+            call_json(&a, &probe_env)
+        };
+        events.push(verbose("online"));
+        events.push(verbose("offline"));
+        let r = run_in_dom0(&h, events, 1)?;
+        if let Some(bad) = r.iter().find(|x| x["status"].as_i64() != Some(0)) {
+            bail!(
+                "{}: the probe failed at {size} vifs: {}",
+                side.name,
+                bad["stderr"]
+            );
+        }
+        let ms = |parity: usize| -> Vec<f64> {
+            r[..2 * CURVE_RUNS]
+                .iter()
+                .skip(parity)
+                .step_by(2)
+                .filter_map(|x| x["ms"].as_f64())
+                .collect()
+        };
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let (won, woff) = (ms(0), ms(1));
+        let v_on = &r[2 * CURVE_RUNS];
+        let v_off = &r[2 * CURVE_RUNS + 1];
+        curve.push(json!({
+            "vifs": size,
+            "online": stats(won.clone()),
+            "offline": stats(woff.clone()),
+            "online_mean_ms": mean(&won),
+            "offline_mean_ms": mean(&woff),
+            "breakdown_online": breakdown(v_on["stderr"].as_str().unwrap_or(""), v_on["ms"].as_f64().unwrap_or(0.0)),
+            "breakdown_offline": breakdown(v_off["stderr"].as_str().unwrap_or(""), v_off["ms"].as_f64().unwrap_or(0.0)),
+        }));
+    }
     let failed_on = on
         .iter()
         .filter(|r| r["status"].as_i64() != Some(0))
@@ -501,34 +702,21 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
                 .any(|l| l["ifname"] == v.as_str() && l["master"] == "xenbr0")
         })
         .count();
-    let rules = h.forward_rules();
-    // Every vif's rules exactly once: the in-rule for its address and the out-rule.
-    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &rules {
-        *count.entry(r.as_str()).or_default() += 1;
-    }
-    let wrong = vifs
-        .iter()
-        .filter(|(d, n, v)| {
-            let want_in = format!(
-                "-A FORWARD -s {}/32 -m physdev --physdev-in {v} --physdev-is-bridged -j ACCEPT",
-                addr(*d, *n)
-            );
-            let want_out =
-                format!("-A FORWARD -m physdev --physdev-out {v} --physdev-is-bridged -j ACCEPT");
-            count.get(want_in.as_str()) != Some(&1) || count.get(want_out.as_str()) != Some(&1)
-        })
-        .count();
-    let exact = wrong == 0;
-    let rules_online = rules.len() - before;
+    let (exact, rules) = firewall_state(&h, side, &vifs, &addr);
+    let wrong = vifs.len() - exact;
     let t = Instant::now();
-    let off = run_in_dom0(&h, make("offline"), opts.callers)?;
+    let off = run_in_dom0(&h, calls("offline", &vifs), opts.callers)?;
     let offline_s = t.elapsed().as_secs_f64();
     let failed_off = off
         .iter()
         .filter(|r| r["status"].as_i64() != Some(0))
         .count();
-    let rules_after = h.forward_rules().len();
+    // After the last vif's offline nothing of ours is left, in either backend.
+    let nft_left = cmd::ns_exec(&h.dom0, &["nft", "list", "ruleset"])
+        .stdout
+        .matches("xen_netscripts")
+        .count();
+    let rules_after = h.forward_rules().len() as i64 - before as i64 + nft_left as i64;
     let ports_after = snapshot::links(&h.dom0)
         .iter()
         .filter(|l| {
@@ -557,11 +745,12 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
         "offline_worst_ms": worst(&off),
         "failed_calls": failed_on + failed_off,
         "ports_online": ports,
-        "rules_added": rules_online,
-        "every_rule_once": exact,
+        "rules_or_elements": rules,
+        "every_rule_once": wrong == 0,
         "vifs_with_missing_or_duplicate_rules": wrong,
-        "rules_left_after_offline": rules_after as i64 - before as i64,
+        "rules_left_after_offline": rules_after,
         "ports_left_after_offline": ports_after,
+        "curve": curve,
     }))
 }
 
@@ -571,8 +760,9 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
 fn network_bridge(opts: &Opts) -> Result<Value> {
     let h = opts.host("bench-nb")?;
     let side = Side {
-        name: "ours",
+        name: "ours".into(),
         dir: opts.bin_dir.clone(),
+        firewall: None,
     };
     let env = h.base_env();
     let mut calls = Vec::new();
@@ -653,6 +843,34 @@ impl Report {
     }
 
     fn print_scale(&self, r: &Value) {
+        let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+        for c in r["curve"].as_array().into_iter().flatten() {
+            let cmds = |b: &Value| {
+                b["commands"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k} {:.1}", f(&v["ms"])))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            println!(
+                "{} at {:>4} vifs: one more vif online {:.1} ms (mean {:.1}), offline {:.1} ms \
+                 (mean {:.1}); online = own {:.1} + [{}]; offline = own {:.1} + [{}]",
+                r["side"].as_str().unwrap_or(""),
+                c["vifs"],
+                f(&c["online"]["median_ms"]),
+                f(&c["online_mean_ms"]),
+                f(&c["offline"]["median_ms"]),
+                f(&c["offline_mean_ms"]),
+                f(&c["breakdown_online"]["own_ms"]),
+                cmds(&c["breakdown_online"]),
+                f(&c["breakdown_offline"]["own_ms"]),
+                cmds(&c["breakdown_offline"]),
+            );
+        }
         println!(
             "\n{} vifs, {} callers ({}): online {:.2} s (worst call {:.0} ms), offline {:.2} s \
              (worst {:.0} ms); failed calls {}; ports {}; every rule exactly once: {} ({} vifs \
@@ -695,7 +913,10 @@ impl Report {
 /// original median / our median, per (script, ip, command).
 fn ratios(rows: &[Value]) -> BTreeMap<String, f64> {
     let mut m = BTreeMap::new();
-    for ours in rows.iter().filter(|r| r["side"] == "ours") {
+    for ours in rows
+        .iter()
+        .filter(|r| r["side"].as_str().is_some_and(|s| s.starts_with("ours")))
+    {
         let Some(orig) = rows.iter().find(|r| {
             r["side"] == "original" && r["script"] == ours["script"] && r["ip"] == ours["ip"]
         }) else {
@@ -709,7 +930,11 @@ fn ratios(rows: &[Value]) -> BTreeMap<String, f64> {
             if let (Some(a), Some(b)) = (a, b) {
                 let ip = if ours["ip"] == true { " ip=" } else { "" };
                 m.insert(
-                    format!("{} {word}{ip}", ours["script"].as_str().unwrap_or("")),
+                    format!(
+                        "{} {word}{ip} ({})",
+                        ours["script"].as_str().unwrap_or(""),
+                        ours["side"].as_str().unwrap_or("")
+                    ),
                     a / b,
                 );
             }
