@@ -1184,3 +1184,95 @@ fn an_evpn_bridges_guest_addresses_are_forgotten_at_offline() {
         lines(&p)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The front end's refusals and no-ops, as vif-bridge meets them (§3).
+
+fn front(
+    words: &[&str],
+    env: &[(&str, &str)],
+    keys: &[(&str, &str)],
+) -> std::result::Result<crate::vif::Front, crate::vif::Stop> {
+    let xs = crate::xenstore::Memory::default();
+    for (k, v) in keys {
+        crate::xenstore::XenStore::write(&xs, &[(&format!("backend/vif/1/0/{k}"), *v)]).unwrap();
+        crate::xenstore::XenStore::write(
+            &xs,
+            &[(&format!("/local/domain/0/backend/vif/1/0/{k}"), *v)],
+        )
+        .unwrap();
+    }
+    crate::vif::front_end(
+        &inv("vif-bridge", words, env),
+        crate::scripts::find("vif-bridge").unwrap().settings,
+        &xs,
+    )
+}
+
+#[test]
+fn vc01_an_invalid_command_is_refused_before_anything_naming_the_valid_ones() {
+    let Err(stop) = front(&["start"], VIF_ENV, &keys()) else {
+        panic!("accepted")
+    };
+    assert_eq!(stop.xp.as_deref(), Some("backend/vif/1/0"));
+    assert_eq!(
+        stop.error.to_string(),
+        "Invalid command: start (valid commands are online, offline, add and remove)"
+    );
+}
+
+#[test]
+fn vc03_online_of_a_tap_and_add_of_a_vif_do_nothing() {
+    for words in [
+        &["online", "type_if=tap"][..],
+        &["add", "type_if=vif"][..],
+        &["remove"][..],
+    ] {
+        match front(words, TAP_ENV, &keys()) {
+            Ok(crate::vif::Front::Nothing(m)) => assert!(m.ends_with("nothing to do"), "{m}"),
+            other => panic!("{words:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn vc06_a_taps_backend_path_is_made_from_its_name() {
+    let Ok(crate::vif::Front::Plan(ctx)) = front(&["add", "type_if=tap"], TAP_ENV, &keys()) else {
+        panic!()
+    };
+    assert_eq!(ctx.xp, "/local/domain/0/backend/vif/1/0");
+    assert_eq!((ctx.domid.as_str(), ctx.devid.as_str()), ("1", "0"));
+    assert_eq!(ctx.key("bridge"), Some("xenbr0"));
+}
+
+#[test]
+fn kp16_a_vifname_too_long_for_its_emu_twin_is_refused_for_the_tap() {
+    let mut keys = keys();
+    keys.push(("vifname", "webserver01x"));
+    let Err(stop) = front(&["add", "type_if=tap"], TAP_ENV, &keys) else {
+        panic!("accepted")
+    };
+    assert!(
+        stop.error.to_string().starts_with(
+            "vifname=\"webserver01x\" is too long for its tap twin \"webserver01x-emu\" (16 bytes"
+        ),
+        "{}",
+        stop.error
+    );
+    // The PV vif itself may carry it.
+    assert!(matches!(
+        front(&["online"], VIF_ENV, &keys),
+        Ok(crate::vif::Front::Plan(_))
+    ));
+}
+
+#[test]
+fn vb01_a_malformed_bridge_argument_is_refused_naming_where_it_came_from() {
+    let e = online(&[], &["bridge=br 0"], &fresh_vif_host()).unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("bridge=\"br 0\" contains ' '") && m.ends_with("(from argument bridge=)"),
+        "{m}"
+    );
+}

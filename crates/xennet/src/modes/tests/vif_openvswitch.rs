@@ -538,3 +538,43 @@ fn with_iptables_the_ovs_vif_gets_the_originals_rules() {
         "{l}"
     );
 }
+
+#[test]
+fn vo01_remove_of_a_tap_deletes_exactly_its_port() {
+    let mut t = fresh("vif1.0-emu");
+    t.up = true;
+    let words = ["remove", "type_if=tap", "firewall=none"];
+    let p = plan_with(&words, TAP_ENV, &[("bridge", "ovsbr0")], &host().link(t)).unwrap();
+    assert_eq!(
+        cmds(&p),
+        [
+            "ovs-vsctl '--timeout=15' -- --if-exists del-port vif1.0-emu",
+            "ip link set dev vif1.0-emu down"
+        ]
+    );
+    assert_eq!(p.done, "Successful vif-openvswitch remove for vif1.0-emu.");
+}
+
+#[test]
+#[ignore = "BUG: the kernel datapath makes ovs-system the master of every OVS port; vif-openvswitch takes it for a Linux bridge, never finds the port ready and plans `ip link set nomaster`, which the kernel refuses (EOPNOTSUPP)"]
+fn vb09_a_port_of_the_kernel_datapath_is_left_alone_by_a_second_online() {
+    // How sysfs shows a port of Open vSwitch's kernel datapath: its master is ovs-system
+    // (net/openvswitch/vport-netdev.c links it under the datapath's device).
+    let mut vif = fresh("vif1.0");
+    vif.up = true;
+    vif.address = crate::bridge::PORT_MAC.into();
+    vif.master = Some("ovs-system".into());
+    let host = host().link(vif).answer(
+        Fact::OvsPort {
+            bridge: "ovsbr0".into(),
+            port: "vif1.0".into(),
+        },
+        Answer::OvsPort(Some(OvsPort {
+            tag: "10".into(),
+            trunks: "[]".into(),
+        })),
+    );
+    let p = plan("online", "ovsbr0.10", &host).unwrap();
+    assert!(!lines(&p).contains("nomaster"), "{}", lines(&p));
+    assert!(p.plan.is_empty(), "{}", lines(&p));
+}
