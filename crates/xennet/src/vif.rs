@@ -377,11 +377,32 @@ impl VifContext {
 
     /// offline/remove: the device, if it is still there and this vif's.
     pub fn link_to_release<'s>(&self, snap: &'s Snapshot) -> Result<Found<'s>> {
-        Ok(match snap.link(&self.dev)? {
-            Some(l) if self.owns(l) => Found::Ours(l),
-            Some(l) => Found::NotOurs(l),
-            None => Found::Gone,
+        let Some(l) = snap.link(&self.dev)? else {
+            return Ok(Found::Gone);
+        };
+        // Our vif never got its vifname (the rename was refused, KP-16): a link of that name
+        // without an alias is another guest's, renamed by the original scripts.
+        if self.dev != self.kernel_name && l.alias.is_empty() && snap.exists(&self.kernel_name)? {
+            return Ok(Found::NotOurs(l));
+        }
+        Ok(if self.owns(l) {
+            Found::Ours(l)
+        } else {
+            Found::NotOurs(l)
         })
+    }
+
+    /// The warning for a link of our vifname that is another guest's: left alone.
+    pub fn not_ours(&self, link: &Link) -> String {
+        let owner = if link.alias.is_empty() {
+            "another guest".to_string()
+        } else {
+            link.alias.clone()
+        };
+        format!(
+            "{} belongs to {owner}, not to {}: left alone",
+            link.name, self.kernel_name
+        )
     }
 
     /// Is `dev` the link this vif owns? A renamed link carries its kernel name as its alias; a

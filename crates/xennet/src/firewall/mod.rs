@@ -217,3 +217,6 @@ impl Backend {
 pub fn host_driver(backend: Backend) -> &'static dyn Driver {
     backend.driver()
 }
+
+#[cfg(test)]
+mod tests;

@@ -47,7 +47,8 @@ fn settings(inv: &Invocation, snap: &Snapshot, notes: &mut Vec<Note>) -> Result<
             "antispoof=yes is not implemented by network-nat (nor by the original)".into(),
         ));
     }
-    let dhcp_on = match inv.get("dhcp") {
+    // An empty dhcp= is the default, as the original's ${dhcp:-…}.
+    let dhcp_on = match inv.get("dhcp").filter(|v| !v.is_empty()) {
         Some(v) => v != "no",
         None => dhcpd::default_on(snap)?,
     };

@@ -277,10 +277,7 @@ fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<P
     let link = match ctx.link_to_release(snap)? {
         Found::NotOurs(link) => {
             // KP-16: another guest's interface of that name keeps its port and its rules.
-            notes.push(Note::Warn(format!(
-                "{} belongs to {}, not to {}: left alone",
-                ctx.dev, link.alias, ctx.kernel_name
-            )));
+            notes.push(Note::Warn(ctx.not_ours(link)));
             return Ok(Planned {
                 notes,
                 report_after: problem,

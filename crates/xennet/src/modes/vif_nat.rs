@@ -90,7 +90,8 @@ fn read_required(ctx: &VifContext, key: &str) -> Result<String> {
 pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Planned> {
     let mut notes = Vec::new();
     // VN-01, VN-02, VN-03 (FIX: reported through hotplug-error).
-    let dhcp = match inv.get("dhcp") {
+    // An empty dhcp= is the default, as the original's ${dhcp:-…}.
+    let dhcp = match inv.get("dhcp").filter(|v| !v.is_empty()) {
         Some(v) => v != "no",
         None => dhcpd::default_on(snap)?,
     };
@@ -151,10 +152,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         let link = match ctx.link_to_release(snap)? {
             Found::NotOurs(link) => {
                 // KP-16: another guest's interface of that name keeps everything of its own.
-                notes.push(Note::Warn(format!(
-                    "{dev} belongs to {}, not to {}: left alone",
-                    link.alias, ctx.kernel_name
-                )));
+                notes.push(Note::Warn(ctx.not_ours(link)));
                 return Ok(Planned {
                     notes,
                     done,

@@ -15,6 +15,9 @@ use crate::validate::{self, Invalid};
 use crate::vif::{Found, TypeIf, VifContext};
 use crate::xenstore::join;
 
+/// The device the kernel datapath of Open vSwitch puts its ports under.
+const OVS_DATAPATH: &str = "ovs-system";
+
 /// A parsed `bridge=` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OvsBridge {
@@ -238,9 +241,12 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         was_up = false;
     }
     let dev = ctx.dev.as_str();
+    // Open vSwitch's kernel datapath makes its `ovs-system` device the master of every port;
+    // any other master is a Linux bridge.
+    let linux_bridge = link.master.as_deref().filter(|m| *m != OVS_DATAPATH);
     // As VB-09: a working port is left alone, so a second online does not drop its traffic.
     let ready = !cfg.rename
-        && link.master.is_none()
+        && linux_bridge.is_none()
         && link.up
         && link.address.eq_ignore_ascii_case(bridge::PORT_MAC)
         && mtu.is_none_or(|m| m == link.mtu)
@@ -251,7 +257,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
             b.name
         )));
     } else {
-        if let Some(other) = link.master.as_deref() {
+        if let Some(other) = linux_bridge {
             // A Linux bridge port (a guest moved from vif-bridge): it cannot be both.
             plan.push(
                 Step::run(
@@ -312,10 +318,7 @@ fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<P
     let mut plan = Plan::default();
     let link = match ctx.link_to_release(snap)? {
         Found::NotOurs(link) => {
-            notes.push(Note::Warn(format!(
-                "{} belongs to {}, not to {}: left alone",
-                ctx.dev, link.alias, ctx.kernel_name
-            )));
+            notes.push(Note::Warn(ctx.not_ours(link)));
             return Ok(Planned {
                 notes,
                 ..Planned::default()

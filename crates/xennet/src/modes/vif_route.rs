@@ -80,10 +80,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         let vars = ctx.hook_vars(&[("ip", ip_joined.as_str()), ("main_ip", "")]);
         match ctx.link_to_release(snap)? {
             Found::NotOurs(link) => {
-                notes.push(Note::Warn(format!(
-                    "{dev} belongs to {}, not to {}: left alone",
-                    link.alias, ctx.kernel_name
-                )));
+                notes.push(Note::Warn(ctx.not_ours(link)));
                 return Ok(Planned {
                     notes,
                     done,

@@ -493,3 +493,866 @@ fn offline_with_onlines_record_removes_exactly_those_rules_without_reading_the_r
         host.asked()
     );
 }
+// ---------------------------------------------------------------------------------------------
+// online: the order of the steps, the bridge's name, the MTU, VB-09.
+
+use super::network_bridge_captured::{cmds, pos, step, undo_of};
+use crate::facts::Answer;
+use crate::plan::{Action, OnError};
+
+/// dom0 with its bridge xenbr0 but no vif1.0 (renamed, or gone with its guest).
+fn without_vif() -> Fixture {
+    Fixture::new()
+        .link(up("eth0"))
+        .link(bridge("xenbr0"))
+        .tools(&["ip", "iptables", "iptables-save", "iptables-restore", "nft"])
+}
+
+fn plan_words(
+    words: &[&str],
+    env: &[(&str, &str)],
+    keys: &[(&str, &str)],
+    host: &Fixture,
+) -> crate::error::Result<crate::error::Planned> {
+    let ctx = vif_ctx_with("vif-bridge", words, env, keys);
+    plan_vif("vif-bridge", &ctx, &inv("vif-bridge", words, env), host)
+}
+
+#[test]
+fn vb06_online_prepares_the_port_then_enslaves_it_then_brings_it_up_then_sets_its_rules() {
+    // A vif whose MAC is not yet the port MAC (netback's already is).
+    let host = fresh_vif_host().link(Link {
+        address: "fe:ff:ff:ff:ff:fe".into(),
+        ..fresh("vif1.0")
+    });
+    let p = online(&keys(), &[], &host).unwrap();
+    let mac = pos(&p, "ip link set dev vif1.0 address fe:ff:ff:ff:ff:ff");
+    let flush = pos(&p, "ip address flush dev vif1.0");
+    let enslave = pos(&p, "ip link set dev vif1.0 master xenbr0");
+    let up = pos(&p, "ip link set dev vif1.0 up");
+    let rules = cmds(&p)
+        .iter()
+        .position(|l| l.starts_with("iptables-restore"))
+        .expect("the rules");
+    assert!(
+        mac < flush && flush < enslave && enslave < up && up < rules,
+        "{}",
+        lines(&p)
+    );
+    // BR-04: a MAC netback refuses to change is no failure.
+    assert_eq!(
+        step(&p, "set vif1.0 MAC to fe:ff:ff:ff:ff:ff").on_error,
+        OnError::Ignore
+    );
+    assert_eq!(
+        undo_of(&p, "add vif1.0 to bridge xenbr0").as_deref(),
+        Some("ip link set dev vif1.0 nomaster")
+    );
+    assert_eq!(
+        undo_of(&p, "bring vif1.0 up").as_deref(),
+        Some("ip link set dev vif1.0 down")
+    );
+    // A link that is down needs no down step, and one of the bridge's MTU no MTU step.
+    assert!(!lines(&p).contains("vif1.0 down\n"), "{}", lines(&p));
+    assert!(!lines(&p).contains(" mtu "), "{}", lines(&p));
+    assert_eq!(
+        p.done,
+        "Successful vif-bridge online for vif1.0, bridge xenbr0."
+    );
+    assert!(p.report_after.is_none());
+}
+
+#[test]
+fn vb06_an_up_link_is_taken_down_first_and_one_with_the_port_mac_keeps_it() {
+    let mut vif = fresh("vif1.0");
+    vif.up = true;
+    vif.address = crate::bridge::PORT_MAC.into();
+    let host = dom0().link(bridge("xenbr0")).link(vif);
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    assert_eq!(
+        cmds(&p),
+        [
+            "ip link set dev vif1.0 down",
+            "ip address flush dev vif1.0",
+            "ip link set dev vif1.0 master xenbr0",
+            "ip link set dev vif1.0 up",
+        ]
+    );
+    assert_eq!(
+        undo_of(&p, "take vif1.0 down").as_deref(),
+        Some("ip link set dev vif1.0 up")
+    );
+}
+
+#[test]
+fn vb01_the_environment_names_the_bridge_when_xenstore_has_no_key() {
+    let host = fresh_vif_host().link(bridge("br1"));
+    let env = [
+        ("vif", "vif1.0"),
+        ("XENBUS_PATH", "backend/vif/1/0"),
+        ("bridge", "br1"),
+    ];
+    let p = plan_words(&["online", "type_if=vif"], &env, &[], &host).unwrap();
+    assert!(lines(&p).contains("master br1"), "{}", lines(&p));
+    // And a bridge that is not there is reported with where its name came from.
+    let env = [
+        ("vif", "vif1.0"),
+        ("XENBUS_PATH", "backend/vif/1/0"),
+        ("bridge", "nosuch"),
+    ];
+    let e = plan_words(&["online", "type_if=vif"], &env, &[], &host).unwrap_err();
+    let m = sentence(e);
+    assert!(
+        m.starts_with("Could not find bridge device nosuch (from environment variable bridge;"),
+        "{m}"
+    );
+}
+
+#[test]
+fn vb01_an_argument_names_the_bridge_and_is_named_when_it_is_missing() {
+    let e = online(&[], &["bridge=nosuch"], &fresh_vif_host()).unwrap_err();
+    let m = sentence(e);
+    assert!(
+        m.starts_with("Could not find bridge device nosuch (from argument bridge=; bridges on this host: xenbr0)"),
+        "{m}"
+    );
+}
+
+#[test]
+fn xs02_vb01_an_empty_bridge_key_is_not_replaced_by_the_argument_but_detected() {
+    // xenstore_read_default gives "" for a present empty key, so the argument is not used and
+    // the first bridge is taken.
+    let host = fresh_vif_host().link(bridge("abr"));
+    let p = online(
+        &[("bridge", "")],
+        &["bridge=xenbr0", "firewall=none"],
+        &host,
+    )
+    .unwrap();
+    assert!(lines(&p).contains("master abr"), "{}", lines(&p));
+}
+
+#[test]
+fn vb02_vb03_several_bridges_with_several_ports_give_one_name_the_first() {
+    let host = dom0()
+        .link(bridge("xenbr0"))
+        .link(bridge("br9"))
+        .link(port_of("vif2.0", "xenbr0"))
+        .link(port_of("vif3.0", "xenbr0"))
+        .link(port_of("vif4.0", "br9"))
+        .link(fresh("vif1.0"));
+    let p = online(&[], &["firewall=none"], &host).unwrap();
+    assert!(
+        lines(&p).contains("ip link set dev vif1.0 master br9\n"),
+        "{}",
+        lines(&p)
+    );
+    assert_eq!(
+        p.done,
+        "Successful vif-bridge online for vif1.0, bridge br9."
+    );
+}
+
+#[test]
+fn vb04_xenbr_is_kept_when_eth_is_no_bridge_and_refused_as_missing() {
+    // eth0 is dom0's NIC, not a bridge: xenbr0 is not translated.
+    let host = dom0().link(fresh("vif1.0"));
+    let e = online(&keys(), &[], &host).unwrap_err();
+    assert!(
+        sentence(e).starts_with("Could not find bridge device xenbr0 (from xenstore key backend/vif/1/0/bridge; bridges on this host: none)")
+    );
+}
+
+#[test]
+fn vb04_a_translated_bridge_is_said_and_an_existing_xenbr_is_used_as_it_is() {
+    let host = dom0().link(bridge("eth1")).link(fresh("vif1.0"));
+    let p = online(&[("bridge", "xenbr1")], &["firewall=none"], &host).unwrap();
+    assert!(debugs(&p.notes)
+        .contains(&"bridge xenbr1 does not exist; using eth1, its network-bridge name"));
+    // xenbr0 exists: neither eth0 nor an alternative name is looked up.
+    let host = fresh_vif_host();
+    online(&keys(), &["firewall=none"], &host).unwrap();
+    let asked = host.asked();
+    assert!(!asked.contains(&Fact::Link("eth0".into())), "{asked:?}");
+    assert!(
+        !asked.iter().any(|f| matches!(f, Fact::Resolve(_))),
+        "{asked:?}"
+    );
+}
+
+#[test]
+fn an_alternative_name_is_resolved_only_when_no_link_has_it_and_is_said() {
+    let host = fresh_vif_host().answer(
+        Fact::Resolve("xenbr7".into()),
+        Answer::Name(Some("xenbr0".into())),
+    );
+    let p = online(&[("bridge", "xenbr7")], &["firewall=none"], &host).unwrap();
+    assert!(debugs(&p.notes).contains(&"xenbr7 is an alternative name of xenbr0"));
+    assert_eq!(
+        p.done,
+        "Successful vif-bridge online for vif1.0, bridge xenbr0."
+    );
+    assert!(host.asked().contains(&Fact::Resolve("xenbr7".into())));
+    // An alternative name that names no bridge is still reported by the name given.
+    let e = online(&[("bridge", "xenbr8")], &[], &fresh_vif_host()).unwrap_err();
+    assert!(sentence(e).starts_with("Could not find bridge device xenbr8"));
+}
+
+#[test]
+fn an_alternative_name_from_a_captured_altnames_list_resolves() {
+    // `ip -j link` lists altnames; the fixture answers Resolve from them as the host does.
+    let links = r#"[{"ifindex":5,"ifname":"eth0","flags":["UP"],"mtu":1500,"address":"52:54:00:aa:bb:cc",
+        "altnames":["xenbr0"],"linkinfo":{"info_kind":"bridge"}},
+        {"ifindex":6,"ifname":"vif1.0","flags":[],"mtu":1500,"address":"fe:ff:ff:ff:ff:fe"}]"#;
+    let host = Fixture::new().ip_links(links).tools(&["ip"]);
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    assert!(
+        lines(&p).contains("ip link set dev vif1.0 master eth0"),
+        "{}",
+        lines(&p)
+    );
+}
+
+#[test]
+fn mtu01_without_a_key_the_bridges_mtu_is_taken_and_mtu02_says_both() {
+    let mut br = bridge("xenbr0");
+    br.mtu = 9000;
+    let host = dom0().link(br).link(fresh("vif1.0"));
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    assert!(lines(&p).contains("ip link set dev vif1.0 mtu 9000"));
+    assert_eq!(
+        undo_of(&p, "set vif1.0 MTU to 9000").as_deref(),
+        Some("ip link set dev vif1.0 mtu 1500")
+    );
+    // A failed MTU change is ignored, as the original's.
+    assert_eq!(step(&p, "set vif1.0 MTU to 9000").on_error, OnError::Ignore);
+    let d = debugs(&p.notes);
+    assert!(
+        d.contains(&"xenbr0 MTU is 9000") && d.contains(&"setting vif1.0 MTU to 9000"),
+        "{d:?}"
+    );
+    assert_eq!(p.frontend_keys[0].1, "9000");
+    // The key wins over the bridge: no "bridge MTU" line then.
+    let mut keys = keys();
+    keys.push(("mtu", "1400"));
+    let p = online(&keys, &["firewall=none"], &host).unwrap();
+    assert!(lines(&p).contains("ip link set dev vif1.0 mtu 1400"));
+    assert!(!debugs(&p.notes).iter().any(|d| d.contains("MTU is")));
+}
+
+#[test]
+fn mtu01_a_malformed_mtu_key_is_refused_naming_the_key() {
+    let mut ctx = vif_ctx("vif-bridge", "online", &keys());
+    ctx.keys.insert("mtu".into(), "9".into());
+    let e = plan_vif(
+        "vif-bridge",
+        &ctx,
+        &inv("vif-bridge", &["online", "type_if=vif"], VIF_ENV),
+        &fresh_vif_host(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    assert!(sentence(e).starts_with("backend/vif/1/0/mtu=\"9\" is not an MTU"));
+    // The front end refuses the same key before planning.
+    let xs = crate::xenstore::Memory::default();
+    crate::xenstore::XenStore::write(&xs, &[("backend/vif/1/0/mtu", "9")]).unwrap();
+    let r = crate::vif::front_end(
+        &inv("vif-bridge", &["online"], VIF_ENV),
+        crate::scripts::find("vif-bridge").unwrap().settings,
+        &xs,
+    );
+    let Err(stop) = r else { panic!("accepted") };
+    assert!(
+        stop.error
+            .to_string()
+            .contains("(from xenstore key backend/vif/1/0/mtu)"),
+        "{}",
+        stop.error
+    );
+}
+
+#[test]
+fn mtu03_the_frontend_mtu_path_comes_from_the_backend_path_not_the_vifname() {
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let p = online(&keys, &["firewall=none"], &fresh_vif_host()).unwrap();
+    assert_eq!(
+        p.frontend_keys,
+        [(
+            "/local/domain/1/device/vif/0/mtu".to_string(),
+            "1500".to_string()
+        )]
+    );
+}
+
+#[test]
+fn mac01_a_malformed_guest_mac_is_refused_before_anything() {
+    let mut ctx = vif_ctx("vif-bridge", "online", &keys());
+    ctx.keys.insert("mac".into(), "01:16:3e:00:00:01".into());
+    let e = plan_vif(
+        "vif-bridge",
+        &ctx,
+        &inv("vif-bridge", &["online", "type_if=vif"], VIF_ENV),
+        &fresh_vif_host(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    assert!(sentence(e).contains("is a multicast address"));
+}
+
+#[test]
+fn mac04_a_bridge_with_the_port_mac_is_warned_about() {
+    let mut br = bridge("xenbr0");
+    br.address = crate::bridge::PORT_MAC.into();
+    let host = dom0().link(br).link(fresh("vif1.0"));
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    assert!(warnings(&p.notes)
+        .iter()
+        .any(|w| w.starts_with("bridge xenbr0 has the MAC fe:ff:ff:ff:ff:ff of its vif ports")));
+    let p = online(&keys(), &["firewall=none"], &fresh_vif_host()).unwrap();
+    assert!(warnings(&p.notes).is_empty(), "{:?}", p.notes);
+}
+
+#[test]
+fn vb09_a_second_online_with_iptables_changes_neither_the_link_nor_the_rules() {
+    let dev_rules = crate::firewall::iptables::vif_rules("vif1.0", &["192.0.2.51".into()]);
+    let save: String = dev_rules
+        .iter()
+        .rev()
+        .map(|r| format!("{}\n", r.save))
+        .collect();
+    let record: Vec<&str> = dev_rules.iter().map(|r| r.save.as_str()).collect();
+    let host = dom0()
+        .link(bridge("xenbr0"))
+        .link(port_of("vif1.0", "xenbr0"))
+        .iptables("filter", &save)
+        .file(
+            crate::firewall::iptables::record_path("vif1.0"),
+            &record.join("\n"),
+        );
+    let mut keys = keys();
+    keys.push(("ip", "192.0.2.51"));
+    let p = online(&keys, &["firewall=iptables"], &host).unwrap();
+    let l = lines(&p);
+    assert!(
+        !l.contains("ip link") && !l.contains("iptables-restore"),
+        "{l}"
+    );
+    assert!(host.asked().contains(&Fact::Iptables("filter".into())));
+}
+
+#[test]
+fn vb09_a_port_with_another_mtu_is_fixed_without_enslaving_it_again() {
+    let mut port = port_of("vif1.0", "xenbr0");
+    port.mtu = 1400;
+    let host = dom0().link(bridge("xenbr0")).link(port);
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    assert_eq!(
+        cmds(&p),
+        [
+            "ip link set dev vif1.0 down",
+            "ip address flush dev vif1.0",
+            "ip link set dev vif1.0 mtu 1500",
+            "ip link set dev vif1.0 up",
+        ]
+    );
+    assert!(debugs(&p.notes).contains(&"vif1.0 already on bridge xenbr0"));
+}
+
+#[test]
+fn a_port_of_another_bridge_is_released_with_an_undo_that_puts_it_back() {
+    let host = fresh_vif_host()
+        .link(bridge("other"))
+        .link(port_of("vif1.0", "other"));
+    let p = online(&keys(), &["firewall=none"], &host).unwrap();
+    assert_eq!(
+        undo_of(&p, "release vif1.0 from bridge other").as_deref(),
+        Some("ip link set dev vif1.0 master other")
+    );
+    assert!(
+        pos(&p, "ip link set dev vif1.0 nomaster") < pos(&p, "ip link set dev vif1.0 down"),
+        "{}",
+        lines(&p)
+    );
+}
+
+#[test]
+fn vc07_a_rename_takes_an_up_link_down_first_and_undoes_to_the_kernel_name() {
+    let mut vif = fresh("vif1.0");
+    vif.up = true;
+    let host = dom0().link(bridge("xenbr0")).link(vif);
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let p = online(&keys, &["firewall=none"], &host).unwrap();
+    let c = cmds(&p);
+    assert_eq!(c[0], "ip link set dev vif1.0 down");
+    assert_eq!(c[1], "ip link set dev vif1.0 name web0 alias vif1.0");
+    assert_eq!(
+        undo_of(&p, "ip link set vif1.0 name web0").as_deref(),
+        Some("ip link set dev web0 name vif1.0")
+    );
+    // VC-08: everything after acts on web0, and the link is down after the rename.
+    assert!(c[2..].iter().all(|l| !l.contains("vif1.0")), "{c:?}");
+    assert!(
+        !c[2..].contains(&"ip link set dev web0 down".to_string()),
+        "{c:?}"
+    );
+    assert_eq!(
+        p.done,
+        "Successful vif-bridge online for web0, bridge xenbr0."
+    );
+}
+
+#[test]
+fn vc07_a_rename_whose_name_is_taken_is_refused_with_the_originals_sentence() {
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let host = fresh_vif_host().link(bridge("web0"));
+    let e = online(&keys, &[], &host).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)));
+    assert_eq!(
+        sentence(e),
+        "Cannot rename interface vif1.0. An interface with name web0 already exists."
+    );
+}
+
+#[test]
+fn vc09_a_second_online_of_a_renamed_vif_is_accepted_and_leaves_its_working_port_alone() {
+    let mut web0 = port_of("web0", "xenbr0");
+    web0.alias = "vif1.0".into();
+    // After the rename there is no vif1.0 any more.
+    let host = without_vif().link(web0);
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let p = online(&keys, &["firewall=none"], &host).unwrap();
+    assert!(p.plan.is_empty(), "{}", lines(&p));
+    assert_eq!(
+        p.done,
+        "Successful vif-bridge online for web0, bridge xenbr0."
+    );
+}
+
+#[test]
+fn kp16_online_refuses_a_vifname_that_is_another_guests_link() {
+    let mut web0 = port_of("web0", "xenbr0");
+    web0.alias = "vif2.0".into();
+    let host = without_vif().link(web0);
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let e = online(&keys, &[], &host).unwrap_err();
+    assert_eq!(
+        sentence(e),
+        "web0 belongs to vif2.0, not to vif1.0: choose another vifname"
+    );
+}
+
+#[test]
+fn vc07_vc08_add_renames_the_tap_to_its_emu_twin_and_reports_no_frontend_mtu() {
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let host = fresh_vif_host().link(fresh("vif1.0-emu"));
+    let p = plan_words(
+        &["add", "type_if=tap", "firewall=none"],
+        TAP_ENV,
+        &keys,
+        &host,
+    )
+    .unwrap();
+    let c = cmds(&p);
+    assert_eq!(
+        c[0],
+        "ip link set dev vif1.0-emu name web0-emu alias vif1.0-emu"
+    );
+    assert!(
+        c.contains(&"ip link set dev web0-emu master xenbr0".to_string()),
+        "{c:?}"
+    );
+    assert!(p.frontend_keys.is_empty());
+    assert_eq!(
+        p.done,
+        "Successful vif-bridge add for web0-emu, bridge xenbr0."
+    );
+}
+
+#[test]
+fn vc03_add_of_a_tap_gets_the_tap_rules_and_the_guests_mac_is_not_required() {
+    let host = fresh_vif_host().link(fresh("vif1.0-emu"));
+    let p = plan_words(
+        &["add", "type_if=tap", "firewall=iptables"],
+        TAP_ENV,
+        &[("bridge", "xenbr0")],
+        &host,
+    )
+    .unwrap();
+    let l = lines(&p);
+    assert!(
+        l.contains("-I FORWARD -m physdev --physdev-is-bridged --physdev-out vif1.0-emu -j ACCEPT"),
+        "{l}"
+    );
+    assert!(l.contains("ip link set dev vif1.0-emu up"), "{l}");
+}
+
+#[test]
+fn vb07_remove_takes_the_tap_out_of_its_bridge() {
+    let host = fresh_vif_host().link(port_of("vif1.0-emu", "xenbr0"));
+    let p = plan_words(
+        &["remove", "type_if=tap", "firewall=none"],
+        TAP_ENV,
+        &keys(),
+        &host,
+    )
+    .unwrap();
+    assert_eq!(
+        cmds(&p),
+        [
+            "ip link set dev vif1.0-emu down",
+            "ip link set dev vif1.0-emu nomaster"
+        ]
+    );
+    assert_eq!(
+        p.done,
+        "Successful vif-bridge remove for vif1.0-emu, bridge xenbr0."
+    );
+    assert!(p.frontend_keys.is_empty() && p.report_after.is_none());
+}
+
+#[test]
+fn vb07_offline_keeps_going_past_failures_and_undoes_nothing() {
+    let host = dom0()
+        .link(bridge("xenbr0"))
+        .link(port_of("vif1.0", "xenbr0"));
+    let p = offline(&keys(), &["firewall=none"], &host);
+    assert_eq!(step(&p, "take vif1.0 down").on_error, OnError::Ignore);
+    assert_eq!(
+        step(&p, "remove vif1.0 from bridge xenbr0").on_error,
+        OnError::Collect
+    );
+    assert!(
+        p.plan.steps.iter().all(|s| s.undo.is_none()),
+        "{}",
+        lines(&p)
+    );
+    assert_eq!(
+        p.done,
+        "Successful vif-bridge offline for vif1.0, bridge xenbr0."
+    );
+    // The bridge itself stays (BR-03).
+    assert!(!lines(&p).contains("link del"), "{}", lines(&p));
+}
+
+#[test]
+fn vb07_offline_of_a_vif_down_and_unbridged_touches_no_link() {
+    let host = fresh_vif_host();
+    let p = offline(&keys(), &["firewall=none"], &host);
+    assert!(p.plan.is_empty(), "{}", lines(&p));
+}
+
+#[test]
+fn vb07_offline_releases_the_vif_from_the_bridge_it_is_on_whatever_is_configured() {
+    let host = fresh_vif_host()
+        .link(bridge("br9"))
+        .link(port_of("vif1.0", "br9"));
+    let p = offline(&keys(), &["firewall=none"], &host);
+    assert!(
+        lines(&p).contains("ip link set dev vif1.0 nomaster"),
+        "{}",
+        lines(&p)
+    );
+    assert!(step(&p, "remove vif1.0 from bridge br9").undo.is_none());
+}
+
+#[test]
+fn vc08_offline_of_a_renamed_vif_acts_on_its_vifname() {
+    let mut web0 = port_of("web0", "xenbr0");
+    web0.alias = "vif1.0".into();
+    let host = without_vif().link(web0);
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    let p = offline(&keys, &["firewall=none"], &host);
+    assert_eq!(
+        cmds(&p),
+        ["ip link set dev web0 down", "ip link set dev web0 nomaster"]
+    );
+}
+
+#[test]
+fn vb10_offline_with_no_bridge_at_all_still_releases_then_reports() {
+    let host = dom0().link(port_of("vif1.0", "gone"));
+    let p = offline(&[], &["firewall=none"], &host);
+    assert!(lines(&p).contains("ip link set dev vif1.0 nomaster"));
+    assert_eq!(
+        p.report_after.as_deref(),
+        Some("Could not find bridge, and none was specified")
+    );
+}
+
+#[test]
+fn vb10_offline_of_a_vif_gone_with_its_bridge_still_removes_its_rules_then_reports() {
+    let host = Fixture::new()
+        .tools(&["ip", "iptables", "iptables-save"])
+        .iptables(
+            "filter",
+            "-A FORWARD -m physdev --physdev-out vif1.0 --physdev-is-bridged -j ACCEPT\n\
+         -A FORWARD -m physdev --physdev-in vif1.0 --physdev-is-bridged -j ACCEPT\n",
+        );
+    let p = offline(&keys(), &["firewall=iptables"], &host);
+    let l = lines(&p);
+    assert!(
+        l.contains("-D FORWARD -m physdev --physdev-out vif1.0"),
+        "{l}"
+    );
+    assert!(
+        l.contains("-D FORWARD -m physdev --physdev-in vif1.0"),
+        "{l}"
+    );
+    assert!(p
+        .report_after
+        .as_deref()
+        .is_some_and(|m| m.starts_with("Could not find bridge device xenbr0")));
+    assert!(debugs(&p.notes).contains(&"vif1.0 is already gone"));
+}
+
+#[test]
+fn hk01_offline_runs_the_hooks_after_the_teardown_and_collects_their_failures() {
+    let dir = crate::paths::script_dir().join("vif-post.d");
+    let host = dom0()
+        .link(bridge("xenbr0"))
+        .link(port_of("vif1.0", "xenbr0"))
+        .answer(
+            Fact::Executables(dir.clone(), "hook".into()),
+            Answer::Paths(vec![dir.join("00-vif-local.hook")]),
+        );
+    let mut keys = keys();
+    keys.push(("ip", "192.0.2.51 192.0.2.52"));
+    let p = offline(&keys, &["firewall=none"], &host);
+    let hook = p.plan.steps.last().unwrap();
+    assert_eq!(
+        hook.what,
+        format!("hook {}", dir.join("00-vif-local.hook").display())
+    );
+    assert_eq!(hook.on_error, OnError::Collect);
+    let Action::Run(c) = &hook.action else {
+        panic!()
+    };
+    assert_eq!(c.program, "bash");
+    for (k, v) in [
+        ("command", "offline"),
+        ("dev", "vif1.0"),
+        ("vif", "vif1.0"),
+        ("type_if", "vif"),
+        ("XENBUS_PATH", "backend/vif/1/0"),
+        ("bridge", "xenbr0"),
+        ("ip", "192.0.2.51 192.0.2.52"),
+    ] {
+        assert!(
+            c.env.contains(&(k.to_string(), v.to_string())),
+            "{k}: {:?}",
+            c.env
+        );
+    }
+    assert!(host
+        .asked()
+        .contains(&Fact::Executables(dir, "hook".into())));
+}
+
+#[test]
+fn hk01_online_hooks_run_after_the_rules_and_fail_the_event() {
+    let dir = crate::paths::script_dir().join("vif-post.d");
+    let host = fresh_vif_host().answer(
+        Fact::Executables(dir.clone(), "hook".into()),
+        Answer::Paths(vec![dir.join("10-a.hook")]),
+    );
+    let p = online(&keys(), &["firewall=iptables"], &host).unwrap();
+    let last = p.plan.steps.last().unwrap();
+    assert!(last.what.starts_with("hook "), "{}", lines(&p));
+    assert_eq!(last.on_error, OnError::Fail);
+    let hook = pos(&p, &last.action.line());
+    let rules = cmds(&p)
+        .iter()
+        .position(|l| l.starts_with("iptables-restore"))
+        .unwrap();
+    assert!(rules < hook);
+}
+
+#[test]
+fn firewall_none_reads_no_firewall_state_online_or_offline() {
+    let host = fresh_vif_host();
+    online(&keys(), &["firewall=none"], &host).unwrap();
+    offline(&keys(), &["firewall=none"], &host);
+    let asked = host.asked();
+    assert!(
+        !asked
+            .iter()
+            .any(|f| matches!(f, Fact::Iptables(_)) || *f == Fact::Tool("iptables".into())),
+        "{asked:?}"
+    );
+}
+
+#[test]
+fn the_config_files_firewall_is_used_and_an_invalid_one_refused_even_under_an_argument() {
+    let conf = crate::conf::path();
+    let host = dom0()
+        .link(bridge("xenbr0"))
+        .link(fresh("vif1.0"))
+        .file(&conf, "# host settings\nfirewall=nftables\n");
+    let p = online(&keys(), &[], &host).unwrap();
+    assert!(
+        lines(&p).contains("vif_verdicts { 7 : jump vif_open }"),
+        "{}",
+        lines(&p)
+    );
+    let bad = fresh_vif_host().file(&conf, "firewall=ipchains\n");
+    let e = online(&keys(), &["firewall=none"], &bad).unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.contains("\"ipchains\" is not a firewall backend")
+            && m.contains(&conf.display().to_string()),
+        "{m}"
+    );
+    // Offline too: a broken host setting is reported, not left for the next guest.
+    let words = ["offline", "type_if=vif", "firewall=none"];
+    let ctx = vif_ctx_with("vif-bridge", &words, VIF_ENV, &keys());
+    assert!(plan_vif(
+        "vif-bridge",
+        &ctx,
+        &inv("vif-bridge", &words, VIF_ENV),
+        &bad
+    )
+    .is_err());
+}
+
+#[test]
+fn an_evpn_bridges_guest_addresses_are_forgotten_at_offline() {
+    let mut keys = keys();
+    keys.push(("ip", "192.0.2.51"));
+    let record = crate::paths::state_dir().join("network-bridge.xenbr0.overlay");
+    let host = dom0()
+        .link(bridge("xenbr0"))
+        .link(port_of("vif1.0", "xenbr0"))
+        .file(
+            &record,
+            "vxlan=vxlan42 vni=42 created_bridge=yes overlay=evpn",
+        );
+    let p = offline(&keys, &["firewall=none"], &host);
+    let forget = step(&p, "forget a guest address on the EVPN bridge");
+    assert_eq!(forget.on_error, OnError::Ignore);
+    assert!(
+        forget.action.line().starts_with("ip neigh del 192.0.2.51"),
+        "{}",
+        lines(&p)
+    );
+    assert!(
+        pos(&p, &forget.action.line()) < pos(&p, "ip link set dev vif1.0 nomaster"),
+        "{}",
+        lines(&p)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The front end's refusals and no-ops, as vif-bridge meets them (§3).
+
+fn front(
+    words: &[&str],
+    env: &[(&str, &str)],
+    keys: &[(&str, &str)],
+) -> std::result::Result<crate::vif::Front, crate::vif::Stop> {
+    let xs = crate::xenstore::Memory::default();
+    for (k, v) in keys {
+        crate::xenstore::XenStore::write(&xs, &[(&format!("backend/vif/1/0/{k}"), *v)]).unwrap();
+        crate::xenstore::XenStore::write(
+            &xs,
+            &[(&format!("/local/domain/0/backend/vif/1/0/{k}"), *v)],
+        )
+        .unwrap();
+    }
+    crate::vif::front_end(
+        &inv("vif-bridge", words, env),
+        crate::scripts::find("vif-bridge").unwrap().settings,
+        &xs,
+    )
+}
+
+#[test]
+fn vc01_an_invalid_command_is_refused_before_anything_naming_the_valid_ones() {
+    let Err(stop) = front(&["start"], VIF_ENV, &keys()) else {
+        panic!("accepted")
+    };
+    assert_eq!(stop.xp.as_deref(), Some("backend/vif/1/0"));
+    assert_eq!(
+        stop.error.to_string(),
+        "Invalid command: start (valid commands are online, offline, add and remove)"
+    );
+}
+
+#[test]
+fn vc03_online_of_a_tap_and_add_of_a_vif_do_nothing() {
+    for words in [
+        &["online", "type_if=tap"][..],
+        &["add", "type_if=vif"][..],
+        &["remove"][..],
+    ] {
+        match front(words, TAP_ENV, &keys()) {
+            Ok(crate::vif::Front::Nothing(m)) => assert!(m.ends_with("nothing to do"), "{m}"),
+            other => panic!("{words:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn vc06_a_taps_backend_path_is_made_from_its_name() {
+    let Ok(crate::vif::Front::Plan(ctx)) = front(&["add", "type_if=tap"], TAP_ENV, &keys()) else {
+        panic!()
+    };
+    assert_eq!(ctx.xp, "/local/domain/0/backend/vif/1/0");
+    assert_eq!((ctx.domid.as_str(), ctx.devid.as_str()), ("1", "0"));
+    assert_eq!(ctx.key("bridge"), Some("xenbr0"));
+}
+
+#[test]
+fn kp16_a_vifname_too_long_for_its_emu_twin_is_refused_for_the_tap() {
+    let mut keys = keys();
+    keys.push(("vifname", "webserver01x"));
+    let Err(stop) = front(&["add", "type_if=tap"], TAP_ENV, &keys) else {
+        panic!("accepted")
+    };
+    assert!(
+        stop.error.to_string().starts_with(
+            "vifname=\"webserver01x\" is too long for its tap twin \"webserver01x-emu\" (16 bytes"
+        ),
+        "{}",
+        stop.error
+    );
+    // The PV vif itself may carry it.
+    assert!(matches!(
+        front(&["online"], VIF_ENV, &keys),
+        Ok(crate::vif::Front::Plan(_))
+    ));
+}
+
+#[test]
+fn vb01_a_malformed_bridge_argument_is_refused_naming_where_it_came_from() {
+    let e = online(&[], &["bridge=br 0"], &fresh_vif_host()).unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("bridge=\"br 0\" contains ' '") && m.ends_with("(from argument bridge=)"),
+        "{m}"
+    );
+}
+
+#[test]
+fn kp16_offline_after_a_refused_rename_leaves_the_other_guests_link_alone() {
+    // Guest 2's web0, renamed by Xen's original script before xen-netscripts was installed
+    // (no alias); guest 1 asked for the same vifname, so its online was refused and vif1.0
+    // kept its kernel name. libxl then runs offline for guest 1.
+    let host = dom0()
+        .link(bridge("xenbr0"))
+        .link(port_of("web0", "xenbr0"))
+        .link(fresh("vif1.0"));
+    let mut keys = keys();
+    keys.push(("vifname", "web0"));
+    assert!(online(&keys, &[], &host).is_err());
+    let p = offline(&keys, &["firewall=none"], &host);
+    assert!(!lines(&p).contains("web0"), "{}", lines(&p));
+}
