@@ -13,7 +13,8 @@
 # CHECK is a script run inside as /usr/local/lib/xnt/check by xnt-check.service (After=
 # multi-user.target), its output kept in OUTDIR/result with `XNT START|END <epoch>` and
 # `XNT EXIT <status>` around it; the unit then powers the container off (also when the check
-# fails or hangs: TimeoutStartSec). Also in OUTDIR: console (the container's console), netns-after
+# fails or hangs: TimeoutStartSec). Also in OUTDIR: console (the container's console), journal
+# (the boot's journal up to the end of the check), netns-after
 # (the container namespace's addresses, routes and links after it powered off: what the
 # shutdown left), times. The namespaces are new for each boot, as a NIC after a reset; they and
 # the container are gone when this script exits, also on failure or a signal. Prints
@@ -119,6 +120,7 @@ r=/var/lib/xnt/result
   echo "XNT EXIT $?"
   echo "XNT END $(date +%s.%N)"; } >"$r.tmp" 2>&1
 mv "$r.tmp" "$r"
+journalctl -b --no-pager -o short-monotonic >/var/lib/xnt/journal 2>&1
 sync
 EOF
 chmod +x "$root/usr/local/lib/xnt/run-check"
@@ -127,7 +129,7 @@ ln -sfn ../xnt-lan.service "$sd/multi-user.target.wants/xnt-lan.service"
 ln -sfn ../xnt-check.service "$sd/multi-user.target.wants/xnt-check.service"
 cp "$check" "$root/usr/local/lib/xnt/check"
 chmod +x "$root/usr/local/lib/xnt/check"
-rm -f "$root/var/lib/xnt/result" "$root/var/lib/xnt/result.tmp"
+rm -f "$root/var/lib/xnt/result" "$root/var/lib/xnt/result.tmp" "$root/var/lib/xnt/journal"
 
 dt() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 t0=$EPOCHREALTIME
@@ -149,6 +151,7 @@ t3=$EPOCHREALTIME
   echo "# ip -6 route";  ip -n "$ns_c" -6 route
   echo "# ip -d link";   ip -n "$ns_c" -d link
 } >"$out/netns-after" 2>&1
+[ ! -f "$root/var/lib/xnt/journal" ] || cp "$root/var/lib/xnt/journal" "$out/journal"
 if [ -f "$root/var/lib/xnt/result" ]; then
   cp "$root/var/lib/xnt/result" "$out/result"
 else

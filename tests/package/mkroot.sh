@@ -16,10 +16,11 @@ release=${1:?usage: mkroot.sh bookworm|trixie}
 cache=${XENNET_PKG_CACHE:-/var/cache/xennet-pkg}/$release
 mirror=${XENNET_PKG_MIRROR:-http://deb.debian.org/debian}
 
-# What each release's root holds. The firewall differs on purpose: bookworm gets the iptables
+# What each release's root holds (man-db: systemd-analyze verify looks up the unit's
+# Documentation= pages with man). The firewall differs on purpose: bookworm gets the iptables
 # package (iptables-nft), trixie only nftables, Debian's default; the scripts' firewall=auto
 # must cope with either.
-common=(systemd systemd-sysv dbus iproute2 iputils-ping procps xen-utils-common)
+common=(systemd systemd-sysv dbus iproute2 iputils-ping procps man-db xen-utils-common)
 case $release in
   bookworm) extra=(iptables) ;;
   trixie) extra=(nftables) ;;
@@ -32,7 +33,7 @@ sources="deb $mirror $release $components
 deb $mirror $release-updates $components
 deb http://deb.debian.org/debian-security $release-security $components"
 # Bump when the hooks below change what goes into the root.
-recipe=2
+recipe=3
 key="recipe=$recipe release=$release include=$pkgs sources=$(printf '%s' "$sources" | tr '\n' '|')"
 
 [ "$(id -u)" -eq 0 ] || { echo "mkroot: needs root" >&2; exit 1; }
