@@ -53,6 +53,7 @@ else
   fail toolstack "xl info failed"; show /tmp/xlinfo; finish
 fi
 echo "XLTEST TIME toolstack $(since "$t")"
+echo "XLTEST INFO $(cat /etc/xltest/release), $(xl info | awk '$1 == "xen_version" { print "xl info: xen_version " $3 }'), uname $(uname -r), $(/usr/sbin/ip -V 2>&1), $(iptables -V 2>&1), busybox $(busybox 2>&1 | head -n1 | cut -d" " -f2)"
 
 # --- the host's uplink: dom0 has no NIC (QEMU runs with -nic none), so a dummy eth0 with an
 # address and a default route stands in for it, and network-bridge turns it into xenbr0.
