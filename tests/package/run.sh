@@ -51,7 +51,6 @@ boot1=(bed.lan-ping install.files install.runs install.unit install.conf unit.ve
 boot2=(boot.unit-active boot.bridged boot.journal boot.order stop.rc stop.unbridged stop.inactive
        stop.journal standin.unit-start standin.unit-bridged standin.unit-stop
        standin.unit-unbridged start.again start.bridged)
-host2=(shutdown.gave-back)
 boot3=(shutdown.journal boot3.bridged dpkg.confold.rc dpkg.confold.links-kept
        dpkg.confold.binary-intact dpkg.confnew.rc dpkg.confnew.links-kept
        dpkg.confnew.binary-intact dpkg.no-dpkg-new clean.remove clean.unbridged clean.originals

@@ -8,8 +8,9 @@
 #
 #   build-image.sh <cache dir> <release bin dir> [bookworm|trixie]     (default bookworm)
 #
-# Writes <cache>/<release>/img/{xen,vmlinuz,dom0.cpio.gz}. Re-running with the same package list
-# reuses the downloaded packages without going to the network.
+# Writes <cache>/<release>/img/{xen,vmlinuz,dom0.cpio.gz} (and keeps the dom0 and guest trees
+# beside it for a post-mortem). Re-running with the same package list reuses the downloaded
+# packages (<cache>/<release>/debs) without going to the network.
 #   XENNET_XL_KERNEL_BOOKWORM, XENNET_XL_KERNEL_TRIXIE   the pinned kernel package, name=version
 #   XENNET_XL_MIRROR    the Debian mirror (default http://deb.debian.org/debian)
 set -euo pipefail
@@ -85,7 +86,7 @@ download() {
   rm -f "$cache"/debs/*.deb "$apt_dir"/archives/*.deb
   (cd "$cache/debs" && apt_priv download "${nodeps_pkgs[@]}" >/dev/null) &&
     apt_priv install -y --download-only "${closure_pkgs[@]}" >/dev/null &&
-    cp "$apt_dir"/archives/*.deb "$cache/debs/"
+    mv "$apt_dir"/archives/*.deb "$cache/debs/"
 }
 want="release=$release nodeps=${nodeps_pkgs[*]} closure=${closure_pkgs[*]}"
 stamp="$cache/debs/.fetched"
@@ -268,6 +269,8 @@ cpio_gz "$guest" "$dom0/boot/guest.cpio.gz"
 printf '/usr/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n' > "$dom0/etc/ld.so.conf"
 ldconfig -r "$dom0"
 cpio_gz "$dom0" "$img/dom0.cpio.gz"
+# Unpacked again from the cached packages at every build: not kept (bookworm's is ~450 MB).
+rm -rf "$root"
 t2=$(date +%s.%N)
 echo "XLHOST TIME image $(dt "$t1" "$t2")"
 echo "XLHOST image $release: Xen $xv, kernel $kver, $(du -h "$img/dom0.cpio.gz" | cut -f1) dom0 initramfs"

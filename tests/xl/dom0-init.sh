@@ -325,7 +325,7 @@ for g in 1 2 3 4; do
     fail "four.g$g.ping" "xlt-four$g did not report a ping"; post_mortem "xlt-four$g"; fi
 done
 echo "XLTEST TIME four.all-pinging $(since "$t4")"
-devs= bes=
+devs='' bes=''
 for g in 1 2 3 4; do guest "xlt-four$g"; eval "dev$g=$dev be$g=$be"; devs="$devs $dev"; bes="$bes $be"; done
 all_connected() {
   for b in $bes; do
