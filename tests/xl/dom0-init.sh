@@ -241,7 +241,7 @@ snap() {
     echo "## addresses"; /usr/sbin/ip -br -4 addr | awk '{ $2 = ""; print }'
     echo "## routes"; /usr/sbin/ip -4 route | sed 's/ linkdown//' 
     echo "## iptables"; iptables-save 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//'
-    echo "## forwarding $(cat /proc/sys/net/ipv4/ip_forward)"
+    echo "## forwarding"; cat /proc/sys/net/ipv4/ip_forward
     echo "## xenstore"; xenstore-ls -f /local/domain/0/backend 2>/dev/null
     echo "## files"; find /run/xen /run/xen-hotplug 2>/dev/null | sort
   } >"$1"
@@ -294,6 +294,7 @@ if timeout 60 xl network-detach xlt-attach 1 >/tmp/detach.out 2>&1; then pass at
 echo "XLTEST TIME xlt-attach.network-detach $(since "$t")"
 check attach.offline-logged "no 'Successful vif-bridge offline for $dev1' in syslog" \
   logged "Successful vif-bridge offline for $dev1"
+echo "XLTEST INFO detach: offline found $dev1 $(grep -q "$dev1 is already gone" /var/log/messages && echo 'already gone' || echo 'still there')"
 check attach.vif-gone "$dev1 still exists" test ! -e "/sys/class/net/$dev1"
 check attach.port-gone "xenbr1 still has a port" sh -c "! ls /sys/class/net/xenbr1/brif/ | grep -q ."
 check attach.rules-gone "iptables rules still name $dev1" no_rules "$dev1"
@@ -308,7 +309,9 @@ nothing_left attach.nothing-left /tmp/attach.before
 # --- four guests created at once (two bridged, one NAT, one routed), each pinging, then
 # destroyed at once: the hotplug scripts run side by side, and nothing may be left.
 snap /tmp/four.before
-echo "XLTEST INFO snapshot lines: $(awk '/^##/ { if (s != "") printf "%s %d, ", s, c; s = $2; c = 0; next } { c++ } END { printf "%s %d", s, c }' /tmp/four.before)"
+# lines per section, to show in the log that each section sees something
+snap_lines() { awk '/^##/ { if (s != "") printf "%s %d, ", s, c; s = $2; c = 0; next } { c++ } END { printf "%s %d", s, c }' "$1"; }
+echo "XLTEST INFO snapshot lines before: $(snap_lines /tmp/four.before)"
 t4=$(now)
 create xlt-four1 'bridge=xenbr0,mac=00:16:3e:00:00:71' 192.0.2.71/24 192.0.2.10 & p1=$!
 create xlt-four2 'bridge=xenbr0,mac=00:16:3e:00:00:72' 192.0.2.72/24 192.0.2.10 & p2=$!
@@ -340,6 +343,8 @@ check four.nat-gateway "$dev3 does not have 10.0.0.129" \
   sh -c "ip -4 addr show dev $dev3 | grep -q 'inet 10.0.0.129'"
 check four.route-host-route "no route 192.0.2.62 dev $dev4" \
   sh -c "ip route show 192.0.2.62 | grep -q 'dev $dev4'"
+snap /tmp/four.during
+echo "XLTEST INFO snapshot lines with the four guests: $(snap_lines /tmp/four.during)"
 t=$(now)
 fails=0
 for g in 1 2 3 4; do destroy "xlt-four$g" >/dev/null & eval "d$g=\$!"; done
