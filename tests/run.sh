@@ -6,6 +6,7 @@
 #   XENNET_BIN_DIR=<dir>   run the integration tests against other binaries/scripts
 #   TEST_THREADS=<n>       parallel tests (default 2)
 #   XENNET_SKIP_XL=1       skip tests/xl/run.sh (the real xl under QEMU-emulated Xen, ~2 min)
+#   XENNET_SKIP_PKG=1      skip tests/package/run.sh (Debian roots booted with systemd, ~30 s cached)
 #   FUZZ_SECS=<n>          how long the fuzz step runs (default 60)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,6 +35,15 @@ if [ "${XENNET_SKIP_XL:-}" = 1 ]; then
 else
   step "tests/xl/run.sh (the real xl under QEMU-emulated Xen)"
   bash tests/xl/run.sh
+fi
+# Debian 12 and 13 roots booted with systemd: the boot unit, xennet install, dpkg against our links.
+if [ "${XENNET_SKIP_PKG:-}" = 1 ]; then
+  printf '\n==> SKIPPED tests/package/run.sh (XENNET_SKIP_PKG=1): no boot-unit and dpkg checks\n'
+elif [ "$(id -u)" != 0 ] && [ "${CI:-}" != true ]; then
+  printf '\n==> SKIPPED tests/package/run.sh: needs root (mmdebstrap, namespaces, systemd-nspawn)\n'
+else
+  step "tests/package/run.sh (bookworm and trixie roots booted with systemd-nspawn)"
+  bash tests/package/run.sh
 fi
 step "cargo fuzz: the invocation parser for ${FUZZ_SECS:-60} s (a crash fails)"
 bash fuzz/run.sh "${FUZZ_SECS:-60}"

@@ -53,6 +53,7 @@ else
   fail toolstack "xl info failed"; show /tmp/xlinfo; finish
 fi
 echo "XLTEST TIME toolstack $(since "$t")"
+echo "XLTEST INFO $(cat /etc/xltest/release), $(xl info | awk '$1 == "xen_version" { print "xl info: xen_version " $3 }'), uname $(uname -r), $(/usr/sbin/ip -V 2>&1), $(iptables -V 2>&1), busybox $(busybox 2>&1 | head -n1 | cut -d" " -f2)"
 
 # --- the host's uplink: dom0 has no NIC (QEMU runs with -nic none), so a dummy eth0 with an
 # address and a default route stands in for it, and network-bridge turns it into xenbr0.
@@ -82,8 +83,8 @@ fi
 
 # One guest per mode, created one after the other (xl create takes 8-30 s here) and left to boot
 # side by side, then checked, then destroyed.
-# create <name> <vif spec> <guest address> <peer the guest pings>: xl create, timed; notes the
-# domid in /tmp/<name>.domid.
+# create <name> <vif spec> <guest address> <peer the guest pings> [more kernel arguments]: xl
+# create, timed; notes the domid in /tmp/<name>.domid.
 create() {
   name=$1
   cat > "/tmp/$name.cfg" <<CFG
@@ -91,7 +92,7 @@ name = "$name"
 type = "pv"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/guest.cpio.gz"
-extra = "console=hvc0 quiet xlt_addr=$3 xlt_peer=$4"
+extra = "console=hvc0 quiet xlt_addr=$3 xlt_peer=$4 ${5:-}"
 memory = 128
 vcpus = 1
 vif = [ '$2' ]
@@ -135,9 +136,9 @@ post_mortem() {
   show /var/log/messages 30; xenstore-ls -f "$be" 2>/dev/null | head -20
 }
 
-# up <mode> <name> <vif spec> <guest address> <peer>: create, one check line
+# up <mode> <name> <vif spec> <guest address> <peer> [kernel arguments]: create, one check line
 up() {
-  if create "$2" "$3" "$4" "$5"; then pass "$1.create"; else
+  if create "$2" "$3" "$4" "$5" "${6:-}"; then pass "$1.create"; else
     fail "$1.create" "xl create failed"; post_mortem "$2"; fi
 }
 ping_retry() { ping -c1 -W2 "$1" || ping -c1 -W2 "$1" || ping -c1 -W2 "$1"; }
@@ -225,6 +226,140 @@ check nosuchbr.hotplug-error "xl's output lacks 'Could not find bridge device no
 [ "$rc" -ne 0 ] || destroy xlt-nobr >/dev/null
 grep 'Could not find bridge' /tmp/xlt-nobr.create | head -2 | sed 's/^/XLTEST SAID /'
 check nosuchbr.no-domain "the failed guest is still there" sh -c "! xl domid xlt-nobr"
+
+# What the host holds that a guest's vifs may change: links, bridge ports, IPv4 addresses and
+# routes, iptables (without counters), forwarding, dom0's backend directories in xenstore, our
+# state and lock files. Compared before a scenario and after its guests are gone: nothing may be
+# left. Left out, as the kernel changes them by itself: a bridge's MAC (00:00:00:00:00:00 once
+# its last port is gone), operstate and carrier (UNKNOWN before the first port, DOWN after the
+# last), a route's linkdown flag.
+# (iproute2's ip by path: busybox's sh runs its own `ip` applet before PATH.)
+snap() {
+  {
+    echo "## links"; /usr/sbin/ip -br link | awk '{ print $1 }'
+    echo "## bridge ports"; for b in /sys/class/net/*/brif; do echo "${b%/brif}: $(ls "$b" | tr '\n' ' ')"; done
+    echo "## addresses"; /usr/sbin/ip -br -4 addr | awk '{ $2 = ""; print }'
+    echo "## routes"; /usr/sbin/ip -4 route | sed 's/ linkdown//' 
+    echo "## iptables"; iptables-save 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//'
+    echo "## forwarding"; cat /proc/sys/net/ipv4/ip_forward
+    echo "## xenstore"; xenstore-ls -f /local/domain/0/backend 2>/dev/null
+    echo "## files"; find /run/xen /run/xen-hotplug 2>/dev/null | sort
+  } >"$1"
+}
+same_as() { # same_as <before file>: the host now is as it was then
+  snap /tmp/snap.now
+  diff "$1" /tmp/snap.now
+}
+nothing_left() { # check name: what is different, on the console
+  if same_as "$2" >/tmp/snap.diff 2>&1; then pass "$1"; else
+    fail "$1" "the host differs from before"; show /tmp/snap.diff 40; fi
+}
+no_rules() { test "$(rules_of "$1")" -eq 0; }
+
+# --- a second vif attached to a running guest (xl network-attach), on another bridge and subnet
+# so that its ping cannot go through the first; then detached, leaving no trace.
+/usr/sbin/ip link add xenbr1 type bridge
+/usr/sbin/ip addr add 198.51.100.1/24 dev xenbr1
+/usr/sbin/ip link set xenbr1 up
+snap /tmp/attach.before
+up attach xlt-attach 'bridge=xenbr0,mac=00:16:3e:00:00:54' 192.0.2.54/24 192.0.2.10 \
+  'xlt_addr2=198.51.100.55/24 xlt_peer2=198.51.100.1'
+guest xlt-attach
+dev0=$dev be0=$be dev1=vif$domid.1 be1=/local/domain/0/backend/vif/$domid/1
+if wait_ping xlt-attach; then pass attach.first-ping; else
+  fail attach.first-ping "the guest did not report its first ping"; post_mortem xlt-attach; fi
+t=$(now)
+if timeout 60 xl network-attach xlt-attach bridge=xenbr1 mac=00:16:3e:00:00:55 >/tmp/attach.out 2>&1; then
+  pass attach.network-attach
+else
+  fail attach.network-attach "xl network-attach failed"; show /tmp/attach.out
+fi
+echo "XLTEST TIME xlt-attach.network-attach $(since "$t")"
+check attach.hotplug-status "the second vif's hotplug-status is not connected" \
+  test "$(xenstore-read "$be1/hotplug-status")" = connected
+check attach.port "$dev1 is not a port of xenbr1" test -e "/sys/class/net/xenbr1/brif/$dev1"
+check attach.rules "no iptables rules name $dev1" test "$(rules_of "$dev1")" -gt 0
+i=0
+until console xlt-attach | grep -q 'GUEST PING2' || [ $i -ge 240 ]; do sleep 0.5; i=$((i + 1)); done
+if console xlt-attach | grep -q 'GUEST PING2 OK'; then
+  pass attach.ping
+  echo "XLTEST TIME xlt-attach.attach+ping $(since "$t")"
+else
+  fail attach.ping "the guest did not report a ping through eth1"; console xlt-attach | tail -n 5
+fi
+check attach.ping-from-dom0 "dom0 cannot ping 198.51.100.55 through xenbr1" ping_retry 198.51.100.55
+t=$(now)
+if timeout 60 xl network-detach xlt-attach 1 >/tmp/detach.out 2>&1; then pass attach.network-detach; else
+  fail attach.network-detach "xl network-detach failed"; show /tmp/detach.out; fi
+echo "XLTEST TIME xlt-attach.network-detach $(since "$t")"
+check attach.offline-logged "no 'Successful vif-bridge offline for $dev1' in syslog" \
+  logged "Successful vif-bridge offline for $dev1"
+echo "XLTEST INFO detach: offline found $dev1 $(grep -q "$dev1 is already gone" /var/log/messages && echo 'already gone' || echo 'still there')"
+check attach.vif-gone "$dev1 still exists" test ! -e "/sys/class/net/$dev1"
+check attach.port-gone "xenbr1 still has a port" sh -c "! ls /sys/class/net/xenbr1/brif/ | grep -q ."
+check attach.rules-gone "iptables rules still name $dev1" no_rules "$dev1"
+check attach.backend-gone "$be1 is still in xenstore" sh -c "! xenstore-exists $be1"
+check attach.first-vif-kept "the first vif lost its port, rules or connection" \
+  sh -c "test -e /sys/class/net/xenbr0/brif/$dev0 && test \$(iptables-save | grep -cF -- '$dev0 ') -gt 0 && test \"\$(xenstore-read $be0/hotplug-status)\" = connected"
+if destroy xlt-attach; then pass attach.destroy; else
+  fail attach.destroy "xl destroy failed"; show /tmp/xlt-attach.destroy; fi
+nothing_left attach.nothing-left /tmp/attach.before
+/usr/sbin/ip link del xenbr1
+
+# --- four guests created at once (two bridged, one NAT, one routed), each pinging, then
+# destroyed at once: the hotplug scripts run side by side, and nothing may be left.
+snap /tmp/four.before
+# lines per section, to show in the log that each section sees something
+snap_lines() { awk '/^##/ { if (s != "") printf "%s %d, ", s, c; s = $2; c = 0; next } { c++ } END { printf "%s %d", s, c }' "$1"; }
+echo "XLTEST INFO snapshot lines before: $(snap_lines /tmp/four.before)"
+t4=$(now)
+create xlt-four1 'bridge=xenbr0,mac=00:16:3e:00:00:71' 192.0.2.71/24 192.0.2.10 & p1=$!
+create xlt-four2 'bridge=xenbr0,mac=00:16:3e:00:00:72' 192.0.2.72/24 192.0.2.10 & p2=$!
+create xlt-four3 'script=vif-nat,ip=10.0.0.2,mac=00:16:3e:00:00:02' 10.0.0.2/24 10.0.0.129 & p3=$!
+create xlt-four4 'script=vif-route,ip=192.0.2.62,gatewaydev=xenbr0,mac=00:16:3e:00:00:62' 192.0.2.62/32 192.0.2.10 & p4=$!
+g=0
+for p in $p1 $p2 $p3 $p4; do
+  g=$((g + 1))
+  if wait "$p"; then pass "four.g$g.create"; else fail "four.g$g.create" "xl create xlt-four$g failed"; show "/tmp/xlt-four$g.create"; fi
+done
+echo "XLTEST TIME four.create-all $(since "$t4")"
+for g in 1 2 3 4; do
+  if wait_ping "xlt-four$g"; then pass "four.g$g.ping"; else
+    fail "four.g$g.ping" "xlt-four$g did not report a ping"; post_mortem "xlt-four$g"; fi
+done
+echo "XLTEST TIME four.all-pinging $(since "$t4")"
+devs='' bes=''
+for g in 1 2 3 4; do guest "xlt-four$g"; eval "dev$g=$dev be$g=$be"; devs="$devs $dev"; bes="$bes $be"; done
+all_connected() {
+  for b in $bes; do
+    [ "$(xenstore-read "$b/hotplug-status")" = connected ] && [ "$(xenstore-read "$b/state")" = 4 ] ||
+      { echo "$b: $(xenstore-read "$b/hotplug-status") $(xenstore-read "$b/state")"; return 1; }
+  done
+}
+check four.connected "a backend is not connected" all_connected
+check four.ports "$dev1 or $dev2 is not a port of xenbr0" \
+  sh -c "test -e /sys/class/net/xenbr0/brif/$dev1 && test -e /sys/class/net/xenbr0/brif/$dev2"
+check four.nat-gateway "$dev3 does not have 10.0.0.129" \
+  sh -c "ip -4 addr show dev $dev3 | grep -q 'inet 10.0.0.129'"
+check four.route-host-route "no route 192.0.2.62 dev $dev4" \
+  sh -c "ip route show 192.0.2.62 | grep -q 'dev $dev4'"
+snap /tmp/four.during
+echo "XLTEST INFO snapshot lines with the four guests: $(snap_lines /tmp/four.during)"
+t=$(now)
+fails=0
+for g in 1 2 3 4; do destroy "xlt-four$g" >/dev/null & eval "d$g=\$!"; done
+for g in 1 2 3 4; do eval "wait \$d$g" || { fails=1; show "/tmp/xlt-four$g.destroy"; }; done
+echo "XLTEST TIME four.destroy-all $(since "$t")"
+if [ $fails -eq 0 ]; then pass four.destroy; else fail four.destroy "an xl destroy failed"; fi
+gone() { for d in $devs; do [ ! -e "/sys/class/net/$d" ] || { echo "$d"; return 1; }; done; }
+check four.vifs-gone "a vif is still there" gone
+rules_gone() { for d in $devs; do no_rules "$d" || { echo "$d"; return 1; }; done; }
+check four.rules-gone "iptables rules still name a vif" rules_gone
+backends_gone() { for b in $bes; do ! xenstore-exists "$b" || { echo "$b"; return 1; }; done; }
+check four.backends-gone "a backend directory is still in xenstore" backends_gone
+check four.routes-gone "a route to 192.0.2.62 is left" sh -c "! ip route show 192.0.2.62 | grep -q ."
+check four.no-domains "a guest is still listed by xl list" sh -c "! xl list | grep -q xlt-four"
+nothing_left four.nothing-left /tmp/four.before
 
 # --- network-bridge stop gives eth0 its address and default route back; xenbr0 goes.
 if [ "$nb" -eq 0 ]; then

@@ -1,7 +1,8 @@
 #!/bin/sh
 # /init of the test guest (a PV domU with no disk): bring up eth0 with the address on the kernel
 # command line (xlt_addr=, xlt_peer=), ping the peer through the vif, and say so on the console,
-# which dom0's xenconsoled logs and dom0's /init reads.
+# which dom0's xenconsoled logs and dom0's /init reads; with xlt_addr2=, xlt_peer2= the same for
+# an eth1 that dom0 attaches later.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -25,4 +26,22 @@ while [ $i -lt 60 ]; do
   i=$((i + 1))
 done
 [ $i -lt 60 ] || echo "GUEST PING FAILED $xlt_addr -> $xlt_peer"
+# A second vif, when dom0 attaches one (xl network-attach): netfront makes eth1; it gets
+# xlt_addr2 and pings xlt_peer2 through it (another subnet, so nothing goes out of eth0).
+if [ -n "${xlt_addr2:-}" ]; then
+  i=0
+  while [ ! -e /sys/class/net/eth1 ] && [ $i -lt 300 ]; do sleep 1; i=$((i + 1)); done
+  ip link set eth1 up
+  ip addr add "$xlt_addr2" dev eth1
+  i=0
+  while [ $i -lt 60 ]; do
+    if ping -c1 -W1 -I eth1 "$xlt_peer2" >/dev/null 2>&1; then
+      echo "GUEST PING2 OK $xlt_addr2 -> $xlt_peer2 at $(cut -d' ' -f1 /proc/uptime)"
+      break
+    fi
+    sleep 1
+    i=$((i + 1))
+  done
+  [ $i -lt 60 ] || echo "GUEST PING2 FAILED $xlt_addr2 -> $xlt_peer2"
+fi
 while :; do sleep 3600; done

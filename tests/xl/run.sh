@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Under the real toolstack: boots Debian 12's Xen 4.17 in QEMU (software emulation, no KVM, no
-# network: -nic none), with a dom0 whose /init (dom0-init.sh) lets the real `xl` create PV guests
-# in bridge, NAT and route mode through our release binaries in /etc/xen/scripts, and checks the
-# effects. Prints every check, the time of each phase, and exits non-zero on a failed or missing
-# check or a timeout.
+# Under the real toolstack: boots Debian's Xen in QEMU (software emulation, no KVM, no network:
+# -nic none), with a dom0 whose /init (dom0-init.sh) lets the real `xl` create PV guests in
+# bridge, NAT and route mode through our release binaries in /etc/xen/scripts, and checks the
+# effects. One boot per release, one after the other (never two QEMUs at once):
+#   bookworm  Debian 12: Xen 4.17, kernel 6.1
+#   trixie    Debian 13: Xen 4.20, kernel 6.12
+# Prints every check, the time of each phase, and exits non-zero on a failed or missing check or
+# a timeout in any release.
 #
-#   XENNET_XL_CACHE     package and image cache (default $XDG_CACHE_HOME/xennet-xl, else
-#                       /var/cache/xennet-xl as root, else ~/.cache/xennet-xl)
-#   XENNET_XL_KERNEL    pinned kernel package, name=version (see build-image.sh)
-#   XENNET_XL_TIMEOUT   seconds QEMU may run (default 480: a busy 2-core machine needs ~140)
+#   tests/xl/run.sh [RELEASE...]      default: bookworm trixie (or XENNET_XL_RELEASES)
+#   XENNET_XL_CACHE     package and image cache, one directory per release under it (default
+#                       $XDG_CACHE_HOME/xennet-xl, else /var/cache/xennet-xl as root, else
+#                       ~/.cache/xennet-xl)
+#   XENNET_XL_KERNEL_BOOKWORM, XENNET_XL_KERNEL_TRIXIE   pinned kernel packages (build-image.sh)
+#   XENNET_XL_TIMEOUT   seconds each QEMU may run (default 600: a busy 2-core machine needs ~200)
 #   XENNET_XL_BIN_DIR   our scripts (default: bin-aliases/, the multi-call release binary built here)
-#   XENNET_XL_LOG       keep the whole console log here (default: a temporary file, shown on failure)
+#   XENNET_XL_LOG       keep the whole console log here (default: a temporary file, shown on
+#                       failure); with several releases, <log>.<release>
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 here=tests/xl
@@ -19,7 +25,9 @@ elif [ -n "${XDG_CACHE_HOME:-}" ]; then cache=$XDG_CACHE_HOME/xennet-xl
 elif [ "$(id -u)" -eq 0 ]; then cache=/var/cache/xennet-xl
 else cache=$HOME/.cache/xennet-xl
 fi
-timeout_s=${XENNET_XL_TIMEOUT:-480}
+timeout_s=${XENNET_XL_TIMEOUT:-600}
+releases=("$@")
+[ "${#releases[@]}" -gt 0 ] || read -r -a releases <<<"${XENNET_XL_RELEASES:-bookworm trixie}"
 
 for tool in qemu-system-x86_64 cpio apt-get; do
   command -v "$tool" >/dev/null || {
@@ -36,7 +44,18 @@ done
 expected+=(bridge.port bridge.port-gone nat.gateway
            route.main-ip route.host-route route.proxy-arp route.route-gone
            silent.create silent.not-connected silent.no-hotplug-status silent.no-ping
-           nosuchbr.create-fails nosuchbr.hotplug-error nosuchbr.no-domain network-bridge-stop)
+           nosuchbr.create-fails nosuchbr.hotplug-error nosuchbr.no-domain)
+# A second vif attached to a running guest, which pings through it; detached, leaving no trace.
+expected+=(attach.create attach.first-ping attach.network-attach attach.hotplug-status
+           attach.port attach.rules attach.ping attach.ping-from-dom0 attach.network-detach
+           attach.offline-logged attach.vif-gone attach.port-gone attach.rules-gone
+           attach.backend-gone attach.first-vif-kept attach.destroy attach.nothing-left)
+# Four guests created at once (bridge, bridge, NAT, route), each pinging, destroyed at once.
+for g in 1 2 3 4; do expected+=("four.g$g.create" "four.g$g.ping"); done
+expected+=(four.connected four.ports four.nat-gateway four.route-host-route four.destroy
+           four.vifs-gone four.rules-gone four.backends-gone four.routes-gone four.no-domains
+           four.nothing-left)
+expected+=(network-bridge-stop)
 
 dt() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -47,13 +66,11 @@ else
   bins=$XENNET_XL_BIN_DIR
 fi
 mkdir -p "$cache"
-build_out=$(bash "$here/build-image.sh" "$cache" "$(cd "$bins" && pwd)")
-echo "$build_out"
+logs=()
+cleanup() { local l; for l in "${logs[@]}"; do rm -f "$l"; done; }
+trap cleanup EXIT
 
-log=${XENNET_XL_LOG:-$(mktemp)}
-[ -n "${XENNET_XL_LOG:-}" ] || trap 'rm -f "$log"' EXIT
-img=$cache/img
-# The console, kept whole in $log; the checks shown as they come; the host's clock noted when
+# The console, kept whole in the log; the checks shown as they come; the host's clock noted when
 # dom0's /init starts (the boot phase).
 stamp() {
   local l
@@ -62,43 +79,71 @@ stamp() {
     printf '%s\n' "$l"
     case $l in
       "XLTEST BOOTED"*) printf 'XLHOST BOOTED %s\n' "$EPOCHREALTIME" ;;
-      "XLTEST PASS"* | "XLTEST FAIL"* | "XLTEST SAID"*) printf '%s\n' "$l" >&2 ;;
+      "XLTEST PASS"* | "XLTEST FAIL"* | "XLTEST SAID"* | "XLTEST INFO"*) printf '%s\n' "$l" >&2 ;;
     esac
   done
 }
-t0=$EPOCHREALTIME
-rc=0
-# QEMU's multiboot modules are comma-separated; commas inside an argument would be doubled.
-timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
-  -machine q35 -cpu qemu64,+svm -m 1536 -smp 2 -nographic -no-reboot -nic none \
-  -kernel "$img/xen" \
-  -append 'console=com1 dom0_mem=512M,max:512M loglvl=all noreboot' \
-  -initrd "$img/vmlinuz console=hvc0 earlyprintk=xen quiet,$img/dom0.cpio.gz" \
-  </dev/null 2>&1 | stamp >"$log" || rc=$?
-t1=$EPOCHREALTIME
 
-echo
-echo "phase times (seconds):"
-awk '/^XLHOST TIME/ { printf "  %-22s %s %s\n", $3, $4, $5 }' <<<"$build_out"
-booted=$(awk '/^XLHOST BOOTED/ { print $3; exit }' "$log")
-[ -z "$booted" ] || printf '  %-22s %s\n' "boot (to dom0 /init)" "$(dt "$t0" "$booted")"
-awk '/^XLTEST TIME/ { printf "  %-22s %s\n", $3, $4 }' "$log"
-printf '  %-22s %s\n' "qemu total" "$(dt "$t0" "$t1")"
+failed_releases=()
+summary=()
+for rel in "${releases[@]}"; do
+  echo
+  echo "==> tests/xl: $rel"
+  build_out=$(bash "$here/build-image.sh" "$cache" "$(cd "$bins" && pwd)" "$rel") || {
+    echo "xl test ($rel): build-image.sh failed"; failed_releases+=("$rel"); continue; }
+  echo "$build_out"
+  if [ -n "${XENNET_XL_LOG:-}" ]; then
+    log=$XENNET_XL_LOG
+    [ "${#releases[@]}" -eq 1 ] || log=$XENNET_XL_LOG.$rel
+  else
+    log=$(mktemp); logs+=("$log")
+  fi
+  img=$cache/$rel/img
+  t0=$EPOCHREALTIME
+  rc=0
+  # QEMU's multiboot modules are comma-separated; commas inside an argument would be doubled.
+  # dom0 768 MB: its root is the initramfs in RAM, and each running `xl create` holds ~100 MB
+  # (four at once were OOM-killed with 512 MB); the guests share the rest of the 2 GB.
+  timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
+    -machine q35 -cpu qemu64,+svm -m 2048 -smp 2 -nographic -no-reboot -nic none \
+    -kernel "$img/xen" \
+    -append 'console=com1 dom0_mem=768M,max:768M loglvl=all noreboot' \
+    -initrd "$img/vmlinuz console=hvc0 earlyprintk=xen quiet,$img/dom0.cpio.gz" \
+    </dev/null 2>&1 | stamp >"$log" || rc=$?
+  t1=$EPOCHREALTIME
 
-failed=0
-for c in "${expected[@]}"; do
-  n=$(grep -cE "^XLTEST (PASS|FAIL) ${c//./\\.}(:|$)" "$log" || true)
-  if [ "$n" -ne 1 ]; then
-    echo "MISSING $c (reported $n times)"; failed=1
+  echo
+  echo "phase times, $rel (seconds):"
+  awk '/^XLHOST TIME/ { printf "  %-26s %s %s %s\n", $3, $4, $5, $6 }' <<<"$build_out"
+  booted=$(awk '/^XLHOST BOOTED/ { print $3; exit }' "$log")
+  [ -z "$booted" ] || printf '  %-26s %s\n' "boot (to dom0 /init)" "$(dt "$t0" "$booted")"
+  awk '/^XLTEST TIME/ { printf "  %-26s %s\n", $3, $4 }' "$log"
+  printf '  %-26s %s\n' "qemu total" "$(dt "$t0" "$t1")"
+
+  failed=0
+  for c in "${expected[@]}"; do
+    n=$(grep -cE "^XLTEST (PASS|FAIL) ${c//./\\.}(:|$)" "$log" || true)
+    if [ "$n" -ne 1 ]; then
+      echo "MISSING $c (reported $n times)"; failed=1
+    fi
+  done
+  grep -q '^XLTEST FAIL' "$log" && failed=1
+  grep -q '^XLTEST DONE' "$log" || { echo "dom0 did not finish (QEMU exit $rc; timeout ${timeout_s}s)"; failed=1; }
+  pass=$(grep -c '^XLTEST PASS' "$log" || true)
+  fails=$(grep -c '^XLTEST FAIL' "$log" || true)
+  line="xl test ($rel): $pass passed, $fails failed, ${#expected[@]} expected, qemu $(dt "$t0" "$t1") s"
+  echo "$line"
+  summary+=("$line")
+  if [ "$failed" -ne 0 ]; then
+    failed_releases+=("$rel")
+    echo "---- last 80 lines of the console ($rel)"
+    tail -n 80 "$log"
   fi
 done
-grep -q '^XLTEST FAIL' "$log" && failed=1
-grep -q '^XLTEST DONE' "$log" || { echo "dom0 did not finish (QEMU exit $rc; timeout ${timeout_s}s)"; failed=1; }
-pass=$(grep -c '^XLTEST PASS' "$log" || true)
-fails=$(grep -c '^XLTEST FAIL' "$log" || true)
-echo "xl test: $pass passed, $fails failed, ${#expected[@]} expected"
-if [ "$failed" -ne 0 ]; then
-  echo "---- last 80 lines of the console"
-  tail -n 80 "$log"
+
+echo
+printf '%s\n' "${summary[@]}"
+if [ "${#failed_releases[@]}" -gt 0 ]; then
+  echo "xl test: FAILED on ${failed_releases[*]}"
   exit 1
 fi
