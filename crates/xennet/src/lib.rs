@@ -36,4 +36,5 @@ pub mod state;
 pub mod sysctl;
 pub mod validate;
 pub mod vif;
+pub mod vlan;
 pub mod xenstore;

@@ -11,6 +11,7 @@ use crate::plan::{OnError, Plan, Step};
 use crate::snapshot::{unless_unread, Snapshot};
 use crate::validate;
 use crate::vif::{Found, TypeIf, VifContext};
+use crate::vlan;
 use crate::xenstore::join;
 
 /// The bridge this vif belongs on, and where its name came from (for messages).
@@ -104,6 +105,44 @@ fn check_bridge(b: &BridgeChoice, snap: &Snapshot) -> Result<()> {
     }
 }
 
+/// Issue 19: a guest that asks for VLANs is attached only to a VLAN-aware bridge, never
+/// untagged to the bridge's LAN; the refusal says why and what to do.
+fn check_vlan_bridge(bridge: &str, dev: &str, asked: &vlan::Asked, snap: &Snapshot) -> Result<()> {
+    let asks = format!(
+        "{dev} asks for VLANs vlan={} ({})",
+        asked.value, asked.origin
+    );
+    match vlan::filtering(bridge, snap)? {
+        vlan::Filtering::On => {}
+        vlan::Filtering::Off => {
+            return Err(Error::refused(format!(
+                "{asks}, but bridge {bridge} is not VLAN-aware (its vlan_filtering is 0): \
+                 attached, the guest would be on the bridge's untagged LAN. Make the bridge \
+                 VLAN-aware (network-bridge start vlan_filtering=yes trunk=<VLANs of the \
+                 uplink>, or ip link set dev {bridge} type bridge vlan_filtering 1), or remove \
+                 vlan= from the guest's vif spec"
+            )))
+        }
+        vlan::Filtering::Unsupported => {
+            return Err(Error::refused(format!(
+                "{asks}, but this kernel has no bridge VLAN filtering ({} is missing): \
+                 attached, the guest would be on bridge {bridge}'s untagged LAN. Boot a dom0 \
+                 kernel built with CONFIG_BRIDGE_VLAN_FILTERING=y (Debian's has it) and make \
+                 the bridge VLAN-aware (network-bridge start vlan_filtering=yes), or remove \
+                 vlan= from the guest's vif spec",
+                vlan::sysfs(bridge, "vlan_filtering").display()
+            )))
+        }
+    }
+    if !snap.tool("bridge")? {
+        return Err(Error::MissingTool(format!(
+            "{asks}, and setting a port's VLANs needs the `bridge` program: install the Debian \
+             package iproute2"
+        )));
+    }
+    Ok(())
+}
+
 /// On the bridge of an `overlay=evpn` VNI: each guest address as a permanent neighbour of the
 /// bridge, which FRR advertises (MAC+IP), so that the other hosts answer ARP for the guest
 /// themselves and no ARP crosses the underlay (issue 18). Needs the guest's MAC.
@@ -171,6 +210,11 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
             bridge.name, bridge.name
         )));
     }
+    // Issue 19: checked before anything is touched.
+    let vlans = vlan::asked(ctx, inv)?;
+    if let Some(asked) = &vlans {
+        check_vlan_bridge(&bridge.name, &ctx.dev, asked, snap)?;
+    }
     let cfg = ctx.configure(snap)?;
     let link = cfg.link;
 
@@ -230,6 +274,23 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
             plan.push(bridge::enslave(&bridge.name, dev));
         }
         plan.push(bridge::link_up(dev));
+    }
+    if let Some(asked) = &vlans {
+        // The port's VLANs after the link changes, so that they share one `bridge -batch`:
+        // nothing crosses the port before netback connects the guest (hotplug-status), nor
+        // before an HVM guest runs (a tap).
+        let have = if is_port && !cfg.rename {
+            vlan::of_port(dev, snap)?
+        } else {
+            vlan::new_port(&bridge.name, snap)?
+        };
+        let steps = vlan::port_steps(dev, &have, &asked.vlans);
+        notes.push(Note::Debug(if steps.is_empty() {
+            format!("{dev} already carries VLANs {}", asked.vlans)
+        } else {
+            format!("{dev}: VLANs {} (was {have})", asked.vlans)
+        }));
+        plan.extend(steps);
     }
     plan.extend(evpn_neighbors(&bridge.name, ctx, &mac, snap)?);
     let guarded = snap.file(firewall::guard_record(&bridge.name))?.is_some();

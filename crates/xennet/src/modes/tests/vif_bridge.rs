@@ -433,3 +433,223 @@ fn an_evpn_bridge_is_told_the_guests_addresses() {
     let p = online(&keys, &["firewall=none"], &fresh_vif_host()).unwrap();
     assert!(!lines(&p).contains("neigh"));
 }
+
+// Issue 19: xl's vlan= key.
+
+/// `xenbr0` VLAN-aware (vlan_filtering 1, default_pvid 1) with the fresh vif1.0, and `bridge`.
+fn vlan_host() -> Fixture {
+    fresh_vif_host()
+        .file(crate::vlan::sysfs("xenbr0", "vlan_filtering"), "1\n")
+        .file(crate::vlan::sysfs("xenbr0", "default_pvid"), "1\n")
+        .tools(&["bridge"])
+}
+
+fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut k = keys();
+    k.extend_from_slice(extra);
+    k
+}
+
+#[test]
+fn vlan_on_a_vlan_aware_bridge_gives_the_port_exactly_its_vlans() {
+    let p = online(
+        &with(&[("vlan", "10p/20/30-32u")]),
+        &["firewall=none"],
+        &vlan_host(),
+    )
+    .unwrap();
+    let l = lines(&p);
+    let enslave = l.find("ip link set dev vif1.0 master xenbr0").unwrap();
+    let up = l.find("ip link set dev vif1.0 up").unwrap();
+    let pvid = l
+        .find("bridge vlan add dev vif1.0 vid 10 pvid untagged\n")
+        .unwrap();
+    let tagged = l.find("bridge vlan add dev vif1.0 vid 20\n").unwrap();
+    let untagged = l
+        .find("bridge vlan add dev vif1.0 vid 30-32 untagged\n")
+        .unwrap();
+    let default = l.find("bridge vlan del dev vif1.0 vid 1\n").unwrap();
+    assert!(
+        enslave < up && up < pvid && pvid < tagged && tagged < untagged && untagged < default,
+        "{l}"
+    );
+    // Each VLAN step has its undo (a rollback puts back VLAN 1 as the PVID).
+    let vlan_steps: Vec<_> = p
+        .plan
+        .steps
+        .iter()
+        .filter(|s| s.action.line().starts_with("bridge vlan"))
+        .collect();
+    assert_eq!(vlan_steps.len(), 4);
+    assert!(vlan_steps.iter().all(|s| s.undo.is_some()));
+    assert_eq!(
+        vlan_steps[3].undo.as_ref().unwrap().line(),
+        "bridge vlan add dev vif1.0 vid 1 pvid untagged"
+    );
+}
+
+#[test]
+fn vlan_1_stays_when_asked_for_and_a_bridge_without_default_pvid_loses_nothing() {
+    let p = online(
+        &with(&[("vlan", "1p/10")]),
+        &["firewall=none"],
+        &vlan_host(),
+    )
+    .unwrap();
+    let l = lines(&p);
+    assert!(l.contains("bridge vlan add dev vif1.0 vid 10\n"), "{l}");
+    assert!(!l.contains("vid 1\n") && !l.contains("vlan del"), "{l}");
+    let host = vlan_host().file(crate::vlan::sysfs("xenbr0", "default_pvid"), "0\n");
+    let p = online(&with(&[("vlan", "10")]), &["firewall=none"], &host).unwrap();
+    let l = lines(&p);
+    assert!(
+        l.contains("bridge vlan add dev vif1.0 vid 10 pvid untagged"),
+        "{l}"
+    );
+    assert!(!l.contains("vlan del"), "{l}");
+}
+
+#[test]
+fn vlan_as_an_argument_counts_when_xenstore_has_none() {
+    let p = online(&keys(), &["firewall=none", "vlan=42"], &vlan_host()).unwrap();
+    assert!(lines(&p).contains("bridge vlan add dev vif1.0 vid 42 pvid untagged"));
+    // The key wins over the argument.
+    let p = online(
+        &with(&[("vlan", "7")]),
+        &["firewall=none", "vlan=42"],
+        &vlan_host(),
+    )
+    .unwrap();
+    assert!(lines(&p).contains("vid 7 pvid untagged") && !lines(&p).contains("42"));
+}
+
+#[test]
+fn vlan_on_a_bridge_that_is_not_vlan_aware_is_refused_before_anything_changes() {
+    let host = fresh_vif_host()
+        .file(crate::vlan::sysfs("xenbr0", "vlan_filtering"), "0\n")
+        .tools(&["bridge"]);
+    let e = online(&with(&[("vlan", "10")]), &[], &host).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("vif1.0 asks for VLANs vlan=10 (from xenstore key backend/vif/1/0/vlan), but bridge xenbr0 is not VLAN-aware")
+            && m.contains("network-bridge start vlan_filtering=yes")
+            && m.contains("ip link set dev xenbr0 type bridge vlan_filtering 1")
+            && m.contains("remove vlan="),
+        "{m}"
+    );
+}
+
+#[test]
+fn vlan_on_a_kernel_without_bridge_vlan_filtering_is_refused() {
+    // No vlan_filtering file in the bridge's sysfs directory: what this machine's kernel shows.
+    let host = fresh_vif_host().tools(&["bridge"]);
+    let e = online(&with(&[("vlan", "10p/20")]), &[], &host).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.contains("this kernel has no bridge VLAN filtering (/sys/class/net/xenbr0/bridge/vlan_filtering is missing)")
+            && m.contains("CONFIG_BRIDGE_VLAN_FILTERING")
+            && m.contains("vlan=10p/20"),
+        "{m}"
+    );
+}
+
+#[test]
+fn vlan_without_the_bridge_program_names_the_package() {
+    let host = fresh_vif_host().file(crate::vlan::sysfs("xenbr0", "vlan_filtering"), "1\n");
+    let e = online(&with(&[("vlan", "10")]), &[], &host).unwrap_err();
+    assert!(matches!(e, Error::MissingTool(_)), "{e:?}");
+    assert!(sentence(e).contains("install the Debian package iproute2"));
+}
+
+#[test]
+fn a_malformed_vlan_key_is_refused_by_the_front_end_with_the_key_and_the_fix() {
+    let xs = crate::xenstore::Memory::default();
+    use crate::xenstore::XenStore;
+    xs.write(&[("backend/vif/1/0/vlan", "10/20")]).unwrap();
+    let words = ["online", "type_if=vif"];
+    let i = inv("vif-bridge", &words, VIF_ENV);
+    let r = crate::vif::front_end(
+        &i,
+        crate::scripts::find("vif-bridge").unwrap().settings,
+        &xs,
+    );
+    let Err(stop) = r else { panic!("accepted") };
+    assert_eq!(stop.xp.as_deref(), Some("backend/vif/1/0"));
+    let m = stop.error.to_string();
+    assert!(
+        m.starts_with("vlan=\"10/20\": 2 VLANs and none is the PVID")
+            && m.ends_with("(from xenstore key backend/vif/1/0/vlan)"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_second_online_of_a_port_with_its_vlans_changes_nothing() {
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    port.address = crate::bridge::PORT_MAC.into();
+    let show = |json: &str| crate::facts::Answer::Output {
+        code: Some(0),
+        stdout: json.into(),
+        stderr: String::new(),
+    };
+    let argv: Vec<String> = ["bridge", "-j", "vlan", "show", "dev", "vif1.0"]
+        .map(String::from)
+        .to_vec();
+    let host = vlan_host().link(port.clone()).answer(
+        Fact::Command(argv.clone()),
+        show(r#"[{"ifname":"vif1.0","vlans":[{"vlan":10,"flags":["PVID","Egress Untagged"]},{"vlan":20}]}]"#),
+    );
+    let p = online(&with(&[("vlan", "10p/20")]), &["firewall=none"], &host).unwrap();
+    assert!(p.plan.is_empty(), "{}", lines(&p));
+    // A port left with VLAN 1 only (an online before vlan= was set) is brought to the key.
+    let host = vlan_host().link(port).answer(
+        Fact::Command(argv),
+        show(r#"[{"ifname":"vif1.0","vlans":[{"vlan":1,"flags":["PVID","Egress Untagged"]}]}]"#),
+    );
+    let p = online(&with(&[("vlan", "10p/20")]), &["firewall=none"], &host).unwrap();
+    assert_eq!(
+        lines(&p),
+        "# give vif1.0 VLAN 10 as its PVID, untagged\nbridge vlan add dev vif1.0 vid 10 pvid untagged\n\
+         # give vif1.0 VLAN 20 tagged\nbridge vlan add dev vif1.0 vid 20\n\
+         # take VLAN 1 off vif1.0\nbridge vlan del dev vif1.0 vid 1\n"
+    );
+}
+
+#[test]
+fn a_tap_gets_the_same_vlans() {
+    let host = vlan_host().link(fresh("vif1.0-emu"));
+    let words = ["add", "type_if=tap"];
+    let env = [("INTERFACE", "vif1.0-emu")];
+    let ctx = vif_ctx_with("vif-bridge", &words, &env, &with(&[("vlan", "10")]));
+    let p = plan_vif("vif-bridge", &ctx, &inv("vif-bridge", &words, &env), &host).unwrap();
+    assert!(
+        lines(&p).contains("bridge vlan add dev vif1.0-emu vid 10 pvid untagged"),
+        "{}",
+        lines(&p)
+    );
+}
+
+#[test]
+fn offline_with_vlan_releases_the_port_which_takes_its_vlans_along() {
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    let host = vlan_host().link(port);
+    let p = offline(&with(&[("vlan", "10p/20")]), &["firewall=none"], &host);
+    let l = lines(&p);
+    assert!(l.contains("ip link set dev vif1.0 nomaster"), "{l}");
+    assert!(!l.contains("bridge vlan"), "{l}");
+    // A bridge that is no longer VLAN-aware does not stop the cleanup.
+    let mut port = fresh("vif1.0");
+    port.master = Some("xenbr0".into());
+    let p = offline(
+        &with(&[("vlan", "10")]),
+        &["firewall=none"],
+        &fresh_vif_host().link(port),
+    );
+    assert!(lines(&p).contains("nomaster") && p.report_after.is_none());
+}
