@@ -555,6 +555,24 @@ pub fn asked(
     }))
 }
 
+/// vif-route and vif-nat: a guest that asks for VLANs is refused (its traffic is routed, so no
+/// VLAN could keep it apart; silently routing it would give it what it asked not to have).
+pub fn refuse_routed(
+    ctx: &crate::vif::VifContext,
+    inv: &crate::invocation::Invocation,
+    script: &str,
+) -> Result<(), Error> {
+    match asked(ctx, inv)? {
+        None => Ok(()),
+        Some(a) => Err(Error::refused(format!(
+            "{} asks for VLANs vlan={} ({}), but {script} routes the guest's traffic, where a \
+             VLAN means nothing: put the guest on a VLAN-aware bridge (script=vif-bridge, \
+             network-bridge start vlan_filtering=yes) or remove vlan= from its vif spec",
+            ctx.dev, a.value, a.origin
+        ))),
+    }
+}
+
 /// Whether a bridge filters by VLAN, as its sysfs directory says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Filtering {

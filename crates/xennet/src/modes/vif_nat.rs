@@ -192,6 +192,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         });
     }
 
+    crate::vlan::refuse_routed(ctx, inv, "vif-nat")?;
     let mac = if dhcp_files.is_some() && routed {
         read_required(ctx, "mac")?
     } else {

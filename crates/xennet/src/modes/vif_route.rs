@@ -100,6 +100,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         });
     }
 
+    crate::vlan::refuse_routed(ctx, inv, "vif-route")?;
     let (netdev, origin) = super::routed_uplink(inv, snap)?;
     // IP-02, word for word, with the device named even when defaulted.
     let Some(main_ip) = snap.primary_ipv4(&netdev)?.map(str::to_string) else {

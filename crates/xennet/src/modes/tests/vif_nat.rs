@@ -161,3 +161,14 @@ fn vn11_offline_takes_the_router_address_and_the_route_away() {
     assert!(l.contains("ip route del 10.0.0.1 dev vif1.0"), "{l}");
     assert!(l.contains("ip addr del 10.0.0.128/32 dev vif1.0"), "{l}");
 }
+
+#[test]
+fn vlan_is_refused_in_nat_mode() {
+    let host = dom0().link(fresh("vif1.0"));
+    let mut keys = KEYS.to_vec();
+    keys.push(("vlan", "10p/20"));
+    let e = plan("online", &keys, &["dhcp=no", "firewall=none"], &host).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    assert!(sentence(e)
+        .contains("vlan=10p/20 (from xenstore key backend/vif/1/0/vlan), but vif-nat routes"));
+}

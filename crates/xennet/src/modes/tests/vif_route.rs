@@ -241,3 +241,32 @@ fn with_nftables_the_routed_vif_gets_a_chain_in_the_inet_table() {
     );
     assert!(l.contains("ip saddr { 192.0.2.60 } accept"), "{l}");
 }
+
+#[test]
+fn vlan_is_refused_in_routed_mode_and_offline_still_cleans_up() {
+    let host = dom0().link(fresh("vif1.0"));
+    let e = plan(
+        "online",
+        &[("ip", "192.0.2.60"), ("vlan", "10")],
+        &["firewall=none"],
+        &host,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("vif1.0 asks for VLANs vlan=10 (from xenstore key backend/vif/1/0/vlan), but vif-route routes")
+            && m.contains("script=vif-bridge"),
+        "{m}"
+    );
+    let mut vif = fresh("vif1.0");
+    vif.up = true;
+    let p = plan(
+        "offline",
+        &[("ip", "192.0.2.60"), ("vlan", "10")],
+        &["firewall=none"],
+        &dom0().link(vif),
+    )
+    .unwrap();
+    assert!(lines(&p).contains("ip link set dev vif1.0 down"));
+}
