@@ -418,6 +418,22 @@ pub static SCRIPTS: [Script; 7] = [
             FIREWALL_HOST,
             CONFIRM,
             c(
+                "vlan_filtering",
+                Source::Args,
+                v::check_yes_no,
+                "yes or no (default): with start, make the bridge VLAN-aware, so that guests \
+                 with xl's vlan= get exactly their VLANs (vif-bridge refuses them on a bridge \
+                 that is not); dom0 and the uplink stay untagged on VLAN 1. Needs a kernel with \
+                 CONFIG_BRIDGE_VLAN_FILTERING.",
+            ),
+            c(
+                "trunk",
+                Source::Args,
+                crate::vlan::check_trunk,
+                "With vlan_filtering=yes: the VLANs the uplink carries tagged to the LAN, as \
+                 vlan= writes them without p or u (10/20-29/100+10x4, or 10,20); default none.",
+            ),
+            c(
                 "overlay",
                 Source::Args,
                 modes::network_bridge::overlay::check,

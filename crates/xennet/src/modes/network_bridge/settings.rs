@@ -32,6 +32,10 @@ pub struct Settings {
     pub antispoof: bool,
     /// `antispoof=yes` at start: the firewall that guards the bridge.
     pub guard: Option<crate::firewall::Choice>,
+    /// `vlan_filtering=yes` (issue 19): the bridge is made VLAN-aware.
+    pub vlan_filtering: bool,
+    /// `trunk=`: the VLANs the uplink carries tagged.
+    pub trunk: Vec<u16>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +150,11 @@ pub fn settings(inv: &Invocation, snap: &Snapshot) -> Result<Settings> {
     };
     let alias = (layout == Layout::Netdev && bridge != xenbr).then_some(xenbr);
     let antispoof = validate::yes_no("antispoof", inv.value("antispoof"))?;
+    let vlan_filtering = validate::yes_no("vlan_filtering", inv.value("vlan_filtering"))?;
+    let trunk = match inv.get("trunk").filter(|v| !v.trim().is_empty()) {
+        Some(v) => crate::vlan::parse_trunk("trunk", v)?,
+        None => Vec::new(),
+    };
     let guard = if antispoof {
         Some(crate::firewall::choose(inv, snap)?.0)
     } else {
@@ -164,6 +173,8 @@ pub fn settings(inv: &Invocation, snap: &Snapshot) -> Result<Settings> {
         alias,
         antispoof,
         guard,
+        vlan_filtering,
+        trunk,
     })
 }
 
