@@ -11,6 +11,7 @@ pub mod bridge;
 pub mod budget;
 pub mod conf;
 pub mod confirm;
+pub mod conntrack;
 pub mod dhcpd;
 pub mod dispatch;
 pub mod error;

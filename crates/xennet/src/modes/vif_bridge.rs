@@ -2,6 +2,7 @@
 //! the steps the live state needs, so a second `online` leaves a working port alone (VB-09).
 
 use crate::bridge::{self, PORT_MAC};
+use crate::conntrack;
 use crate::error::{Error, Note, Planned, Result};
 use crate::exec::ip;
 use crate::firewall::{self, Family, Vif};
@@ -161,6 +162,15 @@ fn evpn_neighbors(bridge: &str, ctx: &VifContext, mac: &str, snap: &Snapshot) ->
         .collect())
 }
 
+/// The guest's own addresses, for the conntrack purge: each `ip=` entry's address without its
+/// prefix (on a bridge a prefix names the guest's LAN, which other guests share).
+fn guest_addresses(ctx: &VifContext) -> Vec<String> {
+    ctx.ips
+        .iter()
+        .map(|e| e.split('/').next().unwrap_or(e).to_string())
+        .collect()
+}
+
 /// The guest interface as the firewall sees it.
 fn fw_vif<'a>(ctx: &'a VifContext, mac: &'a str, guarded: bool, antispoof: bool) -> Vif<'a> {
     Vif {
@@ -298,6 +308,16 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", bridge.name.as_str()), ("ip", ip_joined.as_str())]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
+    if ctx.type_if == TypeIf::Vif {
+        // Issue 19: the guest starts with no connection of an earlier holder of its addresses.
+        plan.extend(conntrack::purge_at_online(
+            dev,
+            &guest_addresses(ctx),
+            was_up,
+            snap,
+            &mut notes,
+        )?);
+    }
     let frontend_keys = match ctx.frontend_mtu_path() {
         Some(path) if ctx.type_if == TypeIf::Vif => vec![(path, mtu.to_string())],
         _ => Vec::new(),
@@ -371,6 +391,16 @@ fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<P
             }
             plan.push(bridge::release(master, &ctx.dev));
         }
+    }
+    if ctx.type_if == TypeIf::Vif {
+        // Issue 19: no connection of this guest outlives it.
+        plan.extend(conntrack::purge(
+            &ctx.dev,
+            &guest_addresses(ctx),
+            OnError::Collect,
+            snap,
+            &mut notes,
+        )?);
     }
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", name.as_str()), ("ip", ip_joined.as_str())]);

@@ -91,6 +91,17 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
             }
         }
         plan.extend(fw.offline_steps(&vif, snap, &mut notes)?);
+        if ctx.type_if == TypeIf::Vif {
+            // Issue 19: no connection of this guest outlives it (the networks routed to it
+            // are its own).
+            plan.extend(crate::conntrack::purge(
+                dev,
+                &wanted,
+                OnError::Collect,
+                snap,
+                &mut notes,
+            )?);
+        }
         plan.extend(crate::hooks::steps(&vars, OnError::Collect, snap)?);
         return Ok(Planned {
             plan,
@@ -159,6 +170,12 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         ("netdev", netdev.as_str()),
     ]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
+    if ctx.type_if == TypeIf::Vif {
+        // Issue 19: the guest starts with no connection of an earlier holder of its addresses.
+        plan.extend(crate::conntrack::purge_at_online(
+            dev, &wanted, up, snap, &mut notes,
+        )?);
+    }
     Ok(Planned {
         plan,
         notes,

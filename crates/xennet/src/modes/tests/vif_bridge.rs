@@ -653,3 +653,76 @@ fn offline_with_vlan_releases_the_port_which_takes_its_vlans_along() {
     );
     assert!(lines(&p).contains("nomaster") && p.report_after.is_none());
 }
+
+// Issue 19: no connection outlives its guest.
+
+fn tracking(host: Fixture) -> Fixture {
+    host.file(crate::conntrack::count_path(), "5\n")
+        .tools(&["conntrack"])
+}
+
+#[test]
+fn online_and_offline_purge_the_guests_tracked_connections() {
+    let p = online(
+        &with(&[("ip", "192.0.2.51/24 2001:db8::51")]),
+        &["firewall=none"],
+        &tracking(fresh_vif_host()),
+    )
+    .unwrap();
+    let last = p.plan.steps.last().unwrap();
+    assert_eq!(
+        last.action.line(),
+        "conntrack -R - <<'EOF'\n-D -s 192.0.2.51\n-D -d 192.0.2.51\n-D -r 192.0.2.51\n\
+         -D -q 192.0.2.51\n-D -s 2001:db8::51\n-D -d 2001:db8::51\n-D -r 2001:db8::51\n\
+         -D -q 2001:db8::51\nEOF"
+    );
+    assert_eq!(last.on_error, crate::plan::OnError::Fail);
+
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    let p = offline(
+        &with(&[("ip", "192.0.2.51")]),
+        &["firewall=none"],
+        &tracking(dom0().link(bridge("xenbr0")).link(port)),
+    );
+    let l = lines(&p);
+    let out = l.find("nomaster").unwrap();
+    let purge = l.find("conntrack -R -").unwrap();
+    assert!(out < purge, "{l}");
+    // The vif is already gone: its addresses' entries go all the same.
+    let p = offline(
+        &with(&[("ip", "192.0.2.51")]),
+        &["firewall=none"],
+        &tracking(dom0().link(bridge("xenbr0"))),
+    );
+    assert!(lines(&p).contains("-D -s 192.0.2.51"), "{}", lines(&p));
+}
+
+#[test]
+fn a_second_online_keeps_the_running_guests_connections_and_a_tap_purges_nothing() {
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    port.address = crate::bridge::PORT_MAC.into();
+    let host = tracking(dom0().link(bridge("xenbr0")).link(port));
+    let p = online(&with(&[("ip", "192.0.2.51")]), &["firewall=none"], &host).unwrap();
+    assert!(p.plan.is_empty(), "{}", lines(&p));
+    let host = tracking(vlan_host().link(fresh("vif1.0-emu")));
+    let words = ["add", "type_if=tap", "firewall=none"];
+    let env = [("INTERFACE", "vif1.0-emu")];
+    let ctx = vif_ctx_with("vif-bridge", &words, &env, &with(&[("ip", "192.0.2.51")]));
+    let p = plan_vif("vif-bridge", &ctx, &inv("vif-bridge", &words, &env), &host).unwrap();
+    assert!(!lines(&p).contains("conntrack"), "{}", lines(&p));
+}
+
+#[test]
+fn without_conntrack_installed_online_warns_and_attaches() {
+    let host = fresh_vif_host().file(crate::conntrack::count_path(), "5\n");
+    let p = online(&with(&[("ip", "192.0.2.51")]), &["firewall=none"], &host).unwrap();
+    assert!(lines(&p).contains("master xenbr0") && !lines(&p).contains("conntrack"));
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::Warn(t) if t.contains("install the Debian package conntrack"))));
+}
