@@ -20,9 +20,11 @@ pub fn count_path() -> std::path::PathBuf {
 }
 
 /// The batch lines that delete every entry of `entry` (an address, or an address/prefix): by the
-/// original direction's source and destination and, for a single address, by the reply
-/// direction's too (a connection DNATed to the guest has it only as the reply's source; conntrack
-/// takes no prefix there).
+/// original direction's source and destination and, for a single address, by the reply's source
+/// (a connection DNATed to the guest, a port forward, has the guest's address only there;
+/// conntrack takes no prefix for it). Each line costs conntrack one pass over the whole table
+/// (about 1.5 µs an entry, measured), so no filter is added that only a SNAT to the guest's own
+/// address would need (the reply's destination).
 fn lines_for(entry: &str) -> Option<String> {
     let (addr, prefix) = match entry.split_once('/') {
         Some((a, p)) => (a, p.parse::<u8>().ok()),
@@ -38,7 +40,7 @@ fn lines_for(entry: &str) -> Option<String> {
     };
     let mut filters = vec!["-s", "-d"];
     if single {
-        filters.extend(["-r", "-q"]);
+        filters.push("-r");
     }
     Some(
         filters
@@ -156,9 +158,9 @@ mod tests {
         assert_eq!(
             step.action.line(),
             "conntrack -R - <<'EOF'\n\
-             -D -s 192.0.2.51\n-D -d 192.0.2.51\n-D -r 192.0.2.51\n-D -q 192.0.2.51\n\
+             -D -s 192.0.2.51\n-D -d 192.0.2.51\n-D -r 192.0.2.51\n\
              -D -s 10.1.0.0/24\n-D -d 10.1.0.0/24\n\
-             -D -s 2001:db8::5\n-D -d 2001:db8::5\n-D -r 2001:db8::5\n-D -q 2001:db8::5\n\
+             -D -s 2001:db8::5\n-D -d 2001:db8::5\n-D -r 2001:db8::5\n\
              -D -s 10.0.0.1/16\n-D -d 10.0.0.1/16\nEOF"
         );
         assert!(step.undo.is_none());

@@ -673,8 +673,7 @@ fn online_and_offline_purge_the_guests_tracked_connections() {
     assert_eq!(
         last.action.line(),
         "conntrack -R - <<'EOF'\n-D -s 192.0.2.51\n-D -d 192.0.2.51\n-D -r 192.0.2.51\n\
-         -D -q 192.0.2.51\n-D -s 2001:db8::51\n-D -d 2001:db8::51\n-D -r 2001:db8::51\n\
-         -D -q 2001:db8::51\nEOF"
+         -D -s 2001:db8::51\n-D -d 2001:db8::51\n-D -r 2001:db8::51\nEOF"
     );
     assert_eq!(last.on_error, crate::plan::OnError::Fail);
 

@@ -182,7 +182,7 @@ fn online_and_offline_purge_the_guests_connections_masqueraded_ones_included() {
     let p = plan("online", KEYS, &["dhcp=no", "firewall=none"], &host).unwrap();
     assert!(
         lines(&p).ends_with(
-            "conntrack -R - <<'EOF'\n-D -s 10.0.0.1\n-D -d 10.0.0.1\n-D -r 10.0.0.1\n-D -q 10.0.0.1\nEOF\n"
+            "conntrack -R - <<'EOF'\n-D -s 10.0.0.1\n-D -d 10.0.0.1\n-D -r 10.0.0.1\nEOF\n"
         ),
         "{}",
         lines(&p)
