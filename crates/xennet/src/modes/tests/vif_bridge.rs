@@ -725,3 +725,46 @@ fn without_conntrack_installed_online_warns_and_attaches() {
         .iter()
         .any(|n| matches!(n, Note::Warn(t) if t.contains("install the Debian package conntrack"))));
 }
+
+#[test]
+fn offline_forgets_evpn_neighbours_outside_the_ip_batch_so_a_gone_one_cannot_stop_the_release() {
+    let record = crate::paths::state_dir().join("network-bridge.xenbr0.overlay");
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    let host = dom0().link(bridge("xenbr0")).link(port).file(
+        &record,
+        "vxlan=vxlan42 vni=42 created_bridge=yes overlay=evpn",
+    );
+    let p = offline(
+        &with(&[("ip", "192.0.2.51 2001:db8::51")]),
+        &["firewall=none"],
+        &host,
+    );
+    let l = lines(&p);
+    assert!(
+        l.contains("ip -4 neigh del 192.0.2.51 dev xenbr0 || true"),
+        "{l}"
+    );
+    assert!(
+        l.contains("ip -6 neigh del 2001:db8::51 dev xenbr0 || true"),
+        "{l}"
+    );
+    // Applied with ip batching: the neighbours are processes of their own, and the port's
+    // release still runs (in its own batch) when the kernel no longer has the neighbour.
+    let r = crate::exec::Recorder {
+        batch_ip: true,
+        ..Default::default()
+    };
+    *r.fail_when.borrow_mut() = Some("neigh del 192.0.2.51".into());
+    crate::apply::apply(&p.plan.teardown(), &r, None).unwrap();
+    assert_eq!(
+        *r.lines.borrow(),
+        [
+            "ip link set dev vif1.0 down",
+            "ip -4 neigh del 192.0.2.51 dev xenbr0",
+            "ip -6 neigh del 2001:db8::51 dev xenbr0",
+            "ip link set dev vif1.0 nomaster"
+        ]
+    );
+}
