@@ -15,8 +15,8 @@
 
 mod common;
 
+use common::ovs::{have_ovs, Ovs};
 use common::*;
-use std::path::{Path, PathBuf};
 use xennet_tests::cmd;
 use xennet_tests::netns::{self, Netns};
 use xennet_tests::*;
@@ -510,120 +510,6 @@ fn vxlan_overlay_failure_at_every_step_of_start_and_stop_is_rolled_back() {
 // ---------------------------------------------------------------------------------------------
 // Open vSwitch
 
-/// One host's Open vSwitch: its daemons' PIDs (killed on drop, also when the test panics) and
-/// the environment that points `ovs-vsctl` at them.
-struct Ovs {
-    dir: PathBuf,
-    pids: Vec<i32>,
-}
-
-impl Ovs {
-    fn env(&self) -> Vec<(String, String)> {
-        let d = self.dir.display().to_string();
-        vec![
-            ("OVS_RUNDIR".into(), d.clone()),
-            ("OVS_DBDIR".into(), d.clone()),
-            ("OVS_LOGDIR".into(), d.clone()),
-            ("OVS_SYSCONFDIR".into(), d),
-            ("OVS_PKGDATADIR".into(), "/usr/share/openvswitch".into()),
-        ]
-    }
-
-    /// Starts ovsdb-server and ovs-vswitchd inside `ns`, everything under `dir`.
-    fn start(ns: &str, dir: &Path) -> Ovs {
-        std::fs::create_dir_all(dir).unwrap();
-        let mut ovs = Ovs {
-            dir: dir.to_path_buf(),
-            pids: Vec::new(),
-        };
-        let d = |f: &str| dir.join(f).display().to_string();
-        cmd::must(&[
-            "ovsdb-tool",
-            "create",
-            &d("conf.db"),
-            "/usr/share/openvswitch/vswitch.ovsschema",
-        ]);
-        let sock = format!("punix:{}", d("db.sock"));
-        ovs.daemon(
-            ns,
-            "ovsdb-server",
-            &[
-                &d("conf.db"),
-                &format!("--remote={sock}"),
-                &format!("--unixctl={}", d("ovsdb-server.ctl")),
-            ],
-        );
-        ovs.vsctl(ns, &["--no-wait", "init"]);
-        let db = format!("unix:{}", d("db.sock"));
-        ovs.daemon(
-            ns,
-            "ovs-vswitchd",
-            &[&db, &format!("--unixctl={}", d("ovs-vswitchd.ctl"))],
-        );
-        ovs
-    }
-
-    fn daemon(&mut self, ns: &str, prog: &str, args: &[&str]) {
-        let pidfile = self.dir.join(format!("{prog}.pid"));
-        let log = self.dir.join(format!("{prog}.log"));
-        let mut argv: Vec<String> = vec![
-            "ip".into(),
-            "netns".into(),
-            "exec".into(),
-            ns.into(),
-            "env".into(),
-        ];
-        argv.extend(self.env().into_iter().map(|(k, v)| format!("{k}={v}")));
-        argv.push(prog.into());
-        argv.extend(args.iter().map(|a| a.to_string()));
-        argv.push(format!("--pidfile={}", pidfile.display()));
-        argv.push(format!("--log-file={}", log.display()));
-        argv.push("--detach".into());
-        let o = cmd::run(&argv);
-        let pid = std::fs::read_to_string(&pidfile)
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok());
-        if let Some(pid) = pid {
-            self.pids.push(pid);
-        }
-        assert!(o.success() && pid.is_some(), "starting {prog}:\n{o}");
-    }
-
-    /// `ovs-vsctl` against this host's database.
-    fn vsctl(&self, ns: &str, args: &[&str]) -> cmd::Output {
-        let mut argv: Vec<String> = vec![
-            "ip".into(),
-            "netns".into(),
-            "exec".into(),
-            ns.into(),
-            "env".into(),
-        ];
-        argv.extend(self.env().into_iter().map(|(k, v)| format!("{k}={v}")));
-        argv.push("ovs-vsctl".into());
-        argv.push("--timeout=10".into());
-        argv.extend(args.iter().map(|a| a.to_string()));
-        cmd::run(&argv)
-    }
-
-    #[track_caller]
-    fn must(&self, ns: &str, args: &[&str]) -> String {
-        let o = self.vsctl(ns, args);
-        o.ok();
-        o.stdout.trim().to_string()
-    }
-}
-
-impl Drop for Ovs {
-    fn drop(&mut self) {
-        for pid in self.pids.drain(..).rev() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
-    }
-}
-
 /// The guests' VLANs in the Open vSwitch test.
 const VLANS: [u16; 2] = [10, 20];
 
@@ -907,26 +793,4 @@ fn vif_openvswitch_reports_a_missing_bridge_and_a_bad_value() {
     assert_eq!(ovs.must(&h.dom0, &["get", "port", &t.vif, "tag"]), "7");
     assert_ok(&h, &call(REMOVE_TAP), "remove type_if=tap");
     assert_eq!(ovs.must(&h.dom0, &["list-ports", "ovsbr0"]), "");
-}
-
-/// Is Open vSwitch installed? Without it the OVS tests skip loudly, except under `CI=true`.
-fn have_ovs() -> bool {
-    if which("ovsdb-server").is_some() && which("ovs-vswitchd").is_some() {
-        return true;
-    }
-    let msg = "openvswitch-switch is not installed (.ci/install-deps installs it)";
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}; CI=true, so this is a failure, not a skip");
-    }
-    eprintln!("!!! SKIPPED: {msg}");
-    false
-}
-
-fn which(prog: &str) -> Option<PathBuf> {
-    std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/usr/bin", "/sbin"])
-        .map(|d| Path::new(d).join(prog))
-        .find(|p| p.exists())
 }

@@ -49,6 +49,8 @@ pub struct Interface {
     pub addresses: Vec<String>,
     /// The backend interface in dom0 (`vif<d>.<n>`); None for dom0's bridge itself.
     pub vif: Option<Dev>,
+    /// The VLANs the vif carries on a VLAN-aware bridge, in xl's `vlan=` syntax (issue 19).
+    pub vlans: Option<String>,
     pub path: Path,
 }
 
@@ -77,6 +79,10 @@ pub struct Bridge {
     pub addresses: Vec<String>,
     pub ports: Vec<String>,
     pub uplink: Option<String>,
+    /// VLAN-aware (`vlan_filtering 1`): each port's VLANs (`bridge vlan show`), in xl's `vlan=`
+    /// syntax (`10p/20`); empty for a bridge that is not.
+    pub vlan_aware: bool,
+    pub port_vlans: BTreeMap<String, String>,
 }
 
 /// A VXLAN device: the bridge it joins and the hosts its flood entries reach.
@@ -199,6 +205,19 @@ pub fn read(runner: &dyn Runner) -> anyhow::Result<Map> {
     let xs = Store::new(runner);
     let default_dev = xennet::live::default_route_dev(runner).ok().flatten();
 
+    // Every port's VLANs, read once when a bridge is VLAN-aware (issue 19).
+    let vlans = if links
+        .iter()
+        .any(|l| l.kind() == Some("bridge") && l.vlan_aware())
+    {
+        runner
+            .run(&Cmd::new("bridge").args(["-j", "vlan", "show"]))
+            .ok()
+            .and_then(|out| xennet::vlan::parse_show(&out).ok())
+            .unwrap_or_default()
+    } else {
+        BTreeMap::new()
+    };
     // Bridges and their uplinks.
     let mut bridges = Vec::new();
     for l in links.iter().filter(|l| l.kind() == Some("bridge")) {
@@ -217,6 +236,19 @@ pub fn read(runner: &dyn Runner) -> anyhow::Result<Map> {
                 .iter()
                 .find(|p| !is_backend(p))
                 .map(|p| p.ifname.clone()),
+            vlan_aware: l.vlan_aware(),
+            port_vlans: if l.vlan_aware() {
+                ports
+                    .iter()
+                    .filter_map(|p| {
+                        vlans
+                            .get(&p.ifname)
+                            .map(|v| (p.ifname.clone(), v.to_string()))
+                    })
+                    .collect()
+            } else {
+                BTreeMap::new()
+            },
         });
     }
     let bridge_path = |name: &str| -> Path {
@@ -281,6 +313,7 @@ pub fn read(runner: &dyn Runner) -> anyhow::Result<Map> {
             mac: Some(l.address.clone()),
             addresses: l.addresses(),
             vif: None,
+            vlans: None,
             path: bridge_path(&b.name),
         });
     }
@@ -301,6 +334,7 @@ pub fn read(runner: &dyn Runner) -> anyhow::Result<Map> {
                 mac: Some(l.address.clone()),
                 addresses: l.addresses(),
                 vif: None,
+                vlans: None,
                 path: Path::Direct,
             });
         }
@@ -347,12 +381,22 @@ pub fn read(runner: &dyn Runner) -> anyhow::Result<Map> {
                 }
             },
         };
+        let port_vlans = link.and_then(|l| {
+            let master = l.master.as_deref()?;
+            bridges
+                .iter()
+                .find(|b| b.name == master)?
+                .port_vlans
+                .get(&l.ifname)
+                .cloned()
+        });
         domain(&mut domains, &xs, d).interfaces.push(Interface {
             name,
             devid: Some(n),
             mac,
             addresses,
             vif: link.map(dev),
+            vlans: port_vlans,
             path,
         });
     }
@@ -387,7 +431,11 @@ impl Interface {
         match &self.vif {
             Some(v) => {
                 names.push(v.name.clone());
-                rows.push((v.name.clone(), details(v)));
+                let mut d = details(v);
+                if let Some(vl) = &self.vlans {
+                    d.push_str(&format!(" VLANs {vl}"));
+                }
+                rows.push((v.name.clone(), d));
             }
             None if self.devid.is_some() => names.push("(no backend interface)".into()),
             None => {}
@@ -461,6 +509,21 @@ pub fn text(map: &Map) -> String {
             b.ports.join(", ")
         };
         out.push_str(&format!("  {}{also}: {uplink}; ports: {ports}\n", b.name));
+        if b.vlan_aware {
+            let each: Vec<String> = b
+                .port_vlans
+                .iter()
+                .map(|(p, v)| format!("{p} {v}"))
+                .collect();
+            out.push_str(&format!(
+                "    VLAN-aware; VLANs: {}\n",
+                if each.is_empty() {
+                    "(none shown)".to_string()
+                } else {
+                    each.join(", ")
+                }
+            ));
+        }
     }
     if !map.overlays.is_empty() {
         out.push_str("Overlays\n");
@@ -566,7 +629,11 @@ pub fn dot(map: &Map) -> String {
                                 label(&format!("{} (bridge)", bridge.name), bridge)
                             ),
                         );
-                        edges.push((prev.clone(), id.clone(), String::new()));
+                        let attrs = match &i.vlans {
+                            Some(v) => format!("label={}", q(&format!("VLANs {v}"))),
+                            None => String::new(),
+                        };
+                        edges.push((prev.clone(), id.clone(), attrs));
                         prev = id;
                     }
                     match uplink {
@@ -732,6 +799,7 @@ mod tests {
                         mac: Some("00:00:00:00:00:01".into()),
                         addresses: vec!["192.0.2.10/24".into()],
                         vif: Some(d("vif0.0", "fe:ff:ff:ff:ff:ff", &[])),
+                        vlans: None,
                         path: Path::Bridge {
                             bridge: bridge.clone(),
                             uplink: uplink.clone(),
@@ -748,6 +816,7 @@ mod tests {
                             mac: Some("00:16:3e:00:01:00".into()),
                             addresses: vec![],
                             vif: Some(d("vif1.0", "fe:ff:ff:ff:ff:ff", &[])),
+                            vlans: None,
                             path: Path::Bridge { bridge, uplink },
                         },
                         Interface {
@@ -756,6 +825,7 @@ mod tests {
                             mac: None,
                             addresses: vec![],
                             vif: Some(d("vif1.1", "fe:ff:ff:ff:ff:ff", &[])),
+                            vlans: None,
                             path: Path::Unattached,
                         },
                     ],
@@ -768,6 +838,8 @@ mod tests {
                 addresses: vec![],
                 ports: vec!["peth0".into(), "vif0.0".into(), "vif1.0".into()],
                 uplink: Some("peth0".into()),
+                vlan_aware: false,
+                port_vlans: BTreeMap::new(),
             }],
             overlays: Vec::new(),
             xenstore: true,
@@ -808,6 +880,38 @@ mod tests {
         assert!(
             g.contains("\"l:vif1.1\" -> \"none:d1:eth1\" [style=dashed];"),
             "{g}"
+        );
+    }
+
+    #[test]
+    fn a_vlan_aware_bridge_shows_each_ports_vlans() {
+        let mut m = netloop();
+        m.bridges[0].vlan_aware = true;
+        m.bridges[0].port_vlans = [
+            ("peth0".to_string(), "1p/10/20".to_string()),
+            ("vif1.0".to_string(), "10p".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        m.domains[1].interfaces[0].vlans = Some("10p".into());
+        let t = text(&m);
+        assert!(
+            t.contains("      vif1.0                fe:ff:ff:ff:ff:ff VLANs 10p\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("    VLAN-aware; VLANs: peth0 1p/10/20, vif1.0 10p\n"),
+            "{t}"
+        );
+        let g = dot(&m);
+        assert!(
+            g.contains("\"l:vif1.0\" -> \"l:xenbr0\" [label=\"VLANs 10p\"];"),
+            "{g}"
+        );
+        let j = serde_json::to_string(&m).unwrap();
+        assert!(
+            j.contains("\"vlan_aware\":true") && j.contains("\"vlans\":\"10p\""),
+            "{j}"
         );
     }
 }

@@ -235,8 +235,13 @@ fn run(
     }
 }
 
-/// The plain `ip` command of an action, if `ip -batch` can run it as one of its lines: no
-/// environment, no input, no global option, and no word its line parser would split or quote.
+/// The programs whose commands share one `-batch -` process: `ip` (link changes) and `bridge`
+/// (a port's VLANs, issue 19). Both stop at the first failing line and name it.
+const BATCHED: &[&str] = &["ip", "bridge"];
+
+/// The plain `ip` or `bridge` command of an action, if `<program> -batch` can run it as one of
+/// its lines: no environment, no input, no global option, and no word its line parser would
+/// split or quote.
 fn batchable(action: &Action) -> Option<&Cmd> {
     let Action::Run(cmd) = action else {
         return None;
@@ -247,7 +252,7 @@ fn batchable(action: &Action) -> Option<&Cmd> {
                 .chars()
                 .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '#'))
     };
-    (cmd.program == "ip"
+    (BATCHED.contains(&cmd.program.as_str())
         && cmd.env.is_empty()
         && cmd.stdin.is_none()
         && cmd.args.first().is_some_and(|a| !a.starts_with('-'))
@@ -255,21 +260,25 @@ fn batchable(action: &Action) -> Option<&Cmd> {
     .then_some(cmd)
 }
 
-/// The end of the run of steps from `i` that can share one `ip -batch` process (same lock).
+/// The end of the run of steps from `i` that can share one `-batch` process (same program,
+/// same lock).
 fn batch_end(steps: &[crate::plan::Step], i: usize) -> usize {
+    let Some(first) = batchable(&steps[i].action) else {
+        return i + 1;
+    };
     let mut end = i;
     while end < steps.len()
         && steps[end].lock == steps[i].lock
-        && batchable(&steps[end].action).is_some()
+        && batchable(&steps[end].action).is_some_and(|c| c.program == first.program)
     {
         end += 1;
     }
     end.max(i + 1)
 }
 
-/// Runs the group as one `ip -batch -`: one process for several link changes. ip stops at the
-/// first failing line and names it (`Command failed -:N`), so the steps before it are known to
-/// have run.
+/// Runs the group as one `ip -batch -` (or `bridge -batch -`): one process for several
+/// changes. Both stop at the first failing line and name it (`Command failed -:N`), so the
+/// steps before it are known to have run.
 enum Batched {
     /// How many steps ran, and the outcome of the next one.
     Ran(usize, Result<(), String>),
@@ -279,13 +288,15 @@ enum Batched {
 
 fn perform_batch(group: &[crate::plan::Step], runner: &dyn Runner) -> Batched {
     let mut text = String::new();
+    let mut program = "ip";
     for s in group {
         log::debug!("step: {} (batched)", s.what);
         let cmd = batchable(&s.action).expect("a batch holds batchable steps");
+        program = cmd.program.as_str();
         text.push_str(&cmd.args.join(" "));
         text.push('\n');
     }
-    match runner.run(&Cmd::new("ip").args(["-batch", "-"]).stdin(text)) {
+    match runner.run(&Cmd::new(program).args(["-batch", "-"]).stdin(text)) {
         Ok(_) => Batched::Ran(group.len() - 1, Ok(())),
         Err(ExecError::Failed { stderr, how, .. }) => {
             let line = stderr
@@ -448,6 +459,49 @@ mod tests {
         let lines = r.lines.borrow();
         assert_eq!(lines.len(), 2);
         assert!(lines[1].contains("\nlink set dev eth0 master br0\nlink set dev br0 up\n"));
+    }
+
+    #[test]
+    fn bridge_steps_share_their_own_batch() {
+        let mut p = plan();
+        p.push(
+            Step::run(
+                "vlan 10",
+                Cmd::new("bridge").args(["vlan", "add", "dev", "eth0", "vid", "10"]),
+            )
+            .undo(Cmd::new("bridge").args(["vlan", "del", "dev", "eth0", "vid", "10"])),
+        );
+        p.push(
+            Step::run(
+                "vlan 1",
+                Cmd::new("bridge").args(["vlan", "del", "dev", "eth0", "vid", "1"]),
+            )
+            .undo(Cmd::new("bridge").args(["vlan", "add", "dev", "eth0", "vid", "1", "pvid"])),
+        );
+        let r = Recorder {
+            batch_ip: true,
+            ..Default::default()
+        };
+        apply(&p, &r, None).unwrap();
+        let lines = r.lines.borrow().clone();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(
+            lines[1],
+            "bridge -batch - <<'EOF'\nvlan add dev eth0 vid 10\nvlan del dev eth0 vid 1\nEOF"
+        );
+        // The second bridge line fails: its first line and every ip step are undone.
+        let r = Recorder {
+            batch_ip: true,
+            ..Default::default()
+        };
+        *r.fail_when.borrow_mut() = Some("del dev eth0 vid 1".into());
+        let msg = apply(&p, &r, None).unwrap_err().to_string();
+        assert!(msg.starts_with("vlan 1 failed"), "{msg}");
+        assert!(
+            msg.contains("the 4 steps already done were undone"),
+            "{msg}"
+        );
+        assert_eq!(r.lines.borrow()[2], "bridge vlan del dev eth0 vid 10");
     }
 
     #[test]

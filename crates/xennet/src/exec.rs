@@ -133,6 +133,7 @@ pub fn package_of(program: &str) -> &'static str {
         p if p.starts_with("xenstore-") => "xenstore-utils",
         "ifup" | "ifdown" | "ifquery" => "ifupdown",
         "ifenslave" => "ifenslave",
+        "conntrack" => "conntrack",
         "ifconfig" | "route" => "net-tools",
         "bash" => "bash",
         "logger" => "bsdutils",

@@ -69,11 +69,13 @@ pub struct Vxlan {
     pub peers: Vec<String>,
 }
 
-/// An Open vSwitch port's VLAN settings, as `ovs-vsctl get port P tag trunks` prints them.
+/// An Open vSwitch port's VLAN settings, as `ovs-vsctl get port P tag trunks vlan_mode` prints
+/// them (`[]` for an empty column).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OvsPort {
     pub tag: String,
     pub trunks: String,
+    pub vlan_mode: String,
 }
 
 /// The answer to a fact.

@@ -184,12 +184,13 @@ fn ovs_port(runner: &dyn Runner, bridge: &str, port: &str) -> Option<OvsPort> {
         return None;
     }
     let out = runner
-        .run(&ovs_vsctl().args(["get", "port", port, "tag", "trunks"]))
+        .run(&ovs_vsctl().args(["get", "port", port, "tag", "trunks", "vlan_mode"]))
         .ok()?;
     let mut lines = out.lines().map(str::trim);
     Some(OvsPort {
         tag: lines.next()?.to_string(),
         trunks: lines.next()?.to_string(),
+        vlan_mode: lines.next().unwrap_or("[]").to_string(),
     })
 }
 

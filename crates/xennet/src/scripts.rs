@@ -131,6 +131,23 @@ const MAC: Setting = c(
     v::mac,
     "The guest's MAC, checked to be unicast (see xennet mac check).",
 );
+const VLAN: Setting = c(
+    "vlan",
+    Source::XenstoreFirst,
+    crate::vlan::check,
+    "The guest's VLANs, as xl's vlan= writes them (Xen 4.19+): terms separated by /, each N, \
+     Np (the PVID), Nu (untagged), N-M[u] or N+STEPxCOUNT[u]; one VLAN alone is the PVID. The \
+     bridge must be VLAN-aware (network-bridge start vlan_filtering=yes): the port gets exactly \
+     these VLANs (VLAN 1 only if listed); on a bridge that is not, the guest is refused, never \
+     attached untagged.",
+);
+const VLAN_ROUTED: Setting = c(
+    "vlan",
+    Source::XenstoreFirst,
+    crate::vlan::check,
+    "xl's vlan= has no meaning for a routed guest: a vif with it is refused (use \
+     script=vif-bridge on a VLAN-aware bridge).",
+);
 const NETDEV_HOST: Setting = c(
     "netdev",
     Source::Args,
@@ -239,6 +256,7 @@ pub static SCRIPTS: [Script; 7] = [
                 "The interface's MTU; default: the bridge's. Written to the frontend too.",
             ),
             MAC,
+            VLAN,
             FIREWALL,
             ANTISPOOF_VIF,
         ],
@@ -279,6 +297,15 @@ pub static SCRIPTS: [Script; 7] = [
                 "The interface's MTU; default: the bridge's. Written to the frontend too.",
             ),
             MAC,
+            c(
+                "vlan",
+                Source::XenstoreFirst,
+                crate::vlan::check,
+                "The guest's VLANs, as xl's vlan= writes them (see vif-bridge): the PVID becomes \
+                 the port's tag=, the tagged VLANs its trunks= (vlan_mode=native-untagged). \
+                 Open vSwitch leaves only the PVID untagged, so other untagged VLANs are \
+                 refused, and so is a bridge=NAME.VLAN:TRUNKS that says otherwise.",
+            ),
             FIREWALL,
             ANTISPOOF_VIF,
         ],
@@ -316,6 +343,7 @@ pub static SCRIPTS: [Script; 7] = [
                 "yes or no: keep a host entry for the guest in dhcpd's configuration; default: \
                  yes when /etc/dhcpd.conf exists.",
             ),
+            VLAN_ROUTED,
             FIREWALL,
             ANTISPOOF_VIF,
         ],
@@ -341,6 +369,7 @@ pub static SCRIPTS: [Script; 7] = [
             IP,
             VIFNAME,
             NETDEV_ROUTED,
+            VLAN_ROUTED,
             FIREWALL,
             ANTISPOOF_VIF,
         ],
@@ -388,6 +417,22 @@ pub static SCRIPTS: [Script; 7] = [
             ),
             FIREWALL_HOST,
             CONFIRM,
+            c(
+                "vlan_filtering",
+                Source::Args,
+                v::check_yes_no,
+                "yes or no (default): with start, make the bridge VLAN-aware, so that guests \
+                 with xl's vlan= get exactly their VLANs (vif-bridge refuses them on a bridge \
+                 that is not); dom0 and the uplink stay untagged on VLAN 1. Needs a kernel with \
+                 CONFIG_BRIDGE_VLAN_FILTERING.",
+            ),
+            c(
+                "trunk",
+                Source::Args,
+                crate::vlan::check_trunk,
+                "With vlan_filtering=yes: the VLANs the uplink carries tagged to the LAN, as \
+                 vlan= writes them without p or u (10/20-29/100+10x4, or 10,20); default none.",
+            ),
             c(
                 "overlay",
                 Source::Args,

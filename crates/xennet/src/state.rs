@@ -200,6 +200,16 @@ pub struct LinkDetail {
 pub struct LinkInfo {
     #[serde(default)]
     pub info_kind: Option<String>,
+    #[serde(default)]
+    pub info_data: Option<LinkInfoData>,
+}
+
+/// The kind-specific details `ip -d` shows, as far as they are read.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct LinkInfoData {
+    /// A bridge's: 1 when it is VLAN-aware.
+    #[serde(default)]
+    pub vlan_filtering: Option<u8>,
 }
 
 impl LinkDetail {
@@ -210,6 +220,15 @@ impl LinkDetail {
 
     pub fn up(&self) -> bool {
         self.flags.iter().any(|f| f == "UP")
+    }
+
+    /// A bridge that filters by VLAN (issue 19).
+    pub fn vlan_aware(&self) -> bool {
+        self.linkinfo
+            .as_ref()
+            .and_then(|i| i.info_data.as_ref())
+            .and_then(|d| d.vlan_filtering)
+            == Some(1)
     }
 
     /// Addresses as `local/prefixlen`, kernel-made IPv6 link-local ones left out.

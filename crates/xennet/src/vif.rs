@@ -126,6 +126,7 @@ pub const BACKEND_KEYS: &[&str] = &[
     "mac",
     "frontend-id",
     "handle",
+    "vlan",
 ];
 
 /// A backend key, or `default` only when the key is missing (XS-02).

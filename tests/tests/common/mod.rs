@@ -3,6 +3,7 @@
 
 pub mod modes;
 pub mod nft;
+pub mod ovs;
 
 use xennet_tests::*;
 

@@ -2,6 +2,7 @@
 //! the steps the live state needs, so a second `online` leaves a working port alone (VB-09).
 
 use crate::bridge::{self, PORT_MAC};
+use crate::conntrack;
 use crate::error::{Error, Note, Planned, Result};
 use crate::exec::ip;
 use crate::firewall::{self, Family, Vif};
@@ -11,6 +12,7 @@ use crate::plan::{OnError, Plan, Step};
 use crate::snapshot::{unless_unread, Snapshot};
 use crate::validate;
 use crate::vif::{Found, TypeIf, VifContext};
+use crate::vlan;
 use crate::xenstore::join;
 
 /// The bridge this vif belongs on, and where its name came from (for messages).
@@ -104,6 +106,44 @@ fn check_bridge(b: &BridgeChoice, snap: &Snapshot) -> Result<()> {
     }
 }
 
+/// Issue 19: a guest that asks for VLANs is attached only to a VLAN-aware bridge, never
+/// untagged to the bridge's LAN; the refusal says why and what to do.
+fn check_vlan_bridge(bridge: &str, dev: &str, asked: &vlan::Asked, snap: &Snapshot) -> Result<()> {
+    let asks = format!(
+        "{dev} asks for VLANs vlan={} ({})",
+        asked.value, asked.origin
+    );
+    match vlan::filtering(bridge, snap)? {
+        vlan::Filtering::On => {}
+        vlan::Filtering::Off => {
+            return Err(Error::refused(format!(
+                "{asks}, but bridge {bridge} is not VLAN-aware (its vlan_filtering is 0): \
+                 attached, the guest would be on the bridge's untagged LAN. Make the bridge \
+                 VLAN-aware (network-bridge start vlan_filtering=yes trunk=<VLANs of the \
+                 uplink>, or ip link set dev {bridge} type bridge vlan_filtering 1), or remove \
+                 vlan= from the guest's vif spec"
+            )))
+        }
+        vlan::Filtering::Unsupported => {
+            return Err(Error::refused(format!(
+                "{asks}, but this kernel has no bridge VLAN filtering ({} is missing): \
+                 attached, the guest would be on bridge {bridge}'s untagged LAN. Boot a dom0 \
+                 kernel built with CONFIG_BRIDGE_VLAN_FILTERING=y (Debian's has it) and make \
+                 the bridge VLAN-aware (network-bridge start vlan_filtering=yes), or remove \
+                 vlan= from the guest's vif spec",
+                vlan::sysfs(bridge, "vlan_filtering").display()
+            )))
+        }
+    }
+    if !snap.tool("bridge")? {
+        return Err(Error::MissingTool(format!(
+            "{asks}, and setting a port's VLANs needs the `bridge` program: install the Debian \
+             package iproute2"
+        )));
+    }
+    Ok(())
+}
+
 /// On the bridge of an `overlay=evpn` VNI: each guest address as a permanent neighbour of the
 /// bridge, which FRR advertises (MAC+IP), so that the other hosts answer ARP for the guest
 /// themselves and no ARP crosses the underlay (issue 18). Needs the guest's MAC.
@@ -120,6 +160,30 @@ fn evpn_neighbors(bridge: &str, ctx: &VifContext, mac: &str, snap: &Snapshot) ->
             Step::run(format!("tell {bridge} that {addr} is at {mac} (EVPN)"), add).undo(del)
         })
         .collect())
+}
+
+/// The guest's own addresses, for the conntrack purge: each `ip=` entry's address without its
+/// prefix (on a bridge a prefix names the guest's LAN, which other guests share).
+fn guest_addresses(ctx: &VifContext) -> Vec<String> {
+    ctx.ips
+        .iter()
+        .map(|e| e.split('/').next().unwrap_or(e).to_string())
+        .collect()
+}
+
+/// An `ip neigh` action run as a process of its own instead of a line of an `ip -batch`: `ip
+/// neigh` exits the whole batch when the kernel refuses (a neighbour already gone: ENOENT)
+/// without naming the line, so the lines after it (the port's release) would not run and the
+/// tolerated failure would be taken for theirs. A family option keeps it out of the batch.
+fn own_process(action: crate::plan::Action) -> crate::plan::Action {
+    match action {
+        crate::plan::Action::Run(mut cmd) if cmd.program == "ip" => {
+            let v6 = cmd.args.iter().any(|a| a.contains(':'));
+            cmd.args.insert(0, if v6 { "-6" } else { "-4" }.to_string());
+            crate::plan::Action::Run(cmd)
+        }
+        other => other,
+    }
 }
 
 /// The guest interface as the firewall sees it.
@@ -177,6 +241,11 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
              give it a fixed MAC (ip link set dev {} address <mac>)",
             bridge.name, bridge.name
         )));
+    }
+    // Issue 19: checked before anything is touched.
+    let vlans = vlan::asked(ctx, inv)?;
+    if let Some(asked) = &vlans {
+        check_vlan_bridge(&bridge.name, &ctx.dev, asked, snap)?;
     }
     let cfg = ctx.configure(snap)?;
     let link = cfg.link;
@@ -238,6 +307,23 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         }
         plan.push(bridge::link_up(dev));
     }
+    if let Some(asked) = &vlans {
+        // The port's VLANs after the link changes, so that they share one `bridge -batch`:
+        // nothing crosses the port before netback connects the guest (hotplug-status), nor
+        // before an HVM guest runs (a tap).
+        let have = if is_port && !cfg.rename {
+            vlan::of_port(dev, snap)?
+        } else {
+            vlan::new_port(&bridge.name, snap)?
+        };
+        let steps = vlan::port_steps(dev, &have, &asked.vlans);
+        notes.push(Note::Debug(if steps.is_empty() {
+            format!("{dev} already carries VLANs {}", asked.vlans)
+        } else {
+            format!("{dev}: VLANs {} (was {have})", asked.vlans)
+        }));
+        plan.extend(steps);
+    }
     plan.extend(evpn_neighbors(&bridge.name, ctx, &mac, snap)?);
     let guarded = snap.file(firewall::guard_record(&bridge.name))?.is_some();
     let vif = fw_vif(ctx, ctx.ifindex(snap)?, &mac, guarded, fw.antispoof);
@@ -245,6 +331,16 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", bridge.name.as_str()), ("ip", ip_joined.as_str())]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
+    if ctx.type_if == TypeIf::Vif {
+        // Issue 19: the guest starts with no connection of an earlier holder of its addresses.
+        plan.extend(conntrack::purge_at_online(
+            dev,
+            &guest_addresses(ctx),
+            was_up,
+            snap,
+            &mut notes,
+        )?);
+    }
     let frontend_keys = match ctx.frontend_mtu_path() {
         Some(path) if ctx.type_if == TypeIf::Vif => vec![(path, mtu.to_string())],
         _ => Vec::new(),
@@ -305,17 +401,30 @@ fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<P
             );
         }
         if let Some(master) = &link.master {
-            for (_, del) in evpn_neighbors(master, ctx, &mac, snap)?
+            for del in evpn_neighbors(master, ctx, &mac, snap)?
                 .into_iter()
-                .filter_map(|s| s.undo.map(|u| (s.what, u)))
+                .filter_map(|s| s.undo)
             {
                 plan.push(
-                    Step::new("forget a guest address on the EVPN bridge", del)
-                        .on_error(OnError::Ignore),
+                    Step::new(
+                        "forget a guest address on the EVPN bridge",
+                        own_process(del),
+                    )
+                    .on_error(OnError::Ignore),
                 );
             }
             plan.push(bridge::release(master, &ctx.dev));
         }
+    }
+    if ctx.type_if == TypeIf::Vif {
+        // Issue 19: no connection of this guest outlives it.
+        plan.extend(conntrack::purge(
+            &ctx.dev,
+            &guest_addresses(ctx),
+            OnError::Collect,
+            snap,
+            &mut notes,
+        )?);
     }
     let ip_joined = ctx.ips.join(" ");
     let vars = ctx.hook_vars(&[("bridge", name.as_str()), ("ip", ip_joined.as_str())]);

@@ -182,6 +182,17 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
                 &mut notes,
             )?);
         }
+        if routed {
+            // Issue 19: no connection of this guest outlives it (its masqueraded ones too: they
+            // carry its address as their original source).
+            plan.extend(crate::conntrack::purge(
+                dev,
+                std::slice::from_ref(&a.vif_ip),
+                OnError::Collect,
+                snap,
+                &mut notes,
+            )?);
+        }
         plan.extend(crate::hooks::steps(&vars, OnError::Collect, snap)?);
         return Ok(Planned {
             plan,
@@ -191,6 +202,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         });
     }
 
+    crate::vlan::refuse_routed(ctx, inv, "vif-nat")?;
     let mac = if dhcp_files.is_some() && routed {
         read_required(ctx, "mac")?
     } else {
@@ -254,6 +266,16 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     };
     plan.extend(fw.online_steps(&online_vif, snap, &mut notes)?);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
+    if routed {
+        // Issue 19: the guest starts with no connection of an earlier holder of its address.
+        plan.extend(crate::conntrack::purge_at_online(
+            dev,
+            std::slice::from_ref(&a.vif_ip),
+            up,
+            snap,
+            &mut notes,
+        )?);
+    }
     Ok(Planned {
         plan,
         notes,

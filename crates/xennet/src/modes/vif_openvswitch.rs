@@ -13,6 +13,7 @@ use crate::plan::{OnError, Plan, Step};
 use crate::snapshot::{unless_unread, Snapshot};
 use crate::validate::{self, Invalid};
 use crate::vif::{Found, TypeIf, VifContext};
+use crate::vlan;
 use crate::xenstore::join;
 
 /// The device the kernel datapath of Open vSwitch puts its ports under.
@@ -68,6 +69,98 @@ pub fn check_bridge(_: &str, v: &str) -> Result<(), Invalid> {
     parse_bridge(v).map(|_| ())
 }
 
+/// The port's VLAN columns: `tag=`, `trunks=` and, for a port with a PVID and tagged VLANs,
+/// `vlan_mode=native-untagged` (OVS makes a port with a tag an access port, whose trunks it
+/// ignores).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortVlans {
+    pub tag: Option<u16>,
+    pub trunks: Vec<u16>,
+    pub mode: Option<&'static str>,
+}
+
+impl PortVlans {
+    /// What `bridge=NAME[.TAG][:TRUNKS]` says, as the original script sets it.
+    fn from_bridge(b: &OvsBridge) -> PortVlans {
+        PortVlans {
+            tag: b.tag,
+            trunks: b.trunks.clone(),
+            mode: None,
+        }
+    }
+}
+
+/// Issue 19: xl's `vlan=` on Open vSwitch: the PVID as the port's tag, the tagged VLANs as its
+/// trunks. OVS sends only a port's native VLAN untagged, so other untagged VLANs are refused.
+fn from_vlan(dev: &str, asked: &vlan::Asked) -> Result<PortVlans> {
+    let v = &asked.vlans;
+    let untagged = v.untagged_others();
+    if !untagged.is_empty() {
+        let list: Vec<String> = untagged.iter().map(u16::to_string).collect();
+        return Err(Error::refused(format!(
+            "{dev} asks for VLANs vlan={} ({}), with {} untagged besides the PVID: an Open \
+             vSwitch port sends only its native VLAN (the PVID) untagged; drop the u from those \
+             terms, or attach the guest to a VLAN-aware Linux bridge (script=vif-bridge)",
+            asked.value,
+            asked.origin,
+            list.join(", ")
+        )));
+    }
+    let tagged = v.tagged();
+    let mode = (!tagged.is_empty()).then_some("native-untagged");
+    Ok(PortVlans {
+        tag: v.pvid(),
+        trunks: tagged,
+        mode,
+    })
+}
+
+/// The VLANs of the port: from `bridge=`, from `vlan`, or from both when they say the same
+/// (a contradiction is refused, naming both).
+fn port_vlans(
+    dev: &str,
+    b: &OvsBridge,
+    bridge_value: &str,
+    bridge_origin: &str,
+    asked: Option<&vlan::Asked>,
+) -> Result<PortVlans> {
+    let Some(asked) = asked else {
+        return Ok(PortVlans::from_bridge(b));
+    };
+    let from_key = from_vlan(dev, asked)?;
+    if b.tag.is_none() && b.trunks.is_empty() {
+        return Ok(from_key);
+    }
+    let mut trunks = b.trunks.clone();
+    trunks.sort_unstable();
+    trunks.dedup();
+    if b.tag == from_key.tag && trunks == from_key.trunks {
+        return Ok(from_key);
+    }
+    let says = |tag: Option<u16>, trunks: &[u16]| {
+        let t: Vec<String> = trunks.iter().map(u16::to_string).collect();
+        format!(
+            "{} and {}",
+            tag.map_or("no access VLAN".to_string(), |t| format!("access VLAN {t}")),
+            if t.is_empty() {
+                "no trunk".to_string()
+            } else {
+                format!("trunks {}", t.join(","))
+            }
+        )
+    };
+    Err(Error::refused(format!(
+        "bridge={bridge_value} ({bridge_origin}) says {}, but vlan={} ({}) says {}: give the \
+         guest's VLANs in one place, either vlan= (xl's key) with bridge={} or \
+         bridge=NAME.VLAN:TRUNKS alone",
+        says(b.tag, &trunks),
+        asked.value,
+        asked.origin,
+        says(from_key.tag, &from_key.trunks),
+        b.name
+    )))
+}
+
 /// `--if-exists del-port <dev>`: exactly this port, from whichever bridge holds it.
 fn del_port(dev: &str) -> Cmd {
     vsctl().args(["--", "--if-exists", "del-port", dev])
@@ -75,7 +168,14 @@ fn del_port(dev: &str) -> Cmd {
 
 /// The original's one transaction: drop a stale port of that name, add it with its VLANs, and
 /// label it with the guest's name, uuid and MAC (what OVS controllers look for).
-fn add_port(dev: &str, b: &OvsBridge, vm_name: &str, vm_uuid: &str, mac: &str) -> Cmd {
+fn add_port(
+    dev: &str,
+    b: &OvsBridge,
+    v: &PortVlans,
+    vm_name: &str,
+    vm_uuid: &str,
+    mac: &str,
+) -> Cmd {
     let mut c = vsctl().args([
         "--",
         "--if-exists",
@@ -86,12 +186,15 @@ fn add_port(dev: &str, b: &OvsBridge, vm_name: &str, vm_uuid: &str, mac: &str) -
         &b.name,
         dev,
     ]);
-    if let Some(t) = b.tag {
+    if let Some(t) = v.tag {
         c = c.arg(format!("tag={t}"));
     }
-    if !b.trunks.is_empty() {
-        let list: Vec<String> = b.trunks.iter().map(u16::to_string).collect();
+    if !v.trunks.is_empty() {
+        let list: Vec<String> = v.trunks.iter().map(u16::to_string).collect();
         c = c.arg(format!("trunks={}", list.join(",")));
+    }
+    if let Some(m) = v.mode {
+        c = c.arg(format!("vlan_mode={m}"));
     }
     for (k, v) in [
         ("xen-vm-name", vm_name),
@@ -126,21 +229,22 @@ fn bridge_value(ctx: &VifContext, inv: &Invocation) -> (String, String) {
     }
 }
 
-/// Is `dev` already a port of the bridge with the wanted tag and trunks?
-fn is_port_as_wanted(dev: &str, b: &OvsBridge, snap: &Snapshot) -> Result<bool> {
+/// Is `dev` already a port of the bridge with the wanted tag, trunks and VLAN mode?
+fn is_port_as_wanted(dev: &str, b: &OvsBridge, v: &PortVlans, snap: &Snapshot) -> Result<bool> {
     let Some(port) = snap.ovs_port(&b.name, dev)? else {
         return Ok(false);
     };
-    let tag = b.tag.map_or("[]".to_string(), |t| t.to_string());
+    let tag = v.tag.map_or("[]".to_string(), |t| t.to_string());
     let trunks = format!(
         "[{}]",
-        b.trunks
+        v.trunks
             .iter()
             .map(u16::to_string)
             .collect::<Vec<_>>()
             .join(", ")
     );
-    Ok(port.tag == tag && port.trunks == trunks)
+    let mode = v.mode.unwrap_or("[]");
+    Ok(port.tag == tag && port.trunks == trunks && port.vlan_mode == mode)
 }
 
 /// Reads a key that may be missing (the guest's name and uuid are labels, not requirements).
@@ -183,6 +287,8 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
     }
     let (value, origin) = bridge_value(ctx, inv);
     let b = parse_bridge(&value).map_err(|e| Invalid(format!("{} ({origin})", e.0)))?;
+    let asked = vlan::asked(ctx, inv)?;
+    let vlans = port_vlans(&ctx.dev, &b, &value, &origin, asked.as_ref())?;
     // The bridge must exist in this host's Open vSwitch.
     match unless_unread(snap.ovs_bridge(&b.name))? {
         Ok(true) => {}
@@ -250,7 +356,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         && link.up
         && link.address.eq_ignore_ascii_case(bridge::PORT_MAC)
         && mtu.is_none_or(|m| m == link.mtu)
-        && is_port_as_wanted(dev, &b, snap)?;
+        && is_port_as_wanted(dev, &b, &vlans, snap)?;
     if ready {
         notes.push(Note::Debug(format!(
             "{dev} already on Open vSwitch bridge {}",
@@ -285,7 +391,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         plan.push(
             Step::run(
                 format!("add {dev} to Open vSwitch bridge {}", b.name),
-                add_port(dev, &b, &vm_name, &vm_uuid, &mac),
+                add_port(dev, &b, &vlans, &vm_name, &vm_uuid, &mac),
             )
             .undo(del_port(dev)),
         );
@@ -397,7 +503,8 @@ mod tests {
     #[test]
     fn one_transaction_with_tag_trunks_and_labels() {
         let b = parse_bridge("ovsbr0.10:20:30").unwrap();
-        let c = add_port("vif1.0", &b, "web", "u-1", "00:16:3e:00:01:00");
+        let v = PortVlans::from_bridge(&b);
+        let c = add_port("vif1.0", &b, &v, "web", "u-1", "00:16:3e:00:01:00");
         let words = [
             "--timeout=15",
             "--",
@@ -430,7 +537,9 @@ mod tests {
             (c.program.as_str(), c.args.clone()),
             ("ovs-vsctl", words.map(String::from).to_vec())
         );
-        let q = add_port("vif1.0", &parse_bridge("b").unwrap(), "a\"b\\", "", "");
+        let plain = parse_bridge("b").unwrap();
+        let none = PortVlans::from_bridge(&plain);
+        let q = add_port("vif1.0", &plain, &none, "a\"b\\", "", "");
         assert_eq!(q.args[13], "external-ids:\"xen-vm-name\"=\"a\\\"b\\\\\"");
         assert_eq!(
             del_port("vif1.0").args,

@@ -94,6 +94,17 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
             }
         }
         plan.extend(fw.offline_steps(&vif, snap, &mut notes)?);
+        if ctx.type_if == TypeIf::Vif {
+            // Issue 19: no connection of this guest outlives it (the networks routed to it
+            // are its own).
+            plan.extend(crate::conntrack::purge(
+                dev,
+                &wanted,
+                OnError::Collect,
+                snap,
+                &mut notes,
+            )?);
+        }
         plan.extend(crate::hooks::steps(&vars, OnError::Collect, snap)?);
         return Ok(Planned {
             plan,
@@ -103,6 +114,7 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         });
     }
 
+    crate::vlan::refuse_routed(ctx, inv, "vif-route")?;
     let (netdev, origin) = super::routed_uplink(inv, snap)?;
     // The uplink's addresses and the vif's addresses and routes, read by one process.
     let mut wanted_facts = vec![Fact::Addrs(netdev.clone())];
@@ -167,6 +179,12 @@ pub fn plan(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<Plann
         ("netdev", netdev.as_str()),
     ]);
     plan.extend(crate::hooks::steps(&vars, OnError::Fail, snap)?);
+    if ctx.type_if == TypeIf::Vif {
+        // Issue 19: the guest starts with no connection of an earlier holder of its addresses.
+        plan.extend(crate::conntrack::purge_at_online(
+            dev, &wanted, up, snap, &mut notes,
+        )?);
+    }
     Ok(Planned {
         plan,
         notes,

@@ -14,6 +14,7 @@ use crate::state::Link;
 pub fn create_bridge(s: &Settings, mac: &str, mtu: u32) -> Vec<Step> {
     let b = s.bridge.as_str();
     let mut steps = vec![bridge::create(b)];
+    steps.extend(super::vlans::make_aware(s, b));
     // Steps on a link this plan made need no undo: undoing its creation deletes it.
     steps.push(Step::run(
         format!(

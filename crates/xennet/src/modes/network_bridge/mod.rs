@@ -20,6 +20,7 @@ pub mod netloop;
 pub mod overlay;
 pub mod settings;
 pub mod uplink;
+pub mod vlans;
 pub mod xenbr;
 
 use crate::error::{Outcome, Result};
@@ -93,9 +94,19 @@ pub fn plan(start: bool, inv: &Invocation, snap: &Snapshot) -> Result<Outcome> {
         return Ok(Outcome::Nothing("bridge=null: nothing to do".into()));
     }
     if overlay::requested(inv) {
+        if start && (inv.value("vlan_filtering") == "yes" || !inv.value("trunk").is_empty()) {
+            return Err(crate::error::Error::Invalid(crate::validate::Invalid(
+                "vlan_filtering= and trunk= do not go with overlay=: a VXLAN overlay carries one \
+                 network per VNI; give each VLAN its own VNI and bridge"
+                    .into(),
+            )));
+        }
         return overlay::plan(start, inv, snap);
     }
     let s = settings(inv, snap)?;
+    if start {
+        vlans::check_start(&s, snap)?;
+    }
     let outcome = match (s.layout, start) {
         (Layout::Netdev, true) => netdev::start(&s, snap)?,
         (Layout::Netdev, false) => netdev::stop(&s, snap)?,
@@ -104,8 +115,13 @@ pub fn plan(start: bool, inv: &Invocation, snap: &Snapshot) -> Result<Outcome> {
         (Layout::Xenbr, true) => xenbr::start(&s, snap)?,
         (Layout::Xenbr, false) => xenbr::stop(&s, snap)?,
     };
-    let Outcome::Plan(mut planned) = outcome else {
-        return Ok(outcome);
+    let mut planned = match outcome {
+        Outcome::Plan(planned) => planned,
+        Outcome::Nothing(why) if start => {
+            let more = vlans::not_applied(&s, snap)?.unwrap_or_default();
+            return Ok(Outcome::Nothing(format!("{why}{more}")));
+        }
+        nothing => return Ok(nothing),
     };
     if start {
         planned.notes.extend(s.guard_notes.iter().cloned());
@@ -145,6 +161,20 @@ fn intro(s: &Settings) -> String {
     if let Some(g) = &s.guard {
         line.push_str(&format!(", antispoof with {}", g.why));
     }
+    if s.vlan_filtering {
+        line.push_str(", VLAN-aware");
+        if !s.trunk.is_empty() {
+            let v = s
+                .trunk
+                .iter()
+                .map(|v| (*v, crate::vlan::Flags::TAGGED))
+                .fold(crate::vlan::Vlans::new(), |mut acc, (v, f)| {
+                    acc.insert(v, f);
+                    acc
+                });
+            line.push_str(&format!(", VLANs {v} tagged on the uplink"));
+        }
+    }
     line
 }
 
@@ -155,10 +185,12 @@ pub fn status(inv: &Invocation, reader: &dyn Reader, runner: &dyn Runner) -> Res
         return overlay::status(inv, reader, runner);
     }
     let mut snap = Snapshot::new();
-    let (s, is_bridge) = crate::snapshot::plan(reader, &mut snap, |snap| {
+    let (s, is_bridge, vlan_aware) = crate::snapshot::plan(reader, &mut snap, |snap| {
         let s = settings(inv, snap)?;
         let is_bridge = snap.link(&s.bridge)?.is_some_and(|l| l.is_bridge);
-        Ok((s, is_bridge))
+        let vlan_aware =
+            is_bridge && crate::vlan::filtering(&s.bridge, snap)? == crate::vlan::Filtering::On;
+        Ok((s, is_bridge, vlan_aware))
     })?;
     use std::io::Write;
     let rule = "=".repeat(60);
@@ -197,6 +229,11 @@ pub fn status(inv: &Invocation, reader: &dyn Reader, runner: &dyn Runner) -> Res
             &mut say,
             Cmd::new("bridge").args(["link", "show", "master", &s.bridge]),
         );
+    }
+    if vlan_aware {
+        // Issue 19: each port's VLANs (the guests' vlan=, the uplink's trunk=).
+        say(&format!("({} is VLAN-aware)\n", s.bridge));
+        show(&mut say, Cmd::new("bridge").args(["vlan", "show"]));
     }
     say(" \n");
     show(&mut say, ip(["route", "list"]));

@@ -6,6 +6,7 @@
 use super::antispoof;
 use super::settings::{Settings, TMP};
 use super::uplink::{addr_moves, alias_step, release, rename, route_moves, warn_dynamic};
+use super::vlans;
 use crate::bridge;
 use crate::error::{Error, Outcome, Planned, Result};
 use crate::exec::ip;
@@ -62,6 +63,7 @@ pub fn start(s: &Settings, snap: &Snapshot) -> Result<Outcome> {
 
     let mut p = Plan::default();
     p.push(bridge::create(TMP));
+    p.extend(vlans::make_aware(s, TMP));
     // A fixed MAC: the bridge keeps the NIC's address whatever ports come and go (MAC-04).
     p.push(Step::run(
         format!("give {TMP} the MAC of {}", s.netdev),
@@ -85,6 +87,7 @@ pub fn start(s: &Settings, snap: &Snapshot) -> Result<Outcome> {
         }
     }
     p.push(bridge::enslave(&s.bridge, &s.pdev));
+    p.extend(vlans::trunk(s, &s.pdev));
     p.push(bridge::link_up(&s.pdev));
     p.push(Step::new(
         format!("wait for {} to negotiate link", s.pdev),

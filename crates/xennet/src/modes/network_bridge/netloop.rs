@@ -151,6 +151,7 @@ pub fn start(s: &Settings, snap: &Snapshot) -> Result<Outcome> {
         .undo(ip(back)),
     );
     p.push(bridge::enslave(&s.bridge, &s.pdev));
+    p.extend(super::vlans::trunk(s, &s.pdev));
     p.push(bridge::link_up(&s.bridge));
     p.push(bridge::link_up(&s.vif0));
     p.push(bridge::link_up(&s.pdev));

@@ -34,6 +34,10 @@ pub struct Settings {
     pub guard: Option<crate::firewall::Choice>,
     /// What choosing that firewall has to say (none installed: the bridge is not guarded).
     pub guard_notes: Vec<crate::error::Note>,
+    /// `vlan_filtering=yes` (issue 19): the bridge is made VLAN-aware.
+    pub vlan_filtering: bool,
+    /// `trunk=`: the VLANs the uplink carries tagged.
+    pub trunk: Vec<u16>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +152,11 @@ pub fn settings(inv: &Invocation, snap: &Snapshot) -> Result<Settings> {
     };
     let alias = (layout == Layout::Netdev && bridge != xenbr).then_some(xenbr);
     let antispoof = validate::yes_no("antispoof", inv.value("antispoof"))?;
+    let vlan_filtering = validate::yes_no("vlan_filtering", inv.value("vlan_filtering"))?;
+    let trunk = match inv.get("trunk").filter(|v| !v.trim().is_empty()) {
+        Some(v) => crate::vlan::parse_trunk("trunk", v)?,
+        None => Vec::new(),
+    };
     let (guard, guard_notes) = if antispoof {
         let (choice, notes) = crate::firewall::choose(inv, snap)?;
         (Some(choice), notes)
@@ -168,6 +177,8 @@ pub fn settings(inv: &Invocation, snap: &Snapshot) -> Result<Settings> {
         antispoof,
         guard,
         guard_notes,
+        vlan_filtering,
+        trunk,
     })
 }
 

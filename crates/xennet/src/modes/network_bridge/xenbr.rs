@@ -29,6 +29,7 @@ pub fn start(s: &Settings, snap: &Snapshot) -> Result<Outcome> {
     p.extend(route_dels);
     p.extend(addr_dels);
     p.push(bridge::enslave(&s.bridge, &s.netdev));
+    p.extend(super::vlans::trunk(s, &s.netdev));
     if !nic.up {
         p.push(bridge::link_up(&s.netdev));
     }

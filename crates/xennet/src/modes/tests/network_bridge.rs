@@ -1185,3 +1185,171 @@ fn nb03_bridge_null_does_nothing_also_with_an_overlay() {
         "bridge=null: nothing to do"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// vlan_filtering=yes trunk= (issue 19)
+
+#[test]
+fn vlan_filtering_makes_the_new_bridge_vlan_aware_and_trunks_the_uplink() {
+    let host = dom0().tools(&["bridge"]);
+    let p = planned(&["start", "vlan_filtering=yes", "trunk=10,20-22"], &host);
+    let l = lines(&p);
+    let order = [
+        "ip link add name tmpbridge type bridge stp_state 0 forward_delay 0",
+        "ip link set dev tmpbridge type bridge vlan_filtering 1",
+        "ip link set dev tmpbridge name eth0",
+        "ip link set dev peth0 master eth0",
+        "bridge vlan add dev peth0 vid 10",
+        "bridge vlan add dev peth0 vid 20-22",
+        "ip link set dev peth0 up",
+    ];
+    for pair in order.windows(2) {
+        before(&l, pair[0], pair[1]);
+    }
+    // The uplink keeps VLAN 1 untagged: dom0's own network.
+    assert!(!l.contains("vlan del"), "{l}");
+    let trunk: Vec<_> = p
+        .plan
+        .steps
+        .iter()
+        .filter(|s| s.action.line().starts_with("bridge vlan add"))
+        .collect();
+    assert_eq!(
+        trunk[1].undo.as_ref().unwrap().line(),
+        "bridge vlan del dev peth0 vid 20-22"
+    );
+    assert!(
+        trunk[0].what.contains("VLAN 10 tagged"),
+        "{}",
+        trunk[0].what
+    );
+    let intro = p.intro.unwrap();
+    assert!(
+        intro.ends_with(", VLAN-aware, VLANs 10/20-22 tagged on the uplink"),
+        "{intro}"
+    );
+    // Without trunk=, only the bridge changes.
+    let l = lines(&planned(&["start", "vlan_filtering=yes"], &dom0()));
+    at(&l, "ip link set dev tmpbridge type bridge vlan_filtering 1");
+    assert!(!l.contains("bridge vlan add"), "{l}");
+    // Without vlan_filtering=, nothing of it.
+    let l = lines(&planned(&["start"], &dom0()));
+    assert!(!l.contains("vlan_filtering"), "{l}");
+}
+
+#[test]
+fn vlan_filtering_in_the_xenbr_and_netloop_layouts() {
+    let host = dom0().tools(&["bridge"]);
+    let l = lines(&planned(
+        &["start", "layout=xenbr", "vlan_filtering=yes", "trunk=10"],
+        &host,
+    ));
+    before(
+        &l,
+        "ip link set dev xenbr0 type bridge vlan_filtering 1",
+        "ip link set dev eth0 master xenbr0",
+    );
+    before(
+        &l,
+        "ip link set dev eth0 master xenbr0",
+        "bridge vlan add dev eth0 vid 10",
+    );
+    let l = lines(&planned(
+        &["start", "layout=netloop", "vlan_filtering=yes", "trunk=10"],
+        &host,
+    ));
+    before(
+        &l,
+        "ip link set dev xenbr0 type bridge vlan_filtering 1",
+        "ip link set dev peth0 master xenbr0",
+    );
+    before(
+        &l,
+        "ip link set dev peth0 master xenbr0",
+        "bridge vlan add dev peth0 vid 10",
+    );
+}
+
+#[test]
+fn trunk_without_vlan_filtering_or_with_vlan_1_is_refused() {
+    let e = error(&["start", "trunk=10"], &dom0());
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    assert!(sentence(e).contains("trunk=10 needs vlan_filtering=yes"));
+    let e = error(&["start", "vlan_filtering=yes", "trunk=1-3"], &dom0());
+    assert!(sentence(e).contains("lists VLAN 1"));
+    // dom0() has no `bridge` program.
+    let e = error(&["start", "vlan_filtering=yes", "trunk=10"], &dom0());
+    assert!(matches!(e, Error::MissingTool(_)), "{e:?}");
+}
+
+#[test]
+fn vlan_filtering_on_a_kernel_without_it_is_refused_when_a_bridge_shows_it() {
+    // Any bridge's sysfs directory tells: no vlan_filtering file, no VLAN filtering.
+    let host = dom0().tools(&["bridge"]).link(Link {
+        is_bridge: true,
+        ..Link::named("br-other")
+    });
+    let e = error(&["start", "vlan_filtering=yes"], &host);
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.contains("this kernel has no bridge VLAN filtering (/sys/class/net/br-other/bridge/vlan_filtering is missing")
+            && m.contains("CONFIG_BRIDGE_VLAN_FILTERING"),
+        "{m}"
+    );
+    // A kernel that has it: start goes on.
+    let host = host.file(crate::vlan::sysfs("br-other", "vlan_filtering"), "0\n");
+    planned(&["start", "vlan_filtering=yes"], &host);
+}
+
+#[test]
+fn vlan_filtering_on_a_bridge_that_exists_says_it_was_not_applied() {
+    let host = dom0().link(Link {
+        is_bridge: true,
+        up: true,
+        address: "52:54:00:12:34:56".into(),
+        ..Link::named("eth0")
+    });
+    // On a kernel without VLAN filtering the bridge's own sysfs shows it: refused.
+    let e = error(&["start", "vlan_filtering=yes"], &host);
+    assert!(sentence(e).contains("this kernel has no bridge VLAN filtering"));
+    let host = host.file(crate::vlan::sysfs("eth0", "vlan_filtering"), "0\n");
+    let why = nothing(&["start", "vlan_filtering=yes"], &host);
+    assert!(
+        why.contains("eth0 is not VLAN-aware and vlan_filtering=yes was not applied")
+            && why.contains("ip link set dev eth0 type bridge vlan_filtering 1"),
+        "{why}"
+    );
+    let host = host.file(crate::vlan::sysfs("eth0", "vlan_filtering"), "1\n");
+    assert_eq!(
+        nothing(&["start", "vlan_filtering=yes"], &host),
+        "eth0 is already a bridge: nothing to do"
+    );
+}
+
+#[test]
+fn stop_of_a_vlan_aware_bridge_needs_nothing_of_its_own() {
+    // The bridge is deleted and the uplink released: their VLANs go with them.
+    let host = netdev_started().file(crate::vlan::sysfs("eth0", "vlan_filtering"), "1\n");
+    let l = lines(&planned(&["stop", "vlan_filtering=yes", "trunk=10"], &host));
+    assert!(
+        !l.contains("bridge vlan ") && !l.contains("vlan_filtering"),
+        "{l}"
+    );
+    assert_eq!(last_command(&l), "ip link del dev tmpbridge");
+}
+
+#[test]
+fn vlan_filtering_does_not_go_with_an_overlay() {
+    let e = error(
+        &[
+            "start",
+            "overlay=vxlan",
+            "vni=42",
+            "peers=198.51.100.2",
+            "vlan_filtering=yes",
+        ],
+        &dom0(),
+    );
+    assert!(sentence(e).contains("do not go with overlay="));
+}

@@ -1238,7 +1238,10 @@ fn an_evpn_bridges_guest_addresses_are_forgotten_at_offline() {
     let forget = step(&p, "forget a guest address on the EVPN bridge");
     assert_eq!(forget.on_error, OnError::Ignore);
     assert!(
-        forget.action.line().starts_with("ip neigh del 192.0.2.51"),
+        forget
+            .action
+            .line()
+            .starts_with("ip -4 neigh del 192.0.2.51"),
         "{}",
         lines(&p)
     );
@@ -1355,4 +1358,339 @@ fn kp16_offline_after_a_refused_rename_leaves_the_other_guests_link_alone() {
     assert!(online(&keys, &[], &host).is_err());
     let p = offline(&keys, &["firewall=none"], &host);
     assert!(!lines(&p).contains("web0"), "{}", lines(&p));
+}
+
+// Issue 19: xl's vlan= key.
+
+/// `xenbr0` VLAN-aware (vlan_filtering 1, default_pvid 1) with the fresh vif1.0, and `bridge`.
+fn vlan_host() -> Fixture {
+    fresh_vif_host()
+        .file(crate::vlan::sysfs("xenbr0", "vlan_filtering"), "1\n")
+        .file(crate::vlan::sysfs("xenbr0", "default_pvid"), "1\n")
+        .tools(&["bridge"])
+}
+
+fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut k = keys();
+    k.extend_from_slice(extra);
+    k
+}
+
+#[test]
+fn vlan_on_a_vlan_aware_bridge_gives_the_port_exactly_its_vlans() {
+    let p = online(
+        &with(&[("vlan", "10p/20/30-32u")]),
+        &["firewall=none"],
+        &vlan_host(),
+    )
+    .unwrap();
+    let l = lines(&p);
+    let enslave = l.find("ip link set dev vif1.0 master xenbr0").unwrap();
+    let up = l.find("ip link set dev vif1.0 up").unwrap();
+    let pvid = l
+        .find("bridge vlan add dev vif1.0 vid 10 pvid untagged\n")
+        .unwrap();
+    let tagged = l.find("bridge vlan add dev vif1.0 vid 20\n").unwrap();
+    let untagged = l
+        .find("bridge vlan add dev vif1.0 vid 30-32 untagged\n")
+        .unwrap();
+    let default = l.find("bridge vlan del dev vif1.0 vid 1\n").unwrap();
+    assert!(
+        enslave < up && up < pvid && pvid < tagged && tagged < untagged && untagged < default,
+        "{l}"
+    );
+    // Each VLAN step has its undo (a rollback puts back VLAN 1 as the PVID).
+    let vlan_steps: Vec<_> = p
+        .plan
+        .steps
+        .iter()
+        .filter(|s| s.action.line().starts_with("bridge vlan"))
+        .collect();
+    assert_eq!(vlan_steps.len(), 4);
+    assert!(vlan_steps.iter().all(|s| s.undo.is_some()));
+    assert_eq!(
+        vlan_steps[3].undo.as_ref().unwrap().line(),
+        "bridge vlan add dev vif1.0 vid 1 pvid untagged"
+    );
+}
+
+#[test]
+fn vlan_1_stays_when_asked_for_and_a_bridge_without_default_pvid_loses_nothing() {
+    let p = online(
+        &with(&[("vlan", "1p/10")]),
+        &["firewall=none"],
+        &vlan_host(),
+    )
+    .unwrap();
+    let l = lines(&p);
+    assert!(l.contains("bridge vlan add dev vif1.0 vid 10\n"), "{l}");
+    assert!(!l.contains("vid 1\n") && !l.contains("vlan del"), "{l}");
+    let host = vlan_host().file(crate::vlan::sysfs("xenbr0", "default_pvid"), "0\n");
+    let p = online(&with(&[("vlan", "10")]), &["firewall=none"], &host).unwrap();
+    let l = lines(&p);
+    assert!(
+        l.contains("bridge vlan add dev vif1.0 vid 10 pvid untagged"),
+        "{l}"
+    );
+    assert!(!l.contains("vlan del"), "{l}");
+}
+
+#[test]
+fn vlan_as_an_argument_counts_when_xenstore_has_none() {
+    let p = online(&keys(), &["firewall=none", "vlan=42"], &vlan_host()).unwrap();
+    assert!(lines(&p).contains("bridge vlan add dev vif1.0 vid 42 pvid untagged"));
+    // The key wins over the argument.
+    let p = online(
+        &with(&[("vlan", "7")]),
+        &["firewall=none", "vlan=42"],
+        &vlan_host(),
+    )
+    .unwrap();
+    assert!(lines(&p).contains("vid 7 pvid untagged") && !lines(&p).contains("42"));
+}
+
+#[test]
+fn vlan_on_a_bridge_that_is_not_vlan_aware_is_refused_before_anything_changes() {
+    let host = fresh_vif_host()
+        .file(crate::vlan::sysfs("xenbr0", "vlan_filtering"), "0\n")
+        .tools(&["bridge"]);
+    let e = online(&with(&[("vlan", "10")]), &[], &host).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("vif1.0 asks for VLANs vlan=10 (from xenstore key backend/vif/1/0/vlan), but bridge xenbr0 is not VLAN-aware")
+            && m.contains("network-bridge start vlan_filtering=yes")
+            && m.contains("ip link set dev xenbr0 type bridge vlan_filtering 1")
+            && m.contains("remove vlan="),
+        "{m}"
+    );
+}
+
+#[test]
+fn vlan_on_a_kernel_without_bridge_vlan_filtering_is_refused() {
+    // No vlan_filtering file in the bridge's sysfs directory: what this machine's kernel shows.
+    let host = fresh_vif_host().tools(&["bridge"]);
+    let e = online(&with(&[("vlan", "10p/20")]), &[], &host).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.contains("this kernel has no bridge VLAN filtering (/sys/class/net/xenbr0/bridge/vlan_filtering is missing)")
+            && m.contains("CONFIG_BRIDGE_VLAN_FILTERING")
+            && m.contains("vlan=10p/20"),
+        "{m}"
+    );
+}
+
+#[test]
+fn vlan_without_the_bridge_program_names_the_package() {
+    let host = fresh_vif_host().file(crate::vlan::sysfs("xenbr0", "vlan_filtering"), "1\n");
+    let e = online(&with(&[("vlan", "10")]), &[], &host).unwrap_err();
+    assert!(matches!(e, Error::MissingTool(_)), "{e:?}");
+    assert!(sentence(e).contains("install the Debian package iproute2"));
+}
+
+#[test]
+fn a_malformed_vlan_key_is_refused_by_the_front_end_with_the_key_and_the_fix() {
+    let xs = crate::xenstore::Memory::default();
+    use crate::xenstore::XenStore;
+    xs.write(&[("backend/vif/1/0/vlan", "10/20")]).unwrap();
+    let words = ["online", "type_if=vif"];
+    let i = inv("vif-bridge", &words, VIF_ENV);
+    let r = crate::vif::front_end(
+        &i,
+        crate::scripts::find("vif-bridge").unwrap().settings,
+        &xs,
+    );
+    let Err(stop) = r else { panic!("accepted") };
+    assert_eq!(stop.xp.as_deref(), Some("backend/vif/1/0"));
+    let m = stop.error.to_string();
+    assert!(
+        m.starts_with("vlan=\"10/20\": 2 VLANs and none is the PVID")
+            && m.ends_with("(from xenstore key backend/vif/1/0/vlan)"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_second_online_of_a_port_with_its_vlans_changes_nothing() {
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    port.address = crate::bridge::PORT_MAC.into();
+    let show = |json: &str| crate::facts::Answer::Output {
+        code: Some(0),
+        stdout: json.into(),
+        stderr: String::new(),
+    };
+    let argv: Vec<String> = ["bridge", "-j", "vlan", "show", "dev", "vif1.0"]
+        .map(String::from)
+        .to_vec();
+    let host = vlan_host().link(port.clone()).answer(
+        Fact::Command(argv.clone()),
+        show(r#"[{"ifname":"vif1.0","vlans":[{"vlan":10,"flags":["PVID","Egress Untagged"]},{"vlan":20}]}]"#),
+    );
+    let p = online(&with(&[("vlan", "10p/20")]), &["firewall=none"], &host).unwrap();
+    assert!(p.plan.is_empty(), "{}", lines(&p));
+    // A port left with VLAN 1 only (an online before vlan= was set) is brought to the key.
+    let host = vlan_host().link(port).answer(
+        Fact::Command(argv),
+        show(r#"[{"ifname":"vif1.0","vlans":[{"vlan":1,"flags":["PVID","Egress Untagged"]}]}]"#),
+    );
+    let p = online(&with(&[("vlan", "10p/20")]), &["firewall=none"], &host).unwrap();
+    assert_eq!(
+        lines(&p),
+        "# give vif1.0 VLAN 10 as its PVID, untagged\nbridge vlan add dev vif1.0 vid 10 pvid untagged\n\
+         # give vif1.0 VLAN 20 tagged\nbridge vlan add dev vif1.0 vid 20\n\
+         # take VLAN 1 off vif1.0\nbridge vlan del dev vif1.0 vid 1\n"
+    );
+}
+
+#[test]
+fn a_tap_gets_the_same_vlans() {
+    let host = vlan_host().link(fresh("vif1.0-emu"));
+    let words = ["add", "type_if=tap"];
+    let env = [("INTERFACE", "vif1.0-emu")];
+    let ctx = vif_ctx_with("vif-bridge", &words, &env, &with(&[("vlan", "10")]));
+    let p = plan_vif("vif-bridge", &ctx, &inv("vif-bridge", &words, &env), &host).unwrap();
+    assert!(
+        lines(&p).contains("bridge vlan add dev vif1.0-emu vid 10 pvid untagged"),
+        "{}",
+        lines(&p)
+    );
+}
+
+#[test]
+fn offline_with_vlan_releases_the_port_which_takes_its_vlans_along() {
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    let host = vlan_host().link(port);
+    let p = offline(&with(&[("vlan", "10p/20")]), &["firewall=none"], &host);
+    let l = lines(&p);
+    assert!(l.contains("ip link set dev vif1.0 nomaster"), "{l}");
+    assert!(!l.contains("bridge vlan"), "{l}");
+    // A bridge that is no longer VLAN-aware does not stop the cleanup.
+    let mut port = fresh("vif1.0");
+    port.master = Some("xenbr0".into());
+    let p = offline(
+        &with(&[("vlan", "10")]),
+        &["firewall=none"],
+        &fresh_vif_host().link(port),
+    );
+    assert!(lines(&p).contains("nomaster") && p.report_after.is_none());
+}
+
+// Issue 19: no connection outlives its guest.
+
+fn tracking(host: Fixture) -> Fixture {
+    host.file(crate::conntrack::count_path(), "5\n")
+        .tools(&["conntrack"])
+}
+
+#[test]
+fn online_and_offline_purge_the_guests_tracked_connections() {
+    let p = online(
+        &with(&[("ip", "192.0.2.51/24 2001:db8::51")]),
+        &["firewall=none"],
+        &tracking(fresh_vif_host()),
+    )
+    .unwrap();
+    let last = p.plan.steps.last().unwrap();
+    assert_eq!(
+        last.action.line(),
+        "conntrack -R - <<'EOF'\n-D -s 192.0.2.51\n-D -d 192.0.2.51\n-D -r 192.0.2.51\n\
+         -D -s 2001:db8::51\n-D -d 2001:db8::51\n-D -r 2001:db8::51\nEOF"
+    );
+    assert_eq!(last.on_error, crate::plan::OnError::Fail);
+
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    let p = offline(
+        &with(&[("ip", "192.0.2.51")]),
+        &["firewall=none"],
+        &tracking(dom0().link(bridge("xenbr0")).link(port)),
+    );
+    let l = lines(&p);
+    let out = l.find("nomaster").unwrap();
+    let purge = l.find("conntrack -R -").unwrap();
+    assert!(out < purge, "{l}");
+    // The vif is already gone: its addresses' entries go all the same.
+    let p = offline(
+        &with(&[("ip", "192.0.2.51")]),
+        &["firewall=none"],
+        &tracking(dom0().link(bridge("xenbr0"))),
+    );
+    assert!(lines(&p).contains("-D -s 192.0.2.51"), "{}", lines(&p));
+}
+
+#[test]
+fn a_second_online_keeps_the_running_guests_connections_and_a_tap_purges_nothing() {
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    port.address = crate::bridge::PORT_MAC.into();
+    let host = tracking(dom0().link(bridge("xenbr0")).link(port));
+    let p = online(&with(&[("ip", "192.0.2.51")]), &["firewall=none"], &host).unwrap();
+    assert!(p.plan.is_empty(), "{}", lines(&p));
+    let host = tracking(vlan_host().link(fresh("vif1.0-emu")));
+    let words = ["add", "type_if=tap", "firewall=none"];
+    let env = [("INTERFACE", "vif1.0-emu")];
+    let ctx = vif_ctx_with("vif-bridge", &words, &env, &with(&[("ip", "192.0.2.51")]));
+    let p = plan_vif("vif-bridge", &ctx, &inv("vif-bridge", &words, &env), &host).unwrap();
+    assert!(!lines(&p).contains("conntrack"), "{}", lines(&p));
+}
+
+#[test]
+fn without_conntrack_installed_online_warns_and_attaches() {
+    let host = fresh_vif_host().file(crate::conntrack::count_path(), "5\n");
+    let p = online(&with(&[("ip", "192.0.2.51")]), &["firewall=none"], &host).unwrap();
+    assert!(lines(&p).contains("master xenbr0") && !lines(&p).contains("conntrack"));
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::Warn(t) if t.contains("install the Debian package conntrack"))));
+}
+
+#[test]
+fn offline_forgets_evpn_neighbours_outside_the_ip_batch_so_a_gone_one_cannot_stop_the_release() {
+    let record = crate::paths::state_dir().join("network-bridge.xenbr0.overlay");
+    let mut port = fresh("vif1.0");
+    port.up = true;
+    port.master = Some("xenbr0".into());
+    let host = dom0().link(bridge("xenbr0")).link(port).file(
+        &record,
+        "vxlan=vxlan42 vni=42 created_bridge=yes overlay=evpn",
+    );
+    let p = offline(
+        &with(&[("ip", "192.0.2.51 2001:db8::51")]),
+        &["firewall=none"],
+        &host,
+    );
+    let l = lines(&p);
+    assert!(
+        l.contains("ip -4 neigh del 192.0.2.51 dev xenbr0 || true"),
+        "{l}"
+    );
+    assert!(
+        l.contains("ip -6 neigh del 2001:db8::51 dev xenbr0 || true"),
+        "{l}"
+    );
+    // Applied with ip batching: the neighbours are processes of their own, and the port's
+    // release still runs (in its own batch) when the kernel no longer has the neighbour.
+    let r = crate::exec::Recorder {
+        batch_ip: true,
+        ..Default::default()
+    };
+    *r.fail_when.borrow_mut() = Some("neigh del 192.0.2.51".into());
+    crate::apply::apply(&p.plan.teardown(), &r, None).unwrap();
+    assert_eq!(
+        *r.lines.borrow(),
+        [
+            "ip link set dev vif1.0 down",
+            "ip -4 neigh del 192.0.2.51 dev xenbr0",
+            "ip -6 neigh del 2001:db8::51 dev xenbr0",
+            "ip link set dev vif1.0 nomaster"
+        ]
+    );
 }

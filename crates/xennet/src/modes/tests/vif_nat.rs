@@ -837,3 +837,32 @@ fn with_nftables_the_nat_vif_gets_elements_in_the_inet_table() {
     // Routed: no MAC check.
     assert!(!l.contains("vif_macs"), "{l}");
 }
+
+#[test]
+fn vlan_is_refused_in_nat_mode() {
+    let host = dom0().link(fresh("vif1.0"));
+    let mut keys = KEYS.to_vec();
+    keys.push(("vlan", "10p/20"));
+    let e = plan("online", &keys, &["dhcp=no", "firewall=none"], &host).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    assert!(sentence(e)
+        .contains("vlan=10p/20 (from xenstore key backend/vif/1/0/vlan), but vif-nat routes"));
+}
+
+#[test]
+fn online_and_offline_purge_the_guests_connections_masqueraded_ones_included() {
+    let host = dom0()
+        .link(fresh("vif1.0"))
+        .file(crate::conntrack::count_path(), "7\n")
+        .tools(&["conntrack"]);
+    let p = plan("online", KEYS, &["dhcp=no", "firewall=none"], &host).unwrap();
+    assert!(
+        lines(&p).ends_with(
+            "conntrack -R - <<'EOF'\n-D -s 10.0.0.1\n-D -d 10.0.0.1\n-D -r 10.0.0.1\nEOF\n"
+        ),
+        "{}",
+        lines(&p)
+    );
+    let p = plan("offline", KEYS, &["dhcp=no", "firewall=none"], &host).unwrap();
+    assert!(lines(&p).contains("-D -s 10.0.0.1\n"), "{}", lines(&p));
+}

@@ -97,6 +97,7 @@ fn a_port_already_as_wanted_is_left_alone() {
         Answer::OvsPort(Some(OvsPort {
             tag: "10".into(),
             trunks: "[]".into(),
+            vlan_mode: "[]".into(),
         })),
     );
     let p = plan("online", "ovsbr0.10", &host).unwrap();
@@ -367,6 +368,7 @@ fn a_port_already_as_wanted_says_so_and_asks_open_vswitch_about_it() {
         Answer::OvsPort(Some(OvsPort {
             tag: "[]".into(),
             trunks: "[20, 30]".into(),
+            vlan_mode: "[]".into(),
         })),
     );
     let p = plan("online", "ovsbr0:20:30", &host).unwrap();
@@ -576,9 +578,115 @@ fn vb09_a_port_of_the_kernel_datapath_is_left_alone_by_a_second_online() {
         Answer::OvsPort(Some(OvsPort {
             tag: "10".into(),
             trunks: "[]".into(),
+            vlan_mode: "[]".into(),
         })),
     );
     let p = plan("online", "ovsbr0.10", &host).unwrap();
     assert!(!lines(&p).contains("nomaster"), "{}", lines(&p));
     assert!(p.plan.is_empty(), "{}", lines(&p));
+}
+
+// Issue 19: xl's vlan= key on Open vSwitch.
+
+fn plan_vlan(
+    bridge: &str,
+    vlan: &str,
+    host: &Fixture,
+) -> crate::error::Result<crate::error::Planned> {
+    let keys = [
+        ("bridge", bridge),
+        ("mac", "00:16:3e:00:00:01"),
+        ("frontend-id", "1"),
+        ("handle", "0"),
+        ("vlan", vlan),
+    ];
+    let words = ["online", "type_if=vif", "firewall=none"];
+    let ctx = vif_ctx_with("vif-openvswitch", &words, VIF_ENV, &keys);
+    plan_vif(
+        "vif-openvswitch",
+        &ctx,
+        &inv("vif-openvswitch", &words, VIF_ENV),
+        host,
+    )
+}
+
+#[test]
+fn vlan_gives_the_port_its_tag_and_trunks() {
+    let l = lines(&plan_vlan("ovsbr0", "10", &host()).unwrap());
+    assert!(l.contains("add-port ovsbr0 vif1.0 'tag=10' --"), "{l}");
+    assert!(!l.contains("trunks") && !l.contains("vlan_mode"), "{l}");
+    let l = lines(&plan_vlan("ovsbr0", "10p/20/30-31", &host()).unwrap());
+    assert!(
+        l.contains("add-port ovsbr0 vif1.0 'tag=10' 'trunks=20,30,31' 'vlan_mode=native-untagged'"),
+        "{l}"
+    );
+}
+
+#[test]
+fn vlan_with_untagged_vlans_besides_the_pvid_is_refused() {
+    let e = plan_vlan("ovsbr0", "10p/20u", &host()).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.contains("with 20 untagged besides the PVID") && m.contains("drop the u"),
+        "{m}"
+    );
+}
+
+#[test]
+fn vlan_and_bridge_vlans_must_agree() {
+    // The same VLANs said twice: fine, and OVS gets the mode that keeps the trunks.
+    let l = lines(&plan_vlan("ovsbr0.10:20", "10p/20", &host()).unwrap());
+    assert!(
+        l.contains("'tag=10' 'trunks=20' 'vlan_mode=native-untagged'"),
+        "{l}"
+    );
+    let l = lines(&plan_vlan("ovsbr0.10", "10", &host()).unwrap());
+    assert!(l.contains("'tag=10' --"), "{l}");
+    // A contradiction names both.
+    for (bridge, vlan) in [
+        ("ovsbr0.10", "20"),
+        ("ovsbr0.10", "10p/20"),
+        ("ovsbr0.10:20:30", "10p/20"),
+        ("ovsbr0:20", "10p/20"),
+    ] {
+        let e = plan_vlan(bridge, vlan, &host()).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{bridge} {vlan}: {e:?}");
+        let m = sentence(e);
+        assert!(
+            m.starts_with(&format!(
+                "bridge={bridge} (from xenstore key backend/vif/1/0/bridge) says"
+            )) && m.contains(&format!(
+                "but vlan={vlan} (from xenstore key backend/vif/1/0/vlan)"
+            )) && m.contains("in one place"),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn a_port_with_its_vlan_mode_is_left_alone() {
+    let mut vif = fresh("vif1.0");
+    vif.up = true;
+    vif.address = crate::bridge::PORT_MAC.into();
+    let port = |mode: &str| {
+        Answer::OvsPort(Some(OvsPort {
+            tag: "10".into(),
+            trunks: "[20]".into(),
+            vlan_mode: mode.into(),
+        }))
+    };
+    let fact = Fact::OvsPort {
+        bridge: "ovsbr0".into(),
+        port: "vif1.0".into(),
+    };
+    let host1 = host()
+        .link(vif.clone())
+        .answer(fact.clone(), port("native-untagged"));
+    let p = plan_vlan("ovsbr0", "10p/20", &host1).unwrap();
+    assert!(!lines(&p).contains("ovs-vsctl"), "{}", lines(&p));
+    // The original's access port with trunks (OVS ignores them) is made again.
+    let host2 = host().link(vif).answer(fact, port("[]"));
+    let p = plan_vlan("ovsbr0", "10p/20", &host2).unwrap();
+    assert!(lines(&p).contains("vlan_mode=native-untagged"));
 }

@@ -727,3 +727,66 @@ fn with_iptables_the_routed_vif_gets_the_originals_rules() {
         Some("iptables")
     );
 }
+
+#[test]
+fn vlan_is_refused_in_routed_mode_and_offline_still_cleans_up() {
+    let host = dom0().link(fresh("vif1.0"));
+    let e = plan(
+        "online",
+        &[("ip", "192.0.2.60"), ("vlan", "10")],
+        &["firewall=none"],
+        &host,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    let m = sentence(e);
+    assert!(
+        m.starts_with("vif1.0 asks for VLANs vlan=10 (from xenstore key backend/vif/1/0/vlan), but vif-route routes")
+            && m.contains("script=vif-bridge"),
+        "{m}"
+    );
+    let mut vif = fresh("vif1.0");
+    vif.up = true;
+    let p = plan(
+        "offline",
+        &[("ip", "192.0.2.60"), ("vlan", "10")],
+        &["firewall=none"],
+        &dom0().link(vif),
+    )
+    .unwrap();
+    assert!(lines(&p).contains("ip link set dev vif1.0 down"));
+}
+
+#[test]
+fn online_and_offline_purge_the_connections_of_the_guests_addresses_and_networks() {
+    let tracking = |h: Fixture| {
+        h.file(crate::conntrack::count_path(), "2\n")
+            .tools(&["conntrack"])
+    };
+    let keys = [("ip", "192.0.2.60 10.1.0.5/24")];
+    let host = tracking(dom0().link(fresh("vif1.0")));
+    let p = plan("online", &keys, &["firewall=none"], &host).unwrap();
+    let l = lines(&p);
+    assert!(
+        l.ends_with(
+            "conntrack -R - <<'EOF'\n-D -s 192.0.2.60\n-D -d 192.0.2.60\n-D -r 192.0.2.60\n\
+             -D -s 10.1.0.0/24\n-D -d 10.1.0.0/24\nEOF\n"
+        ),
+        "{l}"
+    );
+    let mut vif = fresh("vif1.0");
+    vif.up = true;
+    let p = plan(
+        "offline",
+        &keys,
+        &["firewall=none"],
+        &tracking(dom0().link(vif)),
+    )
+    .unwrap();
+    let l = lines(&p);
+    assert!(
+        l.find("ip link set dev vif1.0 down").unwrap() < l.find("conntrack -R -").unwrap(),
+        "{l}"
+    );
+    assert!(l.contains("conntrack -R - <<'EOF'\n-D -s 192.0.2.60\n") && l.contains("|| failed=1"));
+}
