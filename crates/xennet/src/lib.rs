@@ -37,3 +37,4 @@ pub mod sysctl;
 pub mod validate;
 pub mod vif;
 pub mod xenstore;
+pub mod xenstore_wire;
