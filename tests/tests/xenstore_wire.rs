@@ -509,3 +509,101 @@ fn connect_picks_the_socket_when_xenstored_path_names_it_else_the_clients() {
         with_env(&[("XENSTORED_PATH", None)], &|| probe(false));
     }
 }
+
+/// Issue 17's measurement, printed, not asserted: one vif event's xenstore traffic (the backend
+/// keys, then hotplug-status with the frontend's mtu) over the wire, a connection per event as
+/// in a script run, against the `xenstore-*` clients (here the stand-ins, one fork+exec each,
+/// like the real clients). `cargo test -p xennet-tests --test xenstore_wire -- --ignored
+/// --nocapture`
+#[test]
+#[ignore]
+fn measure_one_event_over_the_wire_and_over_the_clients() {
+    use xennet::exec::System;
+    use xennet::xenstore::Cli;
+    const ROUNDS: usize = 200;
+    const KEYS: &[&str] = &["bridge", "ip", "mac", "mtu", "vifname", "script", "rate"];
+    let f = Fake::start(0, &[]);
+    for (k, v) in [
+        ("bridge", "xenbr0"),
+        ("mac", "00:16:3e:00:00:01"),
+        ("ip", "192.0.2.51"),
+        ("script", "/etc/xen/scripts/vif-bridge"),
+        ("frontend", "/local/domain/1/device/vif/0"),
+        ("handle", "0"),
+        ("hotplug-status", ""),
+    ] {
+        f.store
+            .write(
+                &format!("/local/domain/0/backend/vif/1/0/{k}"),
+                v.as_bytes(),
+            )
+            .unwrap();
+    }
+    let pairs = [
+        ("backend/vif/1/0/hotplug-status", "connected"),
+        ("/local/domain/1/device/vif/0/mtu", "1500"),
+    ];
+    let event = |xs: &dyn XenStore| {
+        let keys = xs.read_dir("backend/vif/1/0", KEYS).unwrap().unwrap();
+        assert_eq!(keys["bridge"], "xenbr0");
+        xs.write(&pairs).unwrap();
+    };
+    let count = |prefix: &str| {
+        f.store
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
+    };
+
+    let before = count("xenstored ");
+    let t = Instant::now();
+    for _ in 0..ROUNDS {
+        event(&Wire::new(f.connect()));
+    }
+    let wire = t.elapsed() / ROUNDS as u32;
+    let wire_trips = (count("xenstored ") - before) / ROUNDS;
+
+    // One READ on an open connection: the stand-in's own cost per request.
+    let mut c = f.connect();
+    let t = Instant::now();
+    for _ in 0..ROUNDS {
+        c.read("backend/vif/1/0/bridge").unwrap();
+    }
+    let trip = t.elapsed() / ROUNDS as u32;
+
+    // The clients, found on PATH as the scripts find them.
+    for c in ["xenstore-ls", "xenstore-read", "xenstore-write"] {
+        let link = f.dir.path().join(c);
+        if !link.exists() {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_xenstore-fake"), &link).unwrap();
+        }
+    }
+    let old_path = std::env::var_os("PATH").unwrap_or_default();
+    let mut path = std::ffi::OsString::from(f.dir.path());
+    path.push(":");
+    path.push(&old_path);
+    std::env::set_var("PATH", &path);
+    std::env::set_var("XENSTORE_FAKE_DIR", f.store.root());
+    let runner = System::default();
+    let before = count("xenstore-");
+    let t = Instant::now();
+    for _ in 0..ROUNDS {
+        event(&Cli { runner: &runner });
+    }
+    let cli = t.elapsed() / ROUNDS as u32;
+    let cli_procs = (count("xenstore-") - before) / ROUNDS;
+    std::env::set_var("PATH", old_path);
+    std::env::remove_var("XENSTORE_FAKE_DIR");
+
+    println!(
+        "XS-MEASURE wire: {:.0} us per event, 0 processes, {wire_trips} round trips on one \
+         connection ({:.0} us per READ round trip)",
+        wire.as_secs_f64() * 1e6,
+        trip.as_secs_f64() * 1e6
+    );
+    println!(
+        "XS-MEASURE cli:  {:.0} us per event, {cli_procs} processes",
+        cli.as_secs_f64() * 1e6
+    );
+}
