@@ -566,6 +566,9 @@ pub fn serve(daemon: Arc<Daemon>, mut s: UnixStream) {
         // tx_id. However, if an error occurs, a reply will be returned with type ERROR, and
         // only req_id and tx_id copied from the request."
         let (rty, body) = match conn.handle(ty, tx_id, &payload) {
+            // A reply over the limit is refused as E2BIG (C xenstored: send_reply), e.g. a
+            // value the command-line stand-in wrote bigger than a WRITE could carry.
+            Ok(b) if b.len() > PAYLOAD_MAX => (XS_ERROR, b"E2BIG\0".to_vec()),
             Ok(b) => (ty, b),
             // doc: "ERROR E<something>| Where E<something> is the name of an errno value"
             Err(errno) => (XS_ERROR, format!("{errno}\0").into_bytes()),

@@ -452,6 +452,12 @@ fn the_stand_in_answers_like_xenstored_on_the_wire() {
         b"ENOENT\0"
     );
     assert_eq!(raw(&mut s, 7, 84, id, b"X\0", None).unwrap().3, b"EINVAL\0");
+    // A reply that would be over 4096 bytes is E2BIG (a value the clients wrote in).
+    f.store.write("/big", &[b'x'; 5000]).unwrap();
+    assert_eq!(
+        raw(&mut s, 2, 85, 0, b"/big\0", None).unwrap().3,
+        b"E2BIG\0"
+    );
     // A payload over 4096 bytes: the connection is dropped.
     let mut s = UnixStream::connect(&f.socket).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
