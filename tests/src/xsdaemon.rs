@@ -66,6 +66,9 @@ pub struct Daemon {
     lock: Mutex<()>,
     /// Requests of this type are read and logged but never answered (a stuck xenstored).
     hang: Option<u32>,
+    /// Another writer, once: after a READ of this path inside a transaction is answered, the
+    /// path is written this value outside it, so that the transaction's commit conflicts.
+    interfere: Mutex<Option<(String, Vec<u8>)>>,
 }
 
 /// What a node looked like when a transaction first touched it. Values are replaced by rename
@@ -156,6 +159,41 @@ impl Daemon {
             store,
             lock: Mutex::new(()),
             hang,
+            interfere: Mutex::new(None),
+        }
+    }
+
+    /// Plays another writer once: right after the first READ of `path` inside a transaction,
+    /// `path` is written `value` outside it (as a second client would), so that transaction
+    /// ends in EAGAIN and its client has to run it again.
+    pub fn interfere(self, path: &str, value: &[u8]) -> Daemon {
+        *self.interfere.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((path.to_string(), value.to_vec()));
+        self
+    }
+
+    /// The interference, if this answered READ is the one it waits for.
+    fn maybe_interfere(&self, ty: u32, tx_id: u32, payload: &[u8]) {
+        if ty != XS_READ || tx_id == 0 {
+            return;
+        }
+        let mut slot = self.interfere.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((path, value)) = slot.as_ref() else {
+            return;
+        };
+        let asked = one_arg(payload).ok().and_then(|p| self.resolve(p).ok());
+        let wanted = self.resolve(path.as_bytes()).ok();
+        if asked.is_some() && asked == wanted {
+            let _serial = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = self.store.write(path, value);
+            self.store.log_call(
+                "xenstored-interfere",
+                &[
+                    path.into(),
+                    String::from_utf8_lossy(value).into_owned().into(),
+                ],
+            );
+            *slot = None;
         }
     }
 
@@ -573,6 +611,7 @@ pub fn serve(daemon: Arc<Daemon>, mut s: UnixStream) {
             // doc: "ERROR E<something>| Where E<something> is the name of an errno value"
             Err(errno) => (XS_ERROR, format!("{errno}\0").into_bytes()),
         };
+        conn.daemon.maybe_interfere(ty, tx_id, &payload);
         let mut out = header(rty, req_id, tx_id, body.len()).to_vec();
         out.extend_from_slice(&body);
         if s.write_all(&out).is_err() {
@@ -681,5 +720,35 @@ mod tests {
         d.tx_write(&mut tx, "/other", b"1");
         assert_eq!(d.commit(tx), Err("EAGAIN"));
         assert!(!d.store.exists("/other"), "a refused commit writes nothing");
+    }
+
+    #[test]
+    fn the_interference_writes_once_after_a_read_of_its_path_in_a_transaction() {
+        let (_t, d) = daemon();
+        let d = d.interfere("backend/vif/1/0/bridge", b"xenbr0");
+        d.write("/local/domain/0/backend/vif/1/0/bridge", b"old")
+            .unwrap();
+        let read = b"backend/vif/1/0/bridge\0";
+        // Outside a transaction, or a READ of another path: nothing.
+        d.maybe_interfere(XS_READ, 0, read);
+        d.maybe_interfere(XS_READ, 5, b"/local/domain/0/name\0");
+        d.maybe_interfere(XS_DIRECTORY, 5, read);
+        assert_eq!(
+            d.read("/local/domain/0/backend/vif/1/0/bridge").unwrap(),
+            b"old"
+        );
+        // The absolute spelling of the same path, in a transaction: written, once.
+        d.maybe_interfere(XS_READ, 5, b"/local/domain/0/backend/vif/1/0/bridge\0");
+        assert_eq!(
+            d.read("/local/domain/0/backend/vif/1/0/bridge").unwrap(),
+            b"xenbr0"
+        );
+        d.write("/local/domain/0/backend/vif/1/0/bridge", b"again")
+            .unwrap();
+        d.maybe_interfere(XS_READ, 6, read);
+        assert_eq!(
+            d.read("/local/domain/0/backend/vif/1/0/bridge").unwrap(),
+            b"again"
+        );
     }
 }
