@@ -3,7 +3,12 @@
 //!
 //! ```text
 //! xennet-bench [--originals DIR] [--runs N] [--vifs N] [--callers N] [--json FILE]
+//!              [--xenstore wire|clients]
 //! ```
+//!
+//! `--xenstore wire` (the default) gives each host the stand-in xenstored, as a Xen host runs
+//! xenstored: our scripts talk to it over its socket, the originals through the `xenstore-*`
+//! stand-ins on the same store. `--xenstore clients` leaves it out: ours use the clients too.
 //!
 //! `--originals DIR` is a directory of runnable original scripts, as
 //! `scripts-compat/fetch-originals.sh OUT` makes in `OUT/upstream`. Timings are taken inside dom0
@@ -32,6 +37,14 @@ fn main() -> Result<()> {
         bail!("xennet-bench builds namespace hosts: run it as root");
     }
     let mut report = Report::default();
+    println!(
+        "xenstore: {}",
+        if opts.xenstored {
+            "the stand-in xenstored (ours over its socket, the originals through the clients)"
+        } else {
+            "the xenstore-* stand-in clients"
+        }
+    );
     let sides = opts.sides()?;
     for script in ["vif-bridge", "vif-nat", "vif-route"] {
         for with_ip in [false, true] {
@@ -69,6 +82,8 @@ struct Opts {
     bin_dir: PathBuf,
     /// The compiled xenstore stand-in, beside this benchmark.
     xenstore_fake: PathBuf,
+    /// Hosts run the stand-in xenstored (`--xenstore wire`).
+    xenstored: bool,
 }
 
 impl Opts {
@@ -82,6 +97,7 @@ impl Opts {
             json: PathBuf::from("bench.json"),
             bin_dir: xennet_tests::host::aliases_of(&exe.with_file_name("xen-netscripts")),
             xenstore_fake: exe.with_file_name("xenstore-fake"),
+            xenstored: true,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -93,9 +109,16 @@ impl Opts {
                 "--callers" => o.callers = val()?.parse()?,
                 "--json" => o.json = PathBuf::from(val()?),
                 "--bin-dir" => o.bin_dir = PathBuf::from(val()?),
+                "--xenstore" => {
+                    o.xenstored = match val()?.as_str() {
+                        "wire" => true,
+                        "clients" => false,
+                        other => bail!("--xenstore {other:?}: use wire or clients"),
+                    }
+                }
                 other => bail!(
                     "unknown argument {other:?}: use --originals DIR, --runs N, --vifs N, \
-                     --callers N, --json FILE, --bin-dir DIR"
+                     --callers N, --json FILE, --bin-dir DIR, --xenstore wire|clients"
                 ),
             }
         }
@@ -130,9 +153,11 @@ impl Opts {
     }
 
     fn host(&self, name: &str) -> Result<Host> {
-        let mut h = HostBuilder::new(name, &self.xenstore_fake)
-            .build()
-            .context("not root")?;
+        let mut b = HostBuilder::new(name, &self.xenstore_fake);
+        if self.xenstored {
+            b = b.xenstored();
+        }
+        let mut h = b.build().context("not root")?;
         h.bin_dir = self.bin_dir.clone();
         Ok(h)
     }
@@ -681,6 +706,7 @@ impl Report {
         let out = json!({
             "machine": machine(),
             "runs": opts.runs,
+            "xenstore": if opts.xenstored { "wire" } else { "clients" },
             "per_call": self.per_call,
             "scale": self.scale,
             "network_bridge": self.network_bridge,
