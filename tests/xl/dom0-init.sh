@@ -132,7 +132,7 @@ logged() { grep -q "$1" /var/log/messages; }
 post_mortem() {
   guest "$1"
   show "/tmp/$1.create"; console "$1" | tail -n 20
-  show /var/log/messages 30; xenstore-ls -f "$be" 2>/dev/null | head -20
+  show /var/log/messages 30; /usr/bin/xenstore-ls -f "$be" 2>/dev/null | head -20
 }
 
 # up <mode> <name> <vif spec> <guest address> <peer>: create, one check line
@@ -191,6 +191,19 @@ down() {
   check "$m.backend-gone" "$be is still in xenstore" sh -c "! xenstore-exists $be"
 }
 
+# Our scripts talk to xenstored over its socket (issue 17), not through the xenstore-* clients:
+# the clients they would fall back to are wrapped, first on the PATH that xl and the hotplug
+# scripts it runs inherit, so that every call is logged. vif-silent calls one on purpose (a
+# probe path), to show that the wrappers are what a hotplug script finds.
+mkdir -p /run/xltest-bin
+for c in xenstore-ls xenstore-write; do
+  printf '#!/bin/sh\necho "%s $*" >>/run/xltest-clients\nexec /usr/bin/%s "$@"\n' "$c" "$c" \
+    >"/run/xltest-bin/$c"
+  chmod +x "/run/xltest-bin/$c"
+done
+export PATH=/run/xltest-bin:$PATH
+printf '#!/bin/sh\nxenstore-ls /tool/xltest-probe >/dev/null 2>&1\nexit 0\n' >/etc/xen/scripts/vif-silent
+
 up bridge xlt-bridge 'bridge=xenbr0,mac=00:16:3e:00:00:51' 192.0.2.51/24 192.0.2.10
 up nat xlt-nat 'script=vif-nat,ip=10.0.0.1,mac=00:16:3e:00:00:01' 10.0.0.1/24 10.0.0.128
 up route xlt-route 'script=vif-route,ip=192.0.2.61,gatewaydev=xenbr0,mac=00:16:3e:00:00:61' 192.0.2.61/32 192.0.2.10
@@ -225,6 +238,12 @@ check nosuchbr.hotplug-error "xl's output lacks 'Could not find bridge device no
 [ "$rc" -ne 0 ] || destroy xlt-nobr >/dev/null
 grep 'Could not find bridge' /tmp/xlt-nobr.create | head -2 | sed 's/^/XLTEST SAID /'
 check nosuchbr.no-domain "the failed guest is still there" sh -c "! xl domid xlt-nobr"
+
+# --- every vif event above (online, offline, the hotplug-error of nosuchbr) went over the socket.
+check wire.clients-reachable "a hotplug script did not find the wrapped clients" \
+  grep -q 'xenstore-ls /tool/xltest-probe' /run/xltest-clients
+check wire.no-clients "our scripts ran: $(grep -v xltest-probe /run/xltest-clients 2>/dev/null | head -3 | tr '\n' ';')" \
+  sh -c "! grep -v xltest-probe /run/xltest-clients | grep -q ."
 
 # --- network-bridge stop gives eth0 its address and default route back; xenbr0 goes.
 if [ "$nb" -eq 0 ]; then

@@ -36,7 +36,8 @@ done
 expected+=(bridge.port bridge.port-gone nat.gateway
            route.main-ip route.host-route route.proxy-arp route.route-gone
            silent.create silent.not-connected silent.no-hotplug-status silent.no-ping
-           nosuchbr.create-fails nosuchbr.hotplug-error nosuchbr.no-domain network-bridge-stop)
+           nosuchbr.create-fails nosuchbr.hotplug-error nosuchbr.no-domain
+           wire.clients-reachable wire.no-clients network-bridge-stop)
 
 dt() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
