@@ -103,6 +103,7 @@ pub struct HostBuilder {
     xenstore_fake: PathBuf,
     nic: String,
     iptables: bool,
+    xenstored: Option<Vec<String>>,
 }
 
 impl HostBuilder {
@@ -114,7 +115,24 @@ impl HostBuilder {
             xenstore_fake: xenstore_fake.into(),
             nic: "eth0".to_string(),
             iptables: true,
+            xenstored: None,
         }
+    }
+
+    /// A stand-in xenstored (`xenstored-fake`, beside `xenstore-fake`) on a socket of this
+    /// host, over the same store as the `xenstore-*` stand-ins, and `XENSTORED_PATH` naming it:
+    /// the scripts talk to it over the wire protocol, as on a host running xenstored (issue 17).
+    /// Without it, `XENSTORED_PATH` names a socket that does not exist, so the scripts use the
+    /// `xenstore-*` stand-ins (and never a real xenstored of the machine running the tests).
+    pub fn xenstored(self) -> HostBuilder {
+        self.xenstored_with(&[])
+    }
+
+    /// [`HostBuilder::xenstored`] with options for it, e.g.
+    /// `["--interfere", "backend/vif/1/0/bridge", "xenbr0"]`.
+    pub fn xenstored_with(mut self, options: &[&str]) -> HostBuilder {
+        self.xenstored = Some(options.iter().map(|s| s.to_string()).collect());
+        self
     }
 
     /// dom0 without iptables, as a Debian host with only nftables (issue 15): the scripts run
@@ -176,6 +194,10 @@ pub struct Host {
     /// Files hidden (bound over with /dev/null) from the scripts' view of the host.
     pub hidden: Vec<String>,
     store: Store,
+    /// `XENSTORED_PATH` of the runs: the stand-in's socket, or a path where nothing is.
+    pub xenstored_path: PathBuf,
+    /// The stand-in xenstored, when the host has one (stopped by its pid on drop).
+    xenstored: Option<Xenstored>,
     guest_ns: Vec<Netns>,
     addressed: BTreeSet<u32>,
     // Declared last: dropped after the namespaces.
@@ -255,6 +277,15 @@ impl Host {
         // What xenstored always has.
         store.write("/local/domain/0/name", b"Domain-0").unwrap();
         store.write("/local/domain/0/domid", b"0").unwrap();
+        let (xenstored_path, xenstored) = match &b.xenstored {
+            Some(options) => {
+                let socket = root.join("xenstored.sock");
+                let daemon = b.xenstore_fake.with_file_name("xenstored-fake");
+                let x = Xenstored::start(&daemon, options, &socket, &xenstore_dir);
+                (socket, Some(x))
+            }
+            None => (root.join("no-xenstored"), None),
+        };
 
         Host {
             prefix,
@@ -271,6 +302,8 @@ impl Host {
             bin_dir: bin_dir(),
             hidden,
             store,
+            xenstored_path,
+            xenstored,
             guest_ns: Vec::new(),
             addressed: BTreeSet::new(),
             _ns: spaces,
@@ -386,6 +419,7 @@ impl Host {
                 format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", p(&self.fake_bin)),
             ),
             (xsfake::DIR_VAR.into(), p(&self.xenstore_dir)),
+            ("XENSTORED_PATH".into(), p(&self.xenstored_path)),
             ("XENNET_LOCK_DIR".into(), p(&self.lock_dir)),
             ("XENNET_STATE_DIR".into(), p(&self.state_dir)),
             ("XEN_SCRIPT_DIR".into(), p(&self.script_dir)),
@@ -584,9 +618,15 @@ impl Host {
         ))
     }
 
-    /// Every xenstore client call the binaries made so far.
+    /// Every xenstore client call the binaries made so far, and (with a stand-in xenstored)
+    /// every request it got, as `xenstored TYPE [tx=N] args`.
     pub fn xs_calls(&self) -> Vec<String> {
         self.store.calls()
+    }
+
+    /// Does this host run a stand-in xenstored?
+    pub fn has_xenstored(&self) -> bool {
+        self.xenstored.is_some()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -625,6 +665,53 @@ impl Host {
     /// dom0's FORWARD rules (`-A FORWARD …` lines of `iptables-save -t filter`).
     pub fn forward_rules(&self) -> Vec<String> {
         snapshot::iptables_forward_rules(&self.dom0)
+    }
+}
+
+/// A running `xenstored-fake`. It exits by itself when its stdin closes (this process died);
+/// dropping it kills it by its pid.
+struct Xenstored {
+    child: std::process::Child,
+    _lifeline: std::process::ChildStdin,
+}
+
+impl Xenstored {
+    fn start(daemon: &Path, options: &[String], socket: &Path, store: &Path) -> Xenstored {
+        use std::io::BufRead;
+        assert!(
+            daemon.exists(),
+            "xenstored-fake binary missing at {}: build the tests crate",
+            daemon.display()
+        );
+        let mut child = std::process::Command::new(daemon)
+            .arg("--until-stdin-closes")
+            .args(options)
+            .arg(socket)
+            .env(xsfake::DIR_VAR, store)
+            .env(xsfake::DOMID_VAR, "0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start xenstored-fake");
+        let mut line = String::new();
+        let _ =
+            std::io::BufReader::new(child.stdout.take().expect("its stdout")).read_line(&mut line);
+        assert!(
+            line.starts_with("ready "),
+            "xenstored-fake did not start: {line:?}"
+        );
+        let lifeline = child.stdin.take().expect("its stdin");
+        Xenstored {
+            child,
+            _lifeline: lifeline,
+        }
+    }
+}
+
+impl Drop for Xenstored {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -22,6 +22,7 @@ pub mod frr;
 pub mod host;
 pub mod netns;
 pub mod snapshot;
+pub mod xsdaemon;
 pub mod xsfake;
 
 pub use cmd::Output;

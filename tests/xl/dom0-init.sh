@@ -133,7 +133,7 @@ logged() { grep -q "$1" /var/log/messages; }
 post_mortem() {
   guest "$1"
   show "/tmp/$1.create"; console "$1" | tail -n 20
-  show /var/log/messages 30; xenstore-ls -f "$be" 2>/dev/null | head -20
+  show /var/log/messages 30; /usr/bin/xenstore-ls -f "$be" 2>/dev/null | head -20
 }
 
 # up <mode> <name> <vif spec> <guest address> <peer> [kernel arguments]: create, one check line
@@ -192,6 +192,19 @@ down() {
   check "$m.backend-gone" "$be is still in xenstore" sh -c "! xenstore-exists $be"
 }
 
+# Our scripts talk to xenstored over its socket (issue 17), not through the xenstore-* clients:
+# the clients they would fall back to are wrapped, first on the PATH that xl and the hotplug
+# scripts it runs inherit, so that every call is logged. vif-silent calls one on purpose (a
+# probe path), to show that the wrappers are what a hotplug script finds.
+mkdir -p /run/xltest-bin
+for c in xenstore-ls xenstore-write; do
+  printf '#!/bin/sh\necho "%s $*" >>/run/xltest-clients\nexec /usr/bin/%s "$@"\n' "$c" "$c" \
+    >"/run/xltest-bin/$c"
+  chmod +x "/run/xltest-bin/$c"
+done
+export PATH=/run/xltest-bin:$PATH
+printf '#!/bin/sh\nxenstore-ls /tool/xltest-probe >/dev/null 2>&1\nexit 0\n' >/etc/xen/scripts/vif-silent
+
 up bridge xlt-bridge 'bridge=xenbr0,mac=00:16:3e:00:00:51' 192.0.2.51/24 192.0.2.10
 up nat xlt-nat 'script=vif-nat,ip=10.0.0.1,mac=00:16:3e:00:00:01' 10.0.0.1/24 10.0.0.128
 up route xlt-route 'script=vif-route,ip=192.0.2.61,gatewaydev=xenbr0,mac=00:16:3e:00:00:61' 192.0.2.61/32 192.0.2.10
@@ -242,7 +255,7 @@ snap() {
     echo "## routes"; /usr/sbin/ip -4 route | sed 's/ linkdown//' 
     echo "## iptables"; iptables-save 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//'
     echo "## forwarding"; cat /proc/sys/net/ipv4/ip_forward
-    echo "## xenstore"; xenstore-ls -f /local/domain/0/backend 2>/dev/null
+    echo "## xenstore"; /usr/bin/xenstore-ls -f /local/domain/0/backend 2>/dev/null
     echo "## files"; find /run/xen /run/xen-hotplug 2>/dev/null | sort
   } >"$1"
 }
@@ -360,6 +373,11 @@ check four.backends-gone "a backend directory is still in xenstore" backends_gon
 check four.routes-gone "a route to 192.0.2.62 is left" sh -c "! ip route show 192.0.2.62 | grep -q ."
 check four.no-domains "a guest is still listed by xl list" sh -c "! xl list | grep -q xlt-four"
 nothing_left four.nothing-left /tmp/four.before
+# --- every vif event above (online, offline, the hotplug-error of nosuchbr) went over the socket.
+check wire.clients-reachable "a hotplug script did not find the wrapped clients" \
+  grep -q 'xenstore-ls /tool/xltest-probe' /run/xltest-clients
+check wire.no-clients "our scripts ran: $(grep -v xltest-probe /run/xltest-clients 2>/dev/null | head -3 | tr '\n' ';')" \
+  sh -c "! grep -v xltest-probe /run/xltest-clients | grep -q ."
 
 # --- network-bridge stop gives eth0 its address and default route back; xenbr0 goes.
 if [ "$nb" -eq 0 ]; then

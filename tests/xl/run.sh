@@ -55,7 +55,7 @@ for g in 1 2 3 4; do expected+=("four.g$g.create" "four.g$g.ping"); done
 expected+=(four.connected four.ports four.nat-gateway four.route-host-route four.destroy
            four.vifs-gone four.rules-gone four.backends-gone four.routes-gone four.no-domains
            four.nothing-left)
-expected+=(network-bridge-stop)
+expected+=(wire.clients-reachable wire.no-clients network-bridge-stop)
 
 dt() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 

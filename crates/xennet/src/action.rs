@@ -68,6 +68,9 @@ pub enum Action {
     },
     /// Several actions in order; the first failure stops the rest.
     Seq(Vec<Action>),
+    /// Write xenstore keys (path, value) in one round, through the runner: one transaction
+    /// over xenstored's connection, or one `xenstore-write`.
+    XenstoreWrite(Vec<(String, String)>),
 }
 
 impl Action {
@@ -111,6 +114,10 @@ impl Action {
                 format!("[ $(ls {d} | wc -l) -ge {at_least} ] && {{ {feed}rm -f {d}/*; }}")
             }
             Action::Seq(all) => all.iter().map(Action::line).collect::<Vec<_>>().join(" && "),
+            Action::XenstoreWrite(pairs) => {
+                crate::exec::xenstore_write(pairs.iter().map(|(p, v)| (p.as_str(), v.as_str())))
+                    .line()
+            }
             Action::ListWord {
                 path,
                 vars,
@@ -185,6 +192,12 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), ActionError> 
         }),
         Action::Drain { dir, at_least, cmd } => drain(dir, *at_least, cmd.as_ref(), runner),
         Action::Seq(all) => all.iter().try_for_each(|a| perform(a, runner)),
+        Action::XenstoreWrite(pairs) => runner.xenstore_write(pairs).map_err(|e| match e {
+            ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
+                ActionError::Said { how, stderr }
+            }
+            other => ActionError::Exec(other),
+        }),
         Action::RunUnless { check, cmd } => match runner.run(check) {
             Ok(_) => Ok(()),
             Err(_) => run(cmd),

@@ -4,6 +4,7 @@
 use crate::apply::apply;
 use crate::error::{Error, Note, Outcome};
 use crate::exec::System;
+use crate::exec::{Cmd, ExecError, Runner};
 use crate::invocation::Invocation;
 use crate::journal::Journal;
 use crate::live::LiveReader;
@@ -12,7 +13,8 @@ use crate::report::{self, Reporter};
 use crate::scripts::{Run, Script};
 use crate::snapshot::{self, Snapshot};
 use crate::vif::{self, Command, Front, Stop, TypeIf};
-use crate::xenstore;
+use crate::xenstore::XenStore;
+use crate::xenstore_wire;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -107,7 +109,7 @@ fn grammar_failure(script: &str, msg: &str) -> ExitCode {
         if let Ok(xp) = std::env::var("XENBUS_PATH") {
             if !xp.is_empty() {
                 let runner = System::default();
-                let _ = report::write_error(&xenstore::Cli { runner: &runner }, &xp, msg);
+                let _ = report::write_error(&*xenstore_wire::connect(&runner), &xp, msg);
             }
         }
     }
@@ -152,14 +154,46 @@ fn say_notes(rep: &Reporter, notes: &[Note]) {
     }
 }
 
+/// The runner of a vif event: commands go to the system; the plan's xenstore writes (XS-04) go
+/// through the run's one xenstore, so over its connection to xenstored when it has one.
+struct EventRunner<'a> {
+    system: &'a System,
+    xs: &'a dyn XenStore,
+}
+
+impl Runner for EventRunner<'_> {
+    fn run(&self, cmd: &Cmd) -> Result<String, ExecError> {
+        self.system.run(cmd)
+    }
+
+    fn batches_ip(&self) -> bool {
+        self.system.batches_ip()
+    }
+
+    fn xenstore_write(&self, pairs: &[(String, String)]) -> Result<(), ExecError> {
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(p, v)| (p.as_str(), v.as_str()))
+            .collect();
+        self.xs.write(&refs)
+    }
+}
+
 fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode {
     // Finish, or fail and say why, well inside libxl's 40 s (TS-05).
     crate::budget::start(std::time::Duration::from_secs(30));
     // From the start: a signal while the host is read stops the run before anything changes
     // (apply checks before its first step), and one during apply rolls back.
     crate::apply::guard_signals();
-    let runner = System::default();
-    let xs = xenstore::Cli { runner: &runner };
+    let system = System::default();
+    // One way to xenstore for the whole run: one connection to xenstored where there is one
+    // (issue 17), else the xenstore-* clients.
+    let xs_box = xenstore_wire::connect(&system);
+    let xs: &dyn XenStore = &*xs_box;
+    let runner = EventRunner {
+        system: &system,
+        xs,
+    };
     let rep = Reporter::new(&inv.argv0, true);
     // GEN-09
     rep.debug(&format!(
@@ -174,7 +208,7 @@ fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode 
         let msg = error.to_string();
         rep.error(&msg);
         if let (Some(xp), false) = (xp, inv.dry_run) {
-            if let Err(e) = report::write_error(&xs, xp, &msg) {
+            if let Err(e) = report::write_error(xs, xp, &msg) {
                 rep.error(&format!(
                     "Writing {xp}/hotplug-error to xenstore failed: {e}"
                 ));
@@ -186,7 +220,7 @@ fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode 
     if let Err(e) = check_given(script, inv) {
         return fail(inv.get("XENBUS_PATH").filter(|x| !x.is_empty()), e);
     }
-    let ctx = match vif::front_end(inv, script.settings, &xs) {
+    let ctx = match vif::front_end(inv, script.settings, xs) {
         Ok(Front::Plan(ctx)) => ctx,
         Ok(Front::Nothing(why)) => {
             rep.debug(&why);
@@ -194,7 +228,7 @@ fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode 
         }
         Err(Stop { xp, error }) => return fail(xp.as_deref(), error),
     };
-    let reader = LiveReader::with_xenstore(&runner, &xs);
+    let reader = LiveReader::with_xenstore(&runner, xs);
     let mut snap = Snapshot::new();
     let planned = match snapshot::plan(&reader, &mut snap, |s| planner(&ctx, inv, s)) {
         Ok(p) => p,
@@ -210,16 +244,14 @@ fn vif_main(script: &Script, inv: &Invocation, planner: VifPlanner) -> ExitCode 
     if connects && planned.report_after.is_none() {
         // XS-04 as the plan's last step: if the backend cannot be told, the port is rolled back
         // instead of being left set up behind a reported failure (issue 6).
-        // The frontend's keys (its mtu, MTU-01) go in the same xenstore-write, before
-        // `connected`: one process for the whole report.
-        let pairs = report::connected_pairs(&ctx.xp, &planned.frontend_keys);
-        let refs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        plan.push(crate::plan::Step::run(
+        // The frontend's keys (its mtu, MTU-01) go in the same write, before `connected`: one
+        // transaction (or one xenstore-write) for the whole report.
+        plan.push(crate::plan::Step::new(
             "XS-04: report success to the backend",
-            xenstore::write_cmd(&refs),
+            crate::action::Action::XenstoreWrite(report::connected_pairs(
+                &ctx.xp,
+                &planned.frontend_keys,
+            )),
         ));
     }
     if inv.dry_run {

@@ -78,6 +78,15 @@ pub fn ovs_vsctl() -> Cmd {
     Cmd::new("ovs-vsctl").arg("--timeout=15")
 }
 
+/// `xenstore-write PATH VALUE …`: the command-line form of writing xenstore keys.
+pub fn xenstore_write<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Cmd {
+    let mut c = Cmd::new("xenstore-write");
+    for (p, v) in pairs {
+        c = c.arg(p).arg(v);
+    }
+    c
+}
+
 /// Shorthand for `ip …`.
 pub fn ip<I, S>(args: I) -> Cmd
 where
@@ -149,6 +158,16 @@ pub trait Runner {
     /// May consecutive `ip` steps run as one `ip -batch -` process? (Unit tests see each step.)
     fn batches_ip(&self) -> bool {
         false
+    }
+
+    /// Writes xenstore keys in one round (a plan's `XenstoreWrite` step): by default with the
+    /// `xenstore-write` client; a vif event's runner uses the run's xenstore instead, which is
+    /// one transaction over xenstored's connection where there is one, and no process.
+    fn xenstore_write(&self, pairs: &[(String, String)]) -> Result<(), ExecError> {
+        self.run(&xenstore_write(
+            pairs.iter().map(|(p, v)| (p.as_str(), v.as_str())),
+        ))
+        .map(|_| ())
     }
 }
 

@@ -39,3 +39,4 @@ pub mod validate;
 pub mod vif;
 pub mod vlan;
 pub mod xenstore;
+pub mod xenstore_wire;

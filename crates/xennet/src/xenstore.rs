@@ -123,13 +123,9 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The `xenstore-write` command for the pairs (also used as a plan step).
+/// The `xenstore-write` command for the pairs.
 pub fn write_cmd(pairs: &[(&str, &str)]) -> Cmd {
-    let mut c = Cmd::new("xenstore-write");
-    for (p, v) in pairs {
-        c = c.arg(*p).arg(*v);
-    }
-    c
+    crate::exec::xenstore_write(pairs.iter().copied())
 }
 
 /// An in-memory store for unit tests.

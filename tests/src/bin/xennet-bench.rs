@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! xennet-bench [--originals DIR] [--runs N] [--vifs N] [--callers N] [--json FILE]
-//!              [--firewall iptables|nftables|none]…
+//!              [--firewall iptables|nftables|none]… [--xenstore wire|clients]
 //! ```
 //!
 //! Each of our firewall backends (all three unless `--firewall` names some) is a side of its
@@ -11,6 +11,10 @@
 //! 1000-vif run, a curve: the cost of one more vif's online and offline with 10, 100, 500 and
 //! 1000 vifs present, and a breakdown of one such event into the commands it ran (from the
 //! scripts' own `exec: … took` log lines).
+//!
+//! `--xenstore wire` (the default) gives each host the stand-in xenstored, as a Xen host runs
+//! xenstored: our scripts talk to it over its socket, the originals through the `xenstore-*`
+//! stand-ins on the same store. `--xenstore clients` leaves it out: ours use the clients too.
 //!
 //! `--originals DIR` is a directory of runnable original scripts, as
 //! `scripts-compat/fetch-originals.sh OUT` makes in `OUT/upstream`. Timings are taken inside dom0
@@ -39,6 +43,14 @@ fn main() -> Result<()> {
         bail!("xennet-bench builds namespace hosts: run it as root");
     }
     let mut report = Report::default();
+    println!(
+        "xenstore: {}",
+        if opts.xenstored {
+            "the stand-in xenstored (ours over its socket, the originals through the clients)"
+        } else {
+            "the xenstore-* stand-in clients"
+        }
+    );
     let sides = opts.sides()?;
     for script in ["vif-bridge", "vif-nat", "vif-route"] {
         for with_ip in [false, true] {
@@ -78,6 +90,8 @@ struct Opts {
     xenstore_fake: PathBuf,
     /// Our backends to measure.
     firewalls: Vec<&'static str>,
+    /// Hosts run the stand-in xenstored (`--xenstore wire`).
+    xenstored: bool,
 }
 
 impl Opts {
@@ -92,6 +106,7 @@ impl Opts {
             bin_dir: xennet_tests::host::aliases_of(&exe.with_file_name("xen-netscripts")),
             xenstore_fake: exe.with_file_name("xenstore-fake"),
             firewalls: Vec::new(),
+            xenstored: true,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -113,9 +128,17 @@ impl Opts {
                     };
                     o.firewalls.push(fw);
                 }
+                "--xenstore" => {
+                    o.xenstored = match val()?.as_str() {
+                        "wire" => true,
+                        "clients" => false,
+                        other => bail!("--xenstore {other:?}: use wire or clients"),
+                    }
+                }
                 other => bail!(
                     "unknown argument {other:?}: use --originals DIR, --runs N, --vifs N, \
-                     --callers N, --json FILE, --bin-dir DIR, --firewall BACKEND"
+                     --callers N, --json FILE, --bin-dir DIR, --firewall BACKEND, \
+                     --xenstore wire|clients"
                 ),
             }
         }
@@ -159,9 +182,11 @@ impl Opts {
     }
 
     fn host(&self, name: &str) -> Result<Host> {
-        let mut h = HostBuilder::new(name, &self.xenstore_fake)
-            .build()
-            .context("not root")?;
+        let mut b = HostBuilder::new(name, &self.xenstore_fake);
+        if self.xenstored {
+            b = b.xenstored();
+        }
+        let mut h = b.build().context("not root")?;
         h.bin_dir = self.bin_dir.clone();
         Ok(h)
     }
@@ -899,6 +924,7 @@ impl Report {
         let out = json!({
             "machine": machine(),
             "runs": opts.runs,
+            "xenstore": if opts.xenstored { "wire" } else { "clients" },
             "per_call": self.per_call,
             "scale": self.scale,
             "network_bridge": self.network_bridge,
