@@ -85,13 +85,6 @@ pub fn release(
             steps.push(step.on_error(OnError::Collect));
         }
     }
-    let path = sysctl::proxy_arp(dev);
-    steps.extend(sysctl::set(
-        &format!("turn proxy ARP off on {dev}"),
-        &path,
-        "0",
-        snap.sysctl(&path)?,
-    ));
     if link.up {
         steps.push(
             Step::run(
@@ -101,6 +94,14 @@ pub fn release(
             .on_error(OnError::Ignore),
         );
     }
+    // Proxy ARP last: the ip changes before it share one `ip -batch` (issue 17).
+    let path = sysctl::proxy_arp(dev);
+    steps.extend(sysctl::set(
+        &format!("turn proxy ARP off on {dev}"),
+        &path,
+        "0",
+        snap.sysctl(&path)?,
+    ));
     Ok(steps)
 }
 

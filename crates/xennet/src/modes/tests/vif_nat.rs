@@ -693,8 +693,8 @@ fn vn11_offline_removes_by_name_what_it_cannot_list() {
         [
             "ip route del 10.0.0.1 dev vif1.0".to_string(),
             "ip addr del 10.0.0.128/32 dev vif1.0".to_string(),
-            format!("echo 0 > {}", crate::sysctl::proxy_arp("vif1.0")),
             "ip link set dev vif1.0 down".to_string(),
+            format!("echo 0 > {}", crate::sysctl::proxy_arp("vif1.0")),
         ]
     );
     let w = warnings(&p.notes);

@@ -517,8 +517,8 @@ fn vr04_remove_of_a_tap_takes_its_routes_of_any_metric_and_its_address_away() {
         [
             "ip route del 192.0.2.60 dev vif1.0-emu scope link src 192.0.2.10 metric 1".to_string(),
             "ip addr del 192.0.2.10/32 dev vif1.0-emu".to_string(),
-            format!("echo 0 > {}", proxy_arp("vif1.0-emu")),
             "ip link set dev vif1.0-emu down".to_string(),
+            format!("echo 0 > {}", proxy_arp("vif1.0-emu")),
         ]
     );
     assert_eq!(p.done, "Successful vif-route remove for vif1.0-emu.");
