@@ -172,6 +172,16 @@ fn xennet_extra(roff: &mut Roff) {
                 "XENNET_PROC_SYS_NET".into(),
                 "Where doctor reads the bridge sysctls (otherwise /proc/sys/net).".into(),
             ),
+            (
+                "XENNET_DPKG_STATUS".into(),
+                "dpkg's status file, whose conffile checksums install, uninstall and doctor \
+                 read (otherwise /var/lib/dpkg/status)."
+                    .into(),
+            ),
+            (
+                "XENNET_CONF".into(),
+                "The config file of boot (otherwise /etc/xen/xen-netscripts.conf).".into(),
+            ),
         ],
     );
     items(
@@ -180,13 +190,26 @@ fn xennet_extra(roff: &mut Roff) {
         &[
             (
                 "/etc/xen/scripts/<script>".into(),
-                "After install: a symbolic link to the binary of that name.".into(),
+                "After install: a small sh script, marked as written by xennet install, that \
+                 runs the binary of that name."
+                    .into(),
             ),
             (
                 "/etc/xen/scripts/<script>.xen-orig".into(),
-                "The original script kept by install (never overwritten); uninstall moves it \
-                 back."
+                "The original script kept by install (replaced only by what the package ships \
+                 now); uninstall moves it back."
                     .into(),
+            ),
+            (
+                "/etc/xen/scripts/<script>.dpkg-dist, <script>.dpkg-old".into(),
+                "dpkg's copies after an upgrade of xen-utils-common: the package's new script \
+                 when xennet's was kept (uninstall puts it in place), xennet's when the \
+                 package's was taken (install and uninstall remove it)."
+                    .into(),
+            ),
+            (
+                "/etc/xen/xen-netscripts.conf".into(),
+                "mode= and the settings boot passes to network-<mode>.".into(),
             ),
         ],
     );

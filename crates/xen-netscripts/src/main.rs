@@ -5,6 +5,7 @@
 
 mod docs;
 mod doctor;
+mod dpkg;
 mod install;
 mod mac;
 mod map;

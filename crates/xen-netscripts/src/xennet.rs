@@ -17,9 +17,10 @@ use std::process::ExitCode;
     about = "Administer xen-netscripts, the Rust replacements of Xen's network hotplug scripts",
     long_about = "Administer xen-netscripts, the Rust replacements of Xen's network hotplug \
                   scripts (vif-bridge, vif-nat, vif-route, network-bridge, network-nat, \
-                  network-route): make and check guest MACs, link the binaries into \
-                  /etc/xen/scripts and put the originals back, check what the scripts need from \
-                  this host, and write man pages and shell completions."
+                  network-route): make and check guest MACs, put xennet's scripts into \
+                  /etc/xen/scripts and the originals back, check what the scripts need from \
+                  this host, start the network mode at boot, and write man pages and shell \
+                  completions."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,17 +47,30 @@ enum Cmd {
     },
     /// Make a random guest MAC (Xen's 00:16:3e, or --local), or check MACs
     Mac(MacArgs),
-    /// Link the script binaries into the scripts directory, keeping each original aside
+    /// Put xennet's scripts into the scripts directory, keeping each original aside
     #[command(
-        long_about = "Link vif-bridge, vif-nat, vif-route, network-bridge, network-nat and \
-                      network-route into the scripts directory under their names, as symbolic \
-                      links to the binaries. Each original is kept as <name>.xen-orig (never \
-                      overwritten), so that uninstall puts it back as it was. Every binary must \
-                      be there and every script installable, or nothing is changed. Running it \
-                      twice changes nothing; run from another build, it points the links there."
+        long_about = "Replace vif-bridge, vif-openvswitch, vif-nat, vif-route, network-bridge, \
+                      network-nat and network-route in the scripts directory with small sh \
+                      scripts that run the binaries of those names (a file, not a symbolic link: \
+                      dpkg treats it as a changed conffile of xen-utils-common). Each original is \
+                      kept as <name>.xen-orig, so that uninstall puts it back as it was; an \
+                      existing <name>.xen-orig is only replaced by the script in place when dpkg \
+                      records that one as what the package ships now (it put it back, e.g. with \
+                      --force-confnew). Every binary must be there and every script installable, \
+                      or nothing is changed. Running it twice changes nothing; run from another \
+                      build, it points the scripts there."
     )]
     Install(InstallArgs),
-    /// Put back the originals kept by install and remove xennet's links
+    /// Put back the originals kept by install and remove xennet's scripts
+    #[command(
+        long_about = "Put back every original kept by install as <name>.xen-orig, or, when dpkg \
+                      kept xennet's script on an upgrade and saved the package's newer one as \
+                      <name>.dpkg-dist, that one (dpkg's records say which is current); remove \
+                      xennet's scripts that had no original and xennet's scripts saved by dpkg as \
+                      <name>.dpkg-old. A script that is no longer xennet's is left as it is, with \
+                      its .xen-orig, unless it is what the package ships now. Exits 1 when a \
+                      script had to be left as it was."
+    )]
     Uninstall(UninstallArgs),
     /// Check what the scripts need from this host, one line per check (reads only)
     #[command(
