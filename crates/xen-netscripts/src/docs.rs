@@ -236,11 +236,85 @@ fn xennet_pages(cmd: &Command, top: bool, out: &mut Vec<(String, Vec<u8>)>) -> R
     Ok(())
 }
 
-/// Every page: `xennet.8`, `xennet-<sub>.8`, and `<script>.8`.
+/// The page of the executable itself, `xen-netscripts.8`: what its names are and where the
+/// package puts it.
+fn multicall_page() -> Result<(String, Vec<u8>)> {
+    let names: Vec<PossibleValue> = SCRIPTS
+        .iter()
+        .map(|s| PossibleValue::new(s.name).help(s.about))
+        .chain(std::iter::once(
+            PossibleValue::new("xennet").help("The administrator's tool (see xennet(8))"),
+        ))
+        .collect();
+    let cmd = Command::new("xen-netscripts")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Xen's network scripts and xennet in one executable")
+        .long_about(
+            "One executable that is every script of xen-netscripts (the Rust replacements of \
+             Xen's network hotplug scripts) and xennet: it runs the one named by the name it \
+             is started by, so that /etc/xen/scripts/vif-bridge may run it, through a link or a \
+             script that execs /usr/libexec/xen-netscripts/vif-bridge. Run by its own name, its \
+             first argument names what to run: xen-netscripts vif-bridge online. The Debian \
+             package installs it as /usr/libexec/xen-netscripts/xen-netscripts with a link per \
+             name beside it, and /usr/sbin/xennet; installing the package changes nothing in \
+             /etc/xen/scripts until `xennet install`.",
+        )
+        .override_usage(
+            "xen-netscripts <NAME> [ARGS]...\n       xen-netscripts --list | --version | --help",
+        )
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("list")
+                .long("list")
+                .action(ArgAction::SetTrue)
+                .help("Print the names, one a line"),
+        )
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .short('V')
+                .action(ArgAction::SetTrue)
+                .help("Print the version"),
+        )
+        .arg(
+            Arg::new("name")
+                .value_name("NAME")
+                .value_parser(names)
+                .help("What to run"),
+        );
+    page(cmd, |roff| {
+        items(
+            roff,
+            "FILES",
+            &[
+                (
+                    "/usr/libexec/xen-netscripts/".into(),
+                    "The executable and a symbolic link to it per name (the Debian package)."
+                        .into(),
+                ),
+                (
+                    "/etc/xen/scripts/<name>".into(),
+                    "What the toolstack runs: after xennet install, a script that runs the \
+                     binary of that name."
+                        .into(),
+                ),
+                (
+                    "/etc/xen/xen-netscripts.conf".into(),
+                    "Host-wide settings (firewall=, antispoof=) and the network mode that \
+                     xen-netscripts.service starts at boot (mode=)."
+                        .into(),
+                ),
+            ],
+        );
+        see_also(roff, "");
+    })
+}
+
+/// Every page: `xen-netscripts.8`, `xennet.8`, `xennet-<sub>.8`, and `<script>.8`.
 pub fn man_pages(xennet: Command) -> Result<Vec<(String, Vec<u8>)>> {
     let mut cmd = xennet.disable_help_subcommand(true);
     cmd.build();
-    let mut out = Vec::new();
+    let mut out = vec![multicall_page()?];
     xennet_pages(&cmd, true, &mut out)?;
     for s in &SCRIPTS {
         out.push(script_page(s)?);
@@ -331,9 +405,10 @@ mod tests {
 
     #[test]
     fn script_pages_document_grammar_and_settings() {
-        let pages = man_pages(crate::xennet::Cli::command()).unwrap();
+        let pages = man_pages(crate::cli::Cli::command()).unwrap();
         let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
         for n in [
+            "xen-netscripts.8",
             "xennet.8",
             "xennet-mac.8",
             "xennet-mac-check.8",

@@ -3,6 +3,7 @@
 //! such as coreutils' and busybox's are. Run by its own name, the first argument names the
 //! script: `xen-netscripts vif-bridge online …`, `xen-netscripts xennet doctor`.
 
+mod cli;
 mod docs;
 mod doctor;
 mod dpkg;
