@@ -2,7 +2,8 @@
 //! pages (section 8) and the bash, zsh and fish completions of `xen-netscripts`, `xennet` and
 //! every script, written at build time from the same clap descriptions the executable uses
 //! (`src/cli.rs`, `src/docs.rs`, the core's script registry) into
-//! `target/<profile>/xen-netscripts-docs/{man8,bash,zsh,fish}`, where the package's assets take
+//! `target/<profile>/xen-netscripts-docs/{man8,bash,zsh,fish}` (the pages gzipped), where the
+//! package's assets take
 //! them. A fixed directory, not `OUT_DIR` alone: `OUT_DIR`'s name changes with every build
 //! configuration, and a glob over those would pick up stale pages. Without the feature this does
 //! nothing and the build needs none of it.
@@ -44,7 +45,16 @@ fn write_docs() -> anyhow::Result<()> {
     if dest.exists() {
         std::fs::remove_dir_all(&dest).with_context(|| format!("removing {}", dest.display()))?;
     }
-    docs::write_man(cli::Cli::command(), &dest.join("man8"))?;
+    // Gzipped as Debian policy wants them (cargo deb compresses only files it did not see built),
+    // without name or time stamp so the same sources give the same bytes.
+    for page in docs::write_man(cli::Cli::command(), &dest.join("man8"))? {
+        let st = std::process::Command::new("gzip")
+            .args(["-9", "-n", "-f", "--"])
+            .arg(&page)
+            .status()
+            .context("running gzip")?;
+        anyhow::ensure!(st.success(), "gzip {} failed: {st}", page.display());
+    }
     for (shell, dir) in [
         (Shell::Bash, "bash"),
         (Shell::Zsh, "zsh"),

@@ -173,9 +173,9 @@ fn xennet_extra(roff: &mut Roff) {
                 "Where doctor reads the bridge sysctls (otherwise /proc/sys/net).".into(),
             ),
             (
-                "XENNET_DPKG_STATUS".into(),
-                "dpkg's status file, whose conffile checksums install, uninstall and doctor \
-                 read (otherwise /var/lib/dpkg/status)."
+                "XENNET_DPKG_ADMINDIR".into(),
+                "dpkg's database, whose conffile checksums install, uninstall and doctor ask \
+                 dpkg-query for (otherwise dpkg's default)."
                     .into(),
             ),
             (

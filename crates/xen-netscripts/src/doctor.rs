@@ -1,6 +1,7 @@
 //! `xennet doctor`: what the scripts need from the host, one line per check, each problem with
-//! what to do about it. It only reads: files under /proc, /sys and the scripts' directories, dpkg's
-//! status file, the tools' own version output and `md5sum` of the scripts dpkg has a record of.
+//! what to do about it. It only reads: files under /proc, /sys and the scripts' directories, the
+//! tools' own version output, dpkg's conffile records (`dpkg-query`) and `md5sum` of the scripts
+//! dpkg has a record of.
 //! It never creates a link, rule, file or directory.
 
 use crate::dpkg::Conffiles;

@@ -1,20 +1,16 @@
 //! What dpkg knows about the scripts it installed: each conffile's MD5 as the installed package
-//! ships it (the `Conffiles:` field of `/var/lib/dpkg/status`). `xennet install`, `uninstall`
-//! and `doctor` use it to tell Xen's script as the package ships it now from an older copy or
-//! an administrator's edit, so that they act right after dpkg put a script back
-//! (`--force-confnew`) or kept ours and saved the new one as `<name>.dpkg-dist`
-//! (`--force-confold`). Only read; on a host without dpkg every answer is "unknown".
+//! ships it (`dpkg-query`'s `Conffiles`). `xennet install`, `uninstall` and `doctor` use it to
+//! tell Xen's script as the package ships it now from an older copy or an administrator's edit,
+//! so that they act right after dpkg put a script back (`--force-confnew`) or kept ours and saved
+//! the new one as `<name>.dpkg-dist` (`--force-confold`). Only read; on a host without dpkg every
+//! answer is "unknown".
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// dpkg's status file (`XENNET_DPKG_STATUS` moves it, for tests).
-pub fn status_path() -> PathBuf {
-    match std::env::var_os("XENNET_DPKG_STATUS") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from("/var/lib/dpkg/status"),
-    }
-}
+/// The query: one line per package (name, tab, status abbreviation), then its conffiles, one a
+/// line, each `␠<path>␠<md5>[␠obsolete|remove-on-upgrade]`.
+const FORMAT: &str = "${Package}\t${db:Status-Abbrev}\n${Conffiles}\n";
 
 /// A conffile as an installed package ships it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,52 +24,50 @@ pub struct Conffile {
 pub struct Conffiles(HashMap<PathBuf, Conffile>);
 
 impl Conffiles {
-    /// Reads dpkg's status file; a missing or unreadable one knows nothing.
+    /// Asks `dpkg-query` (its database moved by `XENNET_DPKG_ADMINDIR`, for tests); no dpkg, or
+    /// an error, knows nothing.
     pub fn load() -> Conffiles {
-        std::fs::read_to_string(status_path())
-            .map(|t| Conffiles::parse(&t))
-            .unwrap_or_default()
+        let mut cmd = std::process::Command::new("dpkg-query");
+        if let Some(dir) = std::env::var_os("XENNET_DPKG_ADMINDIR").filter(|v| !v.is_empty()) {
+            let mut arg = std::ffi::OsString::from("--admindir=");
+            arg.push(dir);
+            cmd.arg(arg);
+        }
+        cmd.args(["-W", "-f", FORMAT])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        match cmd.output() {
+            Ok(out) if out.status.success() => {
+                Conffiles::parse(&String::from_utf8_lossy(&out.stdout))
+            }
+            _ => Conffiles::default(),
+        }
     }
 
-    /// The `Conffiles:` entries of installed packages in a status file's text. Entries marked
-    /// `obsolete` or `remove-on-upgrade`, and those of packages not installed, are left out.
+    /// The query's output. Entries marked `obsolete` or `remove-on-upgrade`, and those of
+    /// packages not installed (status other than `ii`/`hi`), are left out.
     pub fn parse(text: &str) -> Conffiles {
         let mut map = HashMap::new();
-        for para in text.split("\n\n") {
-            let mut package = None;
-            let mut installed = false;
-            let mut entries = Vec::new();
-            let mut in_conffiles = false;
-            for line in para.lines() {
-                if let Some(rest) = line.strip_prefix(' ') {
-                    if in_conffiles {
-                        let f: Vec<&str> = rest.split_whitespace().collect();
-                        if f.len() == 2 && f[1].len() == 32 {
-                            entries.push((PathBuf::from(f[0]), f[1].to_string()));
-                        }
-                    }
-                    continue;
-                }
-                in_conffiles = false;
-                if let Some(v) = line.strip_prefix("Package:") {
-                    package = Some(v.trim().to_string());
-                } else if let Some(v) = line.strip_prefix("Status:") {
-                    installed = v.trim().ends_with(" installed");
-                } else if line.starts_with("Conffiles:") {
-                    in_conffiles = true;
-                }
-            }
-            if let (Some(package), true) = (package, installed) {
-                for (path, md5) in entries {
+        let mut package: Option<String> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix(' ') {
+                let Some(package) = &package else { continue };
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                if f.len() == 2 && f[1].len() == 32 {
                     map.insert(
-                        path,
+                        PathBuf::from(f[0]),
                         Conffile {
                             package: package.clone(),
-                            md5,
+                            md5: f[1].to_string(),
                         },
                     );
                 }
+                continue;
             }
+            package = match line.split_once('\t') {
+                Some((name, status)) if status.get(1..2) == Some("i") => Some(name.to_string()),
+                _ => None,
+            };
         }
         Conffiles(map)
     }
@@ -120,31 +114,23 @@ pub fn absolute_dir(dir: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    const STATUS: &str = "\
-Package: xen-utils-common
-Status: install ok installed
-Version: 4.17.7
-Conffiles:
- /etc/xen/scripts/vif-bridge 0123456789abcdef0123456789abcdef
- /etc/xen/scripts/vif-old fedcba9876543210fedcba9876543210 obsolete
- /etc/xen/xl.conf 00000000000000000000000000000000
-Description: Xen administrative tools - common files
- A line of the description that starts with a space.
-
-Package: gone
-Status: deinstall ok config-files
-Conffiles:
- /etc/gone.conf 11111111111111111111111111111111
-
-Package: xen-netscripts
-Status: install ok installed
-Conffiles:
- /etc/xen/xen-netscripts.conf 22222222222222222222222222222222
-";
+    /// What `dpkg-query -W -f FORMAT` prints: a package line, then its conffiles.
+    const QUERY: &str = concat!(
+        "xen-utils-common\tii \n",
+        " /etc/xen/scripts/vif-bridge 0123456789abcdef0123456789abcdef\n",
+        " /etc/xen/scripts/vif-old fedcba9876543210fedcba9876543210 obsolete\n",
+        " /etc/xen/xl.conf 00000000000000000000000000000000\n",
+        "gone\trc \n",
+        " /etc/gone.conf 11111111111111111111111111111111\n",
+        "adduser\tii \n",
+        "\n",
+        "xen-netscripts\thi \n",
+        " /etc/xen/xen-netscripts.conf 22222222222222222222222222222222\n",
+    );
 
     #[test]
     fn installed_conffiles_only() {
-        let c = Conffiles::parse(STATUS);
+        let c = Conffiles::parse(QUERY);
         let vb = c.get(Path::new("/etc/xen/scripts/vif-bridge")).unwrap();
         assert_eq!(vb.package, "xen-utils-common");
         assert_eq!(vb.md5, "0123456789abcdef0123456789abcdef");
@@ -170,7 +156,7 @@ Conffiles:
         );
         assert_eq!(file_md5(&d.path().join("missing")), None);
         let c = Conffiles::parse(&format!(
-            "Package: p\nStatus: install ok installed\nConffiles:\n {} afbb462a4eef64293b8f2b186c3a86b6\n",
+            "p\tii \n {} afbb462a4eef64293b8f2b186c3a86b6\n",
             f.display()
         ));
         assert_eq!(c.is_shipped(&f, &f), Some(true));

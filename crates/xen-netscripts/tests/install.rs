@@ -294,13 +294,13 @@ fn another_build_is_relinked_and_its_originals_kept() {
     assert_eq!(snapshot(dir.path()), before);
 }
 
-/// xennet with dpkg's status file replaced by `status`.
-fn xennet_dpkg(status: &Path, args: &[&str]) -> (i32, String, String) {
+/// xennet with dpkg's database in `admindir`.
+fn xennet_dpkg(admindir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xen-netscripts"))
         .arg0("xennet")
         .args(args)
         .env_remove("XEN_SCRIPT_DIR")
-        .env("XENNET_DPKG_STATUS", status)
+        .env("XENNET_DPKG_ADMINDIR", admindir)
         .output()
         .expect("run xennet");
     (
@@ -319,13 +319,17 @@ fn md5(p: &Path) -> String {
         .to_string()
 }
 
-/// A dpkg status file in which xen-utils-common ships `<dir>/vif-bridge` as `shipped` is.
-fn status_file(at: &Path, dir: &Path, shipped: &Path) {
+/// A dpkg database (`admindir`, its status file alone) in which xen-utils-common ships
+/// `<dir>/vif-bridge` as `shipped` is.
+fn status_file(admindir: &Path, dir: &Path, shipped: &Path) {
     let dir = std::fs::canonicalize(dir).unwrap();
+    std::fs::create_dir_all(admindir.join("info")).unwrap();
+    std::fs::create_dir_all(admindir.join("updates")).unwrap();
     std::fs::write(
-        at,
+        admindir.join("status"),
         format!(
             "Package: xen-utils-common\nStatus: install ok installed\nVersion: 4.17.7\n\
+             Architecture: all\nMaintainer: x <x@example.org>\nDescription: d\n\
              Conffiles:\n {} {}\n {} 0123456789abcdef0123456789abcdef\n",
             dir.join("vif-bridge").display(),
             md5(shipped),
@@ -345,7 +349,7 @@ fn after_dpkg_force_confnew_install_and_uninstall_take_the_package_script() {
     let vb = dir.path().join("vif-bridge");
     std::fs::write(&vb, "#!/bin/bash\n# vif-bridge 4.17.7\n").unwrap();
     std::fs::set_permissions(&vb, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let status = scratch.path().join("status");
+    let status = scratch.path().join("dpkg");
     status_file(&status, dir.path(), &vb);
     assert_eq!(
         xennet_dpkg(&status, &["install", "--dir", d, "--bin-dir", b]).0,
@@ -433,7 +437,7 @@ fn after_dpkg_force_confold_uninstall_puts_back_the_package_current_script() {
     let d = s(dir.path());
     let vb = dir.path().join("vif-bridge");
     std::fs::write(&vb, "#!/bin/bash\n# vif-bridge 4.17.7\n").unwrap();
-    let status = scratch.path().join("status");
+    let status = scratch.path().join("dpkg");
     status_file(&status, dir.path(), &vb);
     assert_eq!(
         xennet_dpkg(
