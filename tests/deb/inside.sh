@@ -117,7 +117,11 @@ case $phase in
 
   sed -i 's/^mode=none$/mode=bridge/' /etc/xen/xen-netscripts.conf
   check conf.mode-bridge "mode=bridge" grep -qx mode=bridge /etc/xen/xen-netscripts.conf
+  d=$(doctor_line boot)
+  [[ $d == WARN*"not enabled"*"systemctl enable --now xen-netscripts"* ]] && pass doctor.boot-not-enabled "$d" || fail doctor.boot-not-enabled "$d"
   check unit.enable "systemctl enable xen-netscripts" systemctl enable xen-netscripts
+  d=$(doctor_line boot)
+  [[ $d == "OK   boot: xen-netscripts.service is enabled: it runs network-bridge start"* ]] && pass doctor.boot-enabled "$d" || fail doctor.boot-enabled "$d"
   ;;
 2)
   a=$(systemctl is-active xen-netscripts); st=$(systemctl show -p ExecMainStatus --value xen-netscripts)

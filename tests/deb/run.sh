@@ -54,7 +54,8 @@ fi
 expected_1="boot1.network apt-install install.scripts-unchanged install.unit-disabled unit.verify
   install.name-links install.xennet install.man install.completions install.conffile
   install.mode-none doctor.before xennet-install xennet-install.ours xennet-install.originals-kept
-  xennet-install.packaged-binary wrapper-runs doctor.all-ours conf.mode-bridge unit.enable"
+  xennet-install.packaged-binary wrapper-runs doctor.all-ours conf.mode-bridge
+  doctor.boot-not-enabled unit.enable doctor.boot-enabled"
 expected_2="boot.unit-active boot.bridge boot.ping boot.order boot.status stop.network-back
   stop.status start.bridge-again"
 expected_3="shutdown.stop boot.bridge-again reinstall.confold.kept reinstall.confnew.kept

@@ -841,8 +841,101 @@ pub fn run(script_dir: &Path) -> Vec<Check> {
         &xennet::paths::state_dir(),
         "XENNET_STATE_DIR",
     ));
+    out.push(boot_check(
+        &xennet::conf::path(),
+        Path::new(UNIT_DIRS[0]).parent(),
+    ));
     out.extend(script_checks(script_dir));
     out
+}
+
+/// Where the boot unit may be installed, the administrator's directory first.
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+const UNIT: &str = "xen-netscripts.service";
+
+/// The network mode of the config file and whether anything starts it at boot: a mode with the
+/// unit not enabled is a WARN that names the command. `systemd` is the directory holding
+/// `system/` (a test's temporary one), whose `multi-user.target.wants/` says enabled.
+fn boot_check(conf: &Path, systemd: Option<&Path>) -> Check {
+    let text = match std::fs::read_to_string(conf) {
+        Ok(t) => t,
+        Err(_) => {
+            return check(
+                Status::Ok,
+                "boot",
+                format!("no {}: no network mode is set up at boot", conf.display()),
+            )
+        }
+    };
+    let plan = match xennet::boot::plan(&text, &conf.display().to_string()) {
+        Ok(p) => p,
+        Err(e) => {
+            return check(
+                Status::Fail,
+                "boot",
+                format!("{}: `xennet boot start` refuses it", e.0),
+            )
+        }
+    };
+    let etc = systemd.map(|d| d.join("system"));
+    let enabled = etc
+        .as_ref()
+        .is_some_and(|d| d.join("multi-user.target.wants").join(UNIT).exists());
+    let installed = match &etc {
+        Some(d) if d != Path::new(UNIT_DIRS[0]) => d.join(UNIT).exists(),
+        _ => UNIT_DIRS.iter().any(|d| Path::new(d).join(UNIT).exists()),
+    };
+    match (plan, installed, enabled) {
+        (None, _, _) => check(
+            Status::Ok,
+            "boot",
+            format!(
+                "mode=none (or no mode=) in {}: no network mode is set up at boot{}",
+                conf.display(),
+                if enabled {
+                    " (the unit is enabled and does nothing)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        (Some(b), _, true) => check(
+            Status::Ok,
+            "boot",
+            format!(
+                "{UNIT} is enabled: it runs {} at boot, before the guests",
+                std::iter::once(b.script.name)
+                    .chain(std::iter::once("start"))
+                    .chain(b.settings.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ),
+        (Some(b), true, false) => check(
+            Status::Warn,
+            "boot",
+            format!(
+                "{} sets up {} at boot, but {UNIT} is not enabled, so nothing runs it: \
+                 `systemctl enable --now xen-netscripts`",
+                conf.display(),
+                b.script.name
+            ),
+        ),
+        (Some(b), false, false) => check(
+            Status::Warn,
+            "boot",
+            format!(
+                "{} names {}, but {UNIT} is not installed (the Debian package has it): run \
+                 `xennet boot start` at boot, before the guests start",
+                conf.display(),
+                b.script.name
+            ),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -983,6 +1076,36 @@ mod tests {
         assert_eq!(br_netfilter_check(t.path()).status, Status::Warn);
         std::fs::write(&key, "1\n").unwrap();
         assert_eq!(br_netfilter_check(t.path()).status, Status::Ok);
+    }
+
+    #[test]
+    fn the_boot_check_says_whether_the_mode_starts_at_boot() {
+        let t = tempfile::tempdir().unwrap();
+        let conf = t.path().join("xen-netscripts.conf");
+        let systemd = t.path().join("systemd");
+        let wants = systemd.join("system/multi-user.target.wants");
+        std::fs::create_dir_all(&wants).unwrap();
+        let c = boot_check(&conf, Some(&systemd));
+        assert_eq!((c.status, c.name.as_str()), (Status::Ok, "boot"), "{c}");
+        std::fs::write(&conf, "# example\nmode=none\n").unwrap();
+        assert_eq!(boot_check(&conf, Some(&systemd)).status, Status::Ok);
+        std::fs::write(&conf, "mode=bridge\nnetdev=eth0\n").unwrap();
+        let c = boot_check(&conf, Some(&systemd));
+        assert_eq!(c.status, Status::Warn, "{c}");
+        assert!(c.detail.contains("not installed"), "{c}");
+        std::fs::write(systemd.join("system").join(UNIT), "[Unit]\n").unwrap();
+        let c = boot_check(&conf, Some(&systemd));
+        assert_eq!(c.status, Status::Warn, "{c}");
+        assert!(
+            c.detail.contains("not enabled") && c.detail.contains("systemctl enable"),
+            "{c}"
+        );
+        std::os::unix::fs::symlink(format!("../{UNIT}"), wants.join(UNIT)).unwrap();
+        let c = boot_check(&conf, Some(&systemd));
+        assert_eq!(c.status, Status::Ok, "{c}");
+        assert!(c.detail.contains("network-bridge start netdev=eth0"), "{c}");
+        std::fs::write(&conf, "mode=bridged\n").unwrap();
+        assert_eq!(boot_check(&conf, Some(&systemd)).status, Status::Fail);
     }
 
     #[test]

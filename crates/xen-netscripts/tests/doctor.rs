@@ -26,6 +26,7 @@ const CHECKS: &[&str] = &[
     "br_netfilter",
     "lock dir",
     "state dir",
+    "boot",
     "scripts dir",
 ];
 
