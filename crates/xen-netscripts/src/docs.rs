@@ -172,6 +172,16 @@ fn xennet_extra(roff: &mut Roff) {
                 "XENNET_PROC_SYS_NET".into(),
                 "Where doctor reads the bridge sysctls (otherwise /proc/sys/net).".into(),
             ),
+            (
+                "XENNET_DPKG_ADMINDIR".into(),
+                "dpkg's database, whose conffile checksums install, uninstall and doctor ask \
+                 dpkg-query for (otherwise dpkg's default)."
+                    .into(),
+            ),
+            (
+                "XENNET_CONF".into(),
+                "The config file of boot (otherwise /etc/xen/xen-netscripts.conf).".into(),
+            ),
         ],
     );
     items(
@@ -180,13 +190,26 @@ fn xennet_extra(roff: &mut Roff) {
         &[
             (
                 "/etc/xen/scripts/<script>".into(),
-                "After install: a symbolic link to the binary of that name.".into(),
+                "After install: a small sh script, marked as written by xennet install, that \
+                 runs the binary of that name."
+                    .into(),
             ),
             (
                 "/etc/xen/scripts/<script>.xen-orig".into(),
-                "The original script kept by install (never overwritten); uninstall moves it \
-                 back."
+                "The original script kept by install (replaced only by what the package ships \
+                 now); uninstall moves it back."
                     .into(),
+            ),
+            (
+                "/etc/xen/scripts/<script>.dpkg-dist, <script>.dpkg-old".into(),
+                "dpkg's copies after an upgrade of xen-utils-common: the package's new script \
+                 when xennet's was kept (uninstall puts it in place), xennet's when the \
+                 package's was taken (install and uninstall remove it)."
+                    .into(),
+            ),
+            (
+                "/etc/xen/xen-netscripts.conf".into(),
+                "mode= and the settings boot passes to network-<mode>.".into(),
             ),
         ],
     );
@@ -213,11 +236,85 @@ fn xennet_pages(cmd: &Command, top: bool, out: &mut Vec<(String, Vec<u8>)>) -> R
     Ok(())
 }
 
-/// Every page: `xennet.8`, `xennet-<sub>.8`, and `<script>.8`.
+/// The page of the executable itself, `xen-netscripts.8`: what its names are and where the
+/// package puts it.
+fn multicall_page() -> Result<(String, Vec<u8>)> {
+    let names: Vec<PossibleValue> = SCRIPTS
+        .iter()
+        .map(|s| PossibleValue::new(s.name).help(s.about))
+        .chain(std::iter::once(
+            PossibleValue::new("xennet").help("The administrator's tool (see xennet(8))"),
+        ))
+        .collect();
+    let cmd = Command::new("xen-netscripts")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Xen's network scripts and xennet in one executable")
+        .long_about(
+            "One executable that is every script of xen-netscripts (the Rust replacements of \
+             Xen's network hotplug scripts) and xennet: it runs the one named by the name it \
+             is started by, so that /etc/xen/scripts/vif-bridge may run it, through a link or a \
+             script that execs /usr/libexec/xen-netscripts/vif-bridge. Run by its own name, its \
+             first argument names what to run: xen-netscripts vif-bridge online. The Debian \
+             package installs it as /usr/libexec/xen-netscripts/xen-netscripts with a link per \
+             name beside it, and /usr/sbin/xennet; installing the package changes nothing in \
+             /etc/xen/scripts until `xennet install`.",
+        )
+        .override_usage(
+            "xen-netscripts <NAME> [ARGS]...\n       xen-netscripts --list | --version | --help",
+        )
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("list")
+                .long("list")
+                .action(ArgAction::SetTrue)
+                .help("Print the names, one a line"),
+        )
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .short('V')
+                .action(ArgAction::SetTrue)
+                .help("Print the version"),
+        )
+        .arg(
+            Arg::new("name")
+                .value_name("NAME")
+                .value_parser(names)
+                .help("What to run"),
+        );
+    page(cmd, |roff| {
+        items(
+            roff,
+            "FILES",
+            &[
+                (
+                    "/usr/libexec/xen-netscripts/".into(),
+                    "The executable and a symbolic link to it per name (the Debian package)."
+                        .into(),
+                ),
+                (
+                    "/etc/xen/scripts/<name>".into(),
+                    "What the toolstack runs: after xennet install, a script that runs the \
+                     binary of that name."
+                        .into(),
+                ),
+                (
+                    "/etc/xen/xen-netscripts.conf".into(),
+                    "Host-wide settings (firewall=, antispoof=) and the network mode that \
+                     xen-netscripts.service starts at boot (mode=)."
+                        .into(),
+                ),
+            ],
+        );
+        see_also(roff, "");
+    })
+}
+
+/// Every page: `xen-netscripts.8`, `xennet.8`, `xennet-<sub>.8`, and `<script>.8`.
 pub fn man_pages(xennet: Command) -> Result<Vec<(String, Vec<u8>)>> {
     let mut cmd = xennet.disable_help_subcommand(true);
     cmd.build();
-    let mut out = Vec::new();
+    let mut out = vec![multicall_page()?];
     xennet_pages(&cmd, true, &mut out)?;
     for s in &SCRIPTS {
         out.push(script_page(s)?);
@@ -308,9 +405,10 @@ mod tests {
 
     #[test]
     fn script_pages_document_grammar_and_settings() {
-        let pages = man_pages(crate::xennet::Cli::command()).unwrap();
+        let pages = man_pages(crate::cli::Cli::command()).unwrap();
         let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
         for n in [
+            "xen-netscripts.8",
             "xennet.8",
             "xennet-mac.8",
             "xennet-mac-check.8",

@@ -1,8 +1,11 @@
 //! `xennet doctor`: what the scripts need from the host, one line per check, each problem with
-//! what to do about it. It only reads: files under /proc, /sys and the scripts' directories, and
-//! the tools' own version output. It never creates a link, rule, file or directory.
+//! what to do about it. It only reads: files under /proc, /sys and the scripts' directories, the
+//! tools' own version output, dpkg's conffile records (`dpkg-query`) and `md5sum` of the scripts
+//! dpkg has a record of.
+//! It never creates a link, rule, file or directory.
 
-use crate::install::{classify, Found};
+use crate::dpkg::Conffiles;
+use crate::install::{classify, Found, How, ORIG_SUFFIX};
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -507,79 +510,186 @@ fn script_checks(dir: &Path) -> Vec<Check> {
         "scripts dir",
         format!("{} exists", dir.display()),
     )];
-    out.extend(SCRIPTS.iter().map(|s| {
-        let name = format!("script {}", s.name);
-        let path = dir.join(s.name);
-        match classify(dir, s.name) {
-            Ok(Found::Ours {
-                target,
-                dangling: false,
-            }) if std::fs::metadata(&target).is_ok_and(|m| m.permissions().mode() & 0o111 == 0) => {
-                check(
-                    Status::Fail,
-                    name,
-                    format!(
-                        "{} -> {}, which is not executable: `chmod +x` it",
-                        path.display(),
-                        target.display()
-                    ),
-                )
-            }
-            Ok(Found::Ours {
-                target,
-                dangling: false,
-            }) => check(
-                Status::Ok,
-                name,
-                format!("{} -> {} (xennet)", path.display(), target.display()),
+    let conffiles = Conffiles::load();
+    let abs_dir = crate::dpkg::absolute_dir(dir);
+    let mut ours = Vec::new();
+    let mut not_ours = Vec::new();
+    for s in &SCRIPTS {
+        let found = classify(dir, s.name);
+        if matches!(found, Ok(Found::Ours { .. })) {
+            ours.push(s.name);
+        } else {
+            not_ours.push(s.name);
+        }
+        out.push(script_check(dir, &abs_dir, &conffiles, s.name, found));
+    }
+    out.push(match (ours.is_empty(), not_ours.is_empty()) {
+        (_, true) => check(
+            Status::Ok,
+            "scripts",
+            format!("all {} are xennet's", ours.len()),
+        ),
+        (true, false) => check(
+            Status::Ok,
+            "scripts",
+            "none is xennet's: the toolstack runs what is in the scripts directory; `xennet \
+             install` switches to xennet's",
+        ),
+        (false, false) => check(
+            Status::Warn,
+            "scripts",
+            format!(
+                "xennet's: {}; not xennet's: {}. Run `xennet install` to use xennet's for all \
+                 (or `xennet uninstall` to go back to the originals for all)",
+                ours.join(", "),
+                not_ours.join(", ")
             ),
-            Ok(Found::Ours {
-                target,
-                dangling: true,
-            }) => check(
+        ),
+    });
+    out
+}
+
+/// One script's line: ours (and runnable), missing, Xen's, or someone else's, and what to do.
+fn script_check(
+    dir: &Path,
+    abs_dir: &Path,
+    conffiles: &Conffiles,
+    name: &str,
+    found: std::io::Result<Found>,
+) -> Check {
+    let line = format!("script {name}");
+    let path = dir.join(name);
+    let orig = dir.join(format!("{name}{ORIG_SUFFIX}"));
+    let dist = dir.join(format!("{name}.dpkg-dist"));
+    let record = conffiles.get(&abs_dir.join(name));
+    match found {
+        Ok(Found::Ours {
+            target,
+            dangling: false,
+            ..
+        }) if std::fs::metadata(&target).is_ok_and(|m| m.permissions().mode() & 0o111 == 0) => {
+            check(
                 Status::Fail,
-                name,
+                line,
                 format!(
-                    "{} -> {}, which does not exist: the toolstack cannot run it; build \
-                         the binaries and run `xennet install` (or `xennet uninstall`) again",
+                    "{} runs {}, which is not executable: `chmod +x` it",
                     path.display(),
                     target.display()
                 ),
-            ),
-            Ok(Found::Missing) => check(
-                Status::Warn,
-                name,
-                format!(
-                    "{} does not exist; `xennet install` links it",
-                    path.display()
-                ),
-            ),
-            Ok(Found::Other) => {
-                let shell = std::fs::read(&path).is_ok_and(|b| b.starts_with(b"#!"));
-                let what = if shell {
-                    "a shell script, not xennet (Xen's original?)"
-                } else {
-                    "not xennet's"
-                };
-                check(
-                    Status::Warn,
-                    name,
-                    format!(
-                        "{} is {what}; `xennet install` links xennet's binary there and \
-                             keeps it as {}.xen-orig",
-                        path.display(),
-                        s.name
-                    ),
-                )
-            }
-            Err(e) => check(
-                Status::Warn,
-                name,
-                format!("{} cannot be read: {e}", path.display()),
-            ),
+            )
         }
-    }));
-    out
+        Ok(Found::Ours {
+            target,
+            dangling: false,
+            how,
+        }) => {
+            let mut detail = match how {
+                How::Script => format!("{} runs {} (xennet)", path.display(), target.display()),
+                How::Link => format!(
+                    "{} -> {} (xennet), a symbolic link from an earlier install: dpkg never \
+                     updates a conffile that is a link (it leaves {name}.dpkg-new); run `xennet \
+                     install` to make it a script dpkg handles",
+                    path.display(),
+                    target.display()
+                ),
+            };
+            let newer =
+                record.is_some() && conffiles.is_shipped(&abs_dir.join(name), &dist) == Some(true);
+            if newer {
+                detail.push_str(&format!(
+                    "; {} holds the script {} ships now (dpkg kept ours): `xennet uninstall` \
+                     would put that one back",
+                    dist.display(),
+                    record.map(|r| r.package.as_str()).unwrap_or("the package")
+                ));
+            }
+            let status = if how == How::Link {
+                Status::Warn
+            } else {
+                Status::Ok
+            };
+            check(status, line, detail)
+        }
+        Ok(Found::Ours {
+            target,
+            dangling: true,
+            ..
+        }) => check(
+            Status::Fail,
+            line,
+            format!(
+                "{} runs {}, which does not exist: the toolstack cannot run it; install the \
+                 binaries and run `xennet install` (or `xennet uninstall`) again",
+                path.display(),
+                target.display()
+            ),
+        ),
+        Ok(Found::Missing) => check(
+            Status::Warn,
+            line,
+            format!(
+                "{} does not exist; `xennet install` puts xennet's there",
+                path.display()
+            ),
+        ),
+        Ok(Found::Other) if orig.exists() => {
+            let shipped = conffiles.is_shipped(&abs_dir.join(name), &path) == Some(true);
+            let same = std::fs::read(&path).ok() == std::fs::read(&orig).ok();
+            let saved = dir.join(format!("{name}.dpkg-old"));
+            let saved = if crate::install::script_target(&saved, name).is_some() {
+                format!(" (xennet's was saved as {})", saved.display())
+            } else {
+                String::new()
+            };
+            let detail = if shipped {
+                format!(
+                    "{} is Xen's script as {} ships it now, not xennet's: dpkg put it back \
+                     (e.g. apt with --force-confnew){saved}. Run `xennet install` to use \
+                     xennet's again; it keeps this one as {} instead of the older copy",
+                    path.display(),
+                    record.map(|r| r.package.as_str()).unwrap_or("its package"),
+                    orig.display()
+                )
+            } else if same {
+                format!(
+                    "{} is the original again (the same as {}), not xennet's{saved}. Run \
+                     `xennet install` to use xennet's again",
+                    path.display(),
+                    orig.display()
+                )
+            } else {
+                format!(
+                    "{} is not xennet's, and {} holds another original: compare the two, \
+                     remove the one you do not want, then run `xennet install`",
+                    path.display(),
+                    orig.display()
+                )
+            };
+            check(Status::Warn, line, detail)
+        }
+        Ok(Found::Other) => {
+            let shell = std::fs::read(&path).is_ok_and(|b| b.starts_with(b"#!"));
+            let what = if shell {
+                "a shell script, not xennet (Xen's original?)"
+            } else {
+                "not xennet's"
+            };
+            check(
+                Status::Warn,
+                line,
+                format!(
+                    "{} is {what}; `xennet install` puts xennet's there and keeps it as \
+                     {name}{ORIG_SUFFIX}",
+                    path.display(),
+                ),
+            )
+        }
+        Err(e) => check(
+            Status::Warn,
+            line,
+            format!("{} cannot be read: {e}", path.display()),
+        ),
+    }
 }
 
 /// The executable `*.hook` files the vif scripts would run.
@@ -731,8 +841,101 @@ pub fn run(script_dir: &Path) -> Vec<Check> {
         &xennet::paths::state_dir(),
         "XENNET_STATE_DIR",
     ));
+    out.push(boot_check(
+        &xennet::conf::path(),
+        Path::new(UNIT_DIRS[0]).parent(),
+    ));
     out.extend(script_checks(script_dir));
     out
+}
+
+/// Where the boot unit may be installed, the administrator's directory first.
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+const UNIT: &str = "xen-netscripts.service";
+
+/// The network mode of the config file and whether anything starts it at boot: a mode with the
+/// unit not enabled is a WARN that names the command. `systemd` is the directory holding
+/// `system/` (a test's temporary one), whose `multi-user.target.wants/` says enabled.
+fn boot_check(conf: &Path, systemd: Option<&Path>) -> Check {
+    let text = match std::fs::read_to_string(conf) {
+        Ok(t) => t,
+        Err(_) => {
+            return check(
+                Status::Ok,
+                "boot",
+                format!("no {}: no network mode is set up at boot", conf.display()),
+            )
+        }
+    };
+    let plan = match xennet::boot::plan(&text, &conf.display().to_string()) {
+        Ok(p) => p,
+        Err(e) => {
+            return check(
+                Status::Fail,
+                "boot",
+                format!("{}: `xennet boot start` refuses it", e.0),
+            )
+        }
+    };
+    let etc = systemd.map(|d| d.join("system"));
+    let enabled = etc
+        .as_ref()
+        .is_some_and(|d| d.join("multi-user.target.wants").join(UNIT).exists());
+    let installed = match &etc {
+        Some(d) if d != Path::new(UNIT_DIRS[0]) => d.join(UNIT).exists(),
+        _ => UNIT_DIRS.iter().any(|d| Path::new(d).join(UNIT).exists()),
+    };
+    match (plan, installed, enabled) {
+        (None, _, _) => check(
+            Status::Ok,
+            "boot",
+            format!(
+                "mode=none (or no mode=) in {}: no network mode is set up at boot{}",
+                conf.display(),
+                if enabled {
+                    " (the unit is enabled and does nothing)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        (Some(b), _, true) => check(
+            Status::Ok,
+            "boot",
+            format!(
+                "{UNIT} is enabled: it runs {} at boot, before the guests",
+                std::iter::once(b.script.name)
+                    .chain(std::iter::once("start"))
+                    .chain(b.settings.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ),
+        (Some(b), true, false) => check(
+            Status::Warn,
+            "boot",
+            format!(
+                "{} sets up {} at boot, but {UNIT} is not enabled, so nothing runs it: \
+                 `systemctl enable --now xen-netscripts`",
+                conf.display(),
+                b.script.name
+            ),
+        ),
+        (Some(b), false, false) => check(
+            Status::Warn,
+            "boot",
+            format!(
+                "{} names {}, but {UNIT} is not installed (the Debian package has it): run \
+                 `xennet boot start` at boot, before the guests start",
+                conf.display(),
+                b.script.name
+            ),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -873,6 +1076,36 @@ mod tests {
         assert_eq!(br_netfilter_check(t.path()).status, Status::Warn);
         std::fs::write(&key, "1\n").unwrap();
         assert_eq!(br_netfilter_check(t.path()).status, Status::Ok);
+    }
+
+    #[test]
+    fn the_boot_check_says_whether_the_mode_starts_at_boot() {
+        let t = tempfile::tempdir().unwrap();
+        let conf = t.path().join("xen-netscripts.conf");
+        let systemd = t.path().join("systemd");
+        let wants = systemd.join("system/multi-user.target.wants");
+        std::fs::create_dir_all(&wants).unwrap();
+        let c = boot_check(&conf, Some(&systemd));
+        assert_eq!((c.status, c.name.as_str()), (Status::Ok, "boot"), "{c}");
+        std::fs::write(&conf, "# example\nmode=none\n").unwrap();
+        assert_eq!(boot_check(&conf, Some(&systemd)).status, Status::Ok);
+        std::fs::write(&conf, "mode=bridge\nnetdev=eth0\n").unwrap();
+        let c = boot_check(&conf, Some(&systemd));
+        assert_eq!(c.status, Status::Warn, "{c}");
+        assert!(c.detail.contains("not installed"), "{c}");
+        std::fs::write(systemd.join("system").join(UNIT), "[Unit]\n").unwrap();
+        let c = boot_check(&conf, Some(&systemd));
+        assert_eq!(c.status, Status::Warn, "{c}");
+        assert!(
+            c.detail.contains("not enabled") && c.detail.contains("systemctl enable"),
+            "{c}"
+        );
+        std::os::unix::fs::symlink(format!("../{UNIT}"), wants.join(UNIT)).unwrap();
+        let c = boot_check(&conf, Some(&systemd));
+        assert_eq!(c.status, Status::Ok, "{c}");
+        assert!(c.detail.contains("network-bridge start netdev=eth0"), "{c}");
+        std::fs::write(&conf, "mode=bridged\n").unwrap();
+        assert_eq!(boot_check(&conf, Some(&systemd)).status, Status::Fail);
     }
 
     #[test]

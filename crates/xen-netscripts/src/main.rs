@@ -3,8 +3,10 @@
 //! such as coreutils' and busybox's are. Run by its own name, the first argument names the
 //! script: `xen-netscripts vif-bridge online …`, `xen-netscripts xennet doctor`.
 
+mod cli;
 mod docs;
 mod doctor;
+mod dpkg;
 mod install;
 mod mac;
 mod map;

@@ -26,6 +26,7 @@ const CHECKS: &[&str] = &[
     "br_netfilter",
     "lock dir",
     "state dir",
+    "boot",
     "scripts dir",
 ];
 
@@ -144,6 +145,7 @@ fn one_line_per_check_and_what_the_test_arranged() {
     let names: Vec<&str> = ls.iter().map(|l| l.1.as_str()).collect();
     let mut expected: Vec<String> = CHECKS.iter().map(|s| s.to_string()).collect();
     expected.extend(SCRIPTS.iter().map(|s| format!("script {s}")));
+    expected.push("scripts".to_string());
     assert_eq!(names, expected, "{out}{err}");
     let fails = ls.iter().filter(|l| l.0 == "FAIL").count();
     assert_eq!(code, i32::from(fails > 0), "{out}");
