@@ -233,20 +233,31 @@ for so in "$dom0"/usr/lib/x86_64-linux-gnu/xtables/*.so; do
     [ -e "$dom0/usr/lib/x86_64-linux-gnu/$(basename "$lib")" ] || cp -L "$lib" "$dom0/usr/lib/x86_64-linux-gnu/"
   done
 done
-# Our release binaries, where libxl looks for hotplug scripts.
-# The multi-call executable once, with its names as links (the package's layout), or
-# per-script binaries.
-mkdir -p "$dom0/etc/xen/scripts" "$dom0/usr/lib/xennet"
-[ ! -x "$bins/xen-netscripts" ] || put "$dom0" "$bins/xen-netscripts" usr/lib/xennet/xen-netscripts
-for b in vif-bridge vif-nat vif-route network-bridge network-nat network-route; do
-  [ -x "$bins/$b" ] || { echo "build-image: $bins/$b is missing: run cargo build --release" >&2; exit 1; }
-  if [ -x "$bins/xen-netscripts" ] && [ "$(readlink -f "$bins/$b")" = "$(readlink -f "$bins/xen-netscripts")" ]; then
-    ln -s xen-netscripts "$dom0/usr/lib/xennet/$b"
-  else
-    put "$dom0" "$bins/$b" "usr/lib/xennet/$b"
-  fi
-  ln -s "/usr/lib/xennet/$b" "$dom0/etc/xen/scripts/$b"
-done
+# Ours. With XENNET_XL_DEB, the Debian package unpacked as dpkg would (its maintainer scripts
+# change nothing at install), and dom0's /init runs `xennet install` as an administrator would.
+# Else our release binaries, where libxl looks for hotplug scripts.
+mkdir -p "$dom0/etc/xen/scripts"
+if [ -n "${XENNET_XL_DEB:-}" ]; then
+  dpkg-deb -x "$XENNET_XL_DEB" "$dom0"
+  exe=$dom0/usr/libexec/xen-netscripts/xen-netscripts
+  [ -x "$exe" ] || { echo "build-image: $XENNET_XL_DEB holds no $exe" >&2; exit 1; }
+  rm -rf "$dom0/usr/share/man" "$dom0/usr/share/doc"
+  while read -r lib; do
+    [ -e "$dom0/usr/lib/x86_64-linux-gnu/$(basename "$lib")" ] || cp -L "$lib" "$dom0/usr/lib/x86_64-linux-gnu/"
+  done < <(libs_of "$exe")
+else
+  mkdir -p "$dom0/etc/xen/scripts" "$dom0/usr/lib/xennet"
+  [ ! -x "$bins/xen-netscripts" ] || put "$dom0" "$bins/xen-netscripts" usr/lib/xennet/xen-netscripts
+  for b in vif-bridge vif-nat vif-route network-bridge network-nat network-route; do
+    [ -x "$bins/$b" ] || { echo "build-image: $bins/$b is missing: run cargo build --release" >&2; exit 1; }
+    if [ -x "$bins/xen-netscripts" ] && [ "$(readlink -f "$bins/$b")" = "$(readlink -f "$bins/xen-netscripts")" ]; then
+      ln -s xen-netscripts "$dom0/usr/lib/xennet/$b"
+    else
+      put "$dom0" "$bins/$b" "usr/lib/xennet/$b"
+    fi
+    ln -s "/usr/lib/xennet/$b" "$dom0/etc/xen/scripts/$b"
+  done
+fi
 # A control script that exits 0 and writes nothing: without our `connected`, netback never
 # connects the guest (the hotplug-status check).
 printf '#!/bin/sh\nexit 0\n' > "$dom0/etc/xen/scripts/vif-silent"

@@ -55,6 +55,21 @@ fi
 echo "XLTEST TIME toolstack $(since "$t")"
 echo "XLTEST INFO $(cat /etc/xltest/release), $(xl info | awk '$1 == "xen_version" { print "xl info: xen_version " $3 }'), uname $(uname -r), $(/usr/sbin/ip -V 2>&1), $(iptables -V 2>&1), busybox $(busybox 2>&1 | head -n1 | cut -d" " -f2)"
 
+# --- our scripts: from the Debian package (unpacked into the image), installed as an
+# administrator does; or the release binaries build-image.sh linked in place.
+if [ -x /usr/sbin/xennet ]; then
+  /usr/sbin/xennet install >/tmp/install.out 2>&1
+  if head -n 2 /etc/xen/scripts/vif-bridge | grep -q 'written by `xennet install`' &&
+     /etc/xen/scripts/vif-bridge --help 2>&1 | grep -q 'vif-bridge'; then
+    pass scripts-installed
+    echo "XLTEST INFO scripts from the package: $(ls /usr/libexec/xen-netscripts | tr '\n' ' ')"
+  else
+    fail scripts-installed "xennet install did not put our scripts in /etc/xen/scripts"; show /tmp/install.out
+  fi
+else
+  check scripts-installed "/etc/xen/scripts/vif-bridge is not ours" test -L /etc/xen/scripts/vif-bridge
+fi
+
 # --- the host's uplink: dom0 has no NIC (QEMU runs with -nic none), so a dummy eth0 with an
 # address and a default route stands in for it, and network-bridge turns it into xenbr0.
 ip link add eth0 type dummy

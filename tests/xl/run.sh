@@ -15,6 +15,7 @@
 #   XENNET_XL_KERNEL_BOOKWORM, XENNET_XL_KERNEL_TRIXIE   pinned kernel packages (build-image.sh)
 #   XENNET_XL_TIMEOUT   seconds each QEMU may run (default 600: a busy 2-core machine needs ~200)
 #   XENNET_XL_BIN_DIR   our scripts (default: bin-aliases/, the multi-call release binary built here)
+#   XENNET_XL_DEB       our Debian package instead: unpacked into dom0, `xennet install` run there
 #   XENNET_XL_LOG       keep the whole console log here (default: a temporary file, shown on
 #                       failure); with several releases, <log>.<release>
 set -euo pipefail
@@ -35,7 +36,7 @@ for tool in qemu-system-x86_64 cpio apt-get; do
 done
 
 # The checks dom0-init.sh must report, each exactly once.
-expected=(toolstack network-bridge-start)
+expected=(toolstack scripts-installed network-bridge-start)
 for m in bridge nat route; do
   expected+=("$m.create" "$m.hotplug-status" "$m.ping" "$m.ping-from-dom0" "$m.backend-connected"
              "$m.rules" "$m.online-logged" "$m.destroy" "$m.offline-logged" "$m.rules-gone"
