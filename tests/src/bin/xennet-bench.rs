@@ -611,15 +611,17 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
     let h = opts.host("bench-scale")?;
     h.make_admin_bridge("xenbr0");
     let guests = opts.vifs / 4;
-    // The backends: veth pairs whose peers stay in dom0 (a guest's end need not be anywhere),
-    // and one more guest whose vif is the curve's probe.
+    // The backends: veth pairs whose peers go to the LAN namespace (a guest's end is not in
+    // dom0, so dom0 has one link per vif as under Xen: nft reads every link on each run, so the
+    // count matters), and one more guest whose vif is the curve's probe.
     let mut batch = String::new();
     let mut vifs = Vec::new();
     for d in 1..=guests as u32 + 1 {
         for n in 0..4u32 {
             let vif = format!("vif{d}.{n}");
             batch.push_str(&format!(
-                "link add name {vif} type veth peer name g{d}.{n}\n"
+                "link add name {vif} type veth peer name g{d}.{n} netns {}\n",
+                h.lan
             ));
             vifs.push((d, n, vif));
         }
@@ -670,26 +672,60 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
         if curve.last().is_some_and(|c: &Value| c["vifs"] == size) {
             continue;
         }
-        // One more vif's life, CURVE_RUNS times, one call at a time; then once more with -v.
+        // One more vif's life, CURVE_RUNS times, one call at a time, each time a fresh vif as
+        // netback makes it (a new interface index, so nothing of an earlier round is reused);
+        // then once more with -v (ours only: the originals take no -v).
         let probe_env = env_of(probe.0, probe.1);
-        let mut events = Vec::new();
-        for _ in 0..CURVE_RUNS {
-            events.push(call_json(&argv(side, "vif-bridge", "online"), &probe_env));
-            events.push(call_json(&argv(side, "vif-bridge", "offline"), &probe_env));
-        }
-        let verbose = |w: &str| {
-            let mut a = argv(side, "vif-bridge", "-v");
-            a.push(w.into());
-            call_json(&a, &probe_env)
+        let probe_vif = format!("vif{}.{}", probe.0, probe.1);
+        let probe_peer = format!("g{}.{}", probe.0, probe.1);
+        let status = format!("{}/hotplug-status", h.backend_path(probe.0, probe.1));
+        let fresh = |a: &[&str]| {
+            call_json(
+                &a.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                &probe_env,
+            )
         };
-        events.push(verbose("online"));
-        events.push(verbose("offline"));
-        let r = run_in_dom0(&h, events, 1)?;
+        let renew = [
+            fresh(&["ip", "link", "del", &probe_vif]),
+            fresh(&[
+                "ip",
+                "link",
+                "add",
+                &probe_vif,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &probe_peer,
+                "netns",
+                &h.lan,
+            ]),
+            fresh(&["xenstore-write", &status, ""]),
+        ];
+        let mut events = Vec::new();
+        let mut timed = Vec::new();
+        let verbose = side.firewall.is_some();
+        for round in 0..CURVE_RUNS + usize::from(verbose) {
+            events.extend(renew.iter().cloned());
+            let mut word = |w: &str| {
+                let mut a = argv(side, "vif-bridge", w);
+                if round == CURVE_RUNS {
+                    a.insert(1, "-v".into());
+                }
+                timed.push(events.len());
+                events.push(call_json(&a, &probe_env));
+            };
+            word("online");
+            word("offline");
+        }
+        let all = run_in_dom0(&h, events, 1)?;
+        let r: Vec<Value> = timed.iter().map(|i| all[*i].clone()).collect();
         if let Some(bad) = r.iter().find(|x| x["status"].as_i64() != Some(0)) {
             bail!(
-                "{}: the probe failed at {size} vifs: {}",
+                "{}: the probe failed at {size} vifs: {}\nhotplug log:\n{}",
                 side.name,
-                bad["stderr"]
+                bad["stderr"],
+                h.hotplug_log()
             );
         }
         let ms = |parity: usize| -> Vec<f64> {
@@ -702,8 +738,9 @@ fn scale(opts: &Opts, side: &Side) -> Result<Value> {
         };
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         let (won, woff) = (ms(0), ms(1));
-        let v_on = &r[2 * CURVE_RUNS];
-        let v_off = &r[2 * CURVE_RUNS + 1];
+        let none = json!({});
+        let v_on = r.get(2 * CURVE_RUNS).unwrap_or(&none);
+        let v_off = r.get(2 * CURVE_RUNS + 1).unwrap_or(&none);
         curve.push(json!({
             "vifs": size,
             "online": stats(won.clone()),
@@ -881,19 +918,27 @@ impl Report {
                     })
                     .unwrap_or_default()
             };
+            // The originals have no -v run, hence no breakdown.
+            let parts = if c["breakdown_online"]["total_ms"].as_f64().unwrap_or(0.0) > 0.0 {
+                format!(
+                    "; online = own {:.1} + [{}]; offline = own {:.1} + [{}]",
+                    f(&c["breakdown_online"]["own_ms"]),
+                    cmds(&c["breakdown_online"]),
+                    f(&c["breakdown_offline"]["own_ms"]),
+                    cmds(&c["breakdown_offline"]),
+                )
+            } else {
+                String::new()
+            };
             println!(
                 "{} at {:>4} vifs: one more vif online {:.1} ms (mean {:.1}), offline {:.1} ms \
-                 (mean {:.1}); online = own {:.1} + [{}]; offline = own {:.1} + [{}]",
+                 (mean {:.1}){parts}",
                 r["side"].as_str().unwrap_or(""),
                 c["vifs"],
                 f(&c["online"]["median_ms"]),
                 f(&c["online_mean_ms"]),
                 f(&c["offline"]["median_ms"]),
                 f(&c["offline_mean_ms"]),
-                f(&c["breakdown_online"]["own_ms"]),
-                cmds(&c["breakdown_online"]),
-                f(&c["breakdown_offline"]["own_ms"]),
-                cmds(&c["breakdown_offline"]),
             );
         }
         println!(
