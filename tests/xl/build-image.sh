@@ -46,11 +46,12 @@ closure_pkgs=(libc6 libgcc-s1 "libxenmisc$xv" libxencall1 libxendevicemodel1 lib
               libxenforeignmemory1 libxengnttab1 libxenhypfs1 libxenstore4 libxentoollog1
               libxentoolcore1 libyajl2 iproute2 iptables bridge-utils)
 # dom0: the Xen drivers the toolstack opens, netback, the bridge, and what iptables' physdev
-# rules and vif-route/vif-nat need. guest: netfront only.
+# rules and vif-route/vif-nat need; veth and 8021q for the VLAN scenario's LAN. guest: netfront,
+# and 8021q for a trunk guest's tagged side.
 dom0_mods=(xen-evtchn xenfs xen-privcmd xen-gntdev xen-gntalloc xen-netback bridge br_netfilter
            dummy nf_tables nft_compat xt_physdev xt_tcpudp xt_conntrack nft_chain_nat
-           xt_MASQUERADE)
-guest_mods=(xen-netfront)
+           xt_MASQUERADE veth 8021q)
+guest_mods=(xen-netfront 8021q)
 
 for tool in apt-get dpkg depmod modprobe ldconfig cpio gzip xz; do
   command -v "$tool" >/dev/null || { echo "build-image: $tool is not installed" >&2; exit 1; }

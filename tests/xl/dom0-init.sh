@@ -411,4 +411,142 @@ if [ "$nb" -eq 0 ]; then
 else
   fail network-bridge-stop "network-bridge start had failed"
 fi
+
+# --- guest VLANs from xl's vlan= key (issue 19), where libxl writes it (Xen 4.19 and later:
+# trixie's 4.20). A VLAN-aware bridge xenbrv whose uplink eth1 is a veth to a LAN namespace and
+# trunks VLAN 10 only; on the LAN, a host tagged on VLAN 10 (10.9.0.100) and one on VLAN 20
+# (10.20.0.100). Guests:
+#   xlt-v1, xlt-v2  vlan=10      10.9.0.1, 10.9.0.2
+#   xlt-v3          vlan=20      10.20.0.3, and 10.9.0.3 (VLAN 10's subnet, which VLAN 10 must
+#                                not reach)
+#   xlt-v4          vlan=10p/20  a trunk: 10.9.0.4 untagged, 10.20.0.4 on its eth0.20
+# Each guest pings one peer across a VLAN path; the LAN's hosts ping in, and must not where the
+# VLANs keep them apart. More forms of the syntax go through xl network-attach; two malformed
+# or misplaced specs are refused by xl create with our sentence.
+# vlans_of <port>: its VLANs, one line each as `bridge vlan show` says them ("10 PVID Egress
+# Untagged"), without the port's name.
+vlans_of() {
+  /usr/sbin/bridge vlan show dev "$1" |
+    awk -v d="$1" 'NR > 1 && NF { if ($1 == d) $1 = ""; sub(/^ +/, ""); print }'
+}
+has_vlans() { # has_vlans <port> <want, lines joined by ;>
+  got=$(vlans_of "$1" | tr '\n' ';')
+  echo "XLTEST INFO vlans of $1: $got"
+  [ "$got" = "$2" ]
+}
+lan_ping() { /usr/sbin/ip netns exec lan ping -c1 -W2 "$1" >/dev/null 2>&1 || /usr/sbin/ip netns exec lan ping -c1 -W2 "$1" >/dev/null 2>&1; }
+lan_silent() { ! /usr/sbin/ip netns exec lan ping -c3 -W1 "$1" >/dev/null 2>&1; }
+if grep -q 'release=bookworm' /etc/xltest/release; then
+  echo "XLTEST INFO vlan: skipped on bookworm (Xen 4.17's libxl has no vlan= key)"
+else
+  /usr/sbin/ip netns add lan
+  /usr/sbin/ip link add eth1 type veth peer name lan0 netns lan
+  L="/usr/sbin/ip -n lan"
+  $L link set lo up
+  $L link set lan0 up
+  $L link add link lan0 name lan0.10 type vlan id 10
+  $L link add link lan0 name lan0.20 type vlan id 20
+  $L addr add 10.9.0.100/24 dev lan0.10
+  $L addr add 10.20.0.100/24 dev lan0.20
+  $L link set lan0.10 up
+  $L link set lan0.20 up
+  /usr/sbin/ip addr add 198.51.100.10/24 dev eth1
+  /usr/sbin/ip link set eth1 up
+  snap /tmp/vlan.before
+  t=$(now)
+  /etc/xen/scripts/network-bridge start bridge=xenbrv netdev=eth1 vlan_filtering=yes trunk=10 \
+    >/tmp/nbv.out 2>&1
+  rc=$?
+  echo "XLTEST TIME vlan.network-bridge $(since "$t")"
+  up_port=$(ls /sys/class/net/xenbrv/brif 2>/dev/null | head -n 1)
+  if [ $rc -eq 0 ] && [ "$(cat /sys/class/net/xenbrv/bridge/vlan_filtering 2>/dev/null)" = 1 ] &&
+     [ -n "$up_port" ] && vlans_of "$up_port" | grep -qx 10; then
+    pass vlan.network-bridge-start
+    echo "XLTEST INFO vlans of the uplink $up_port: $(vlans_of "$up_port" | tr '\n' ';')"
+  else
+    fail vlan.network-bridge-start "exit $rc, or xenbrv is not VLAN-aware with VLAN 10 tagged on its uplink"
+    show /tmp/nbv.out; /usr/sbin/bridge vlan show
+  fi
+  t4=$(now)
+  create xlt-v1 'bridge=xenbrv,vlan=10,mac=00:16:3e:00:01:01' 10.9.0.1/24 10.9.0.2 & p1=$!
+  create xlt-v2 'bridge=xenbrv,vlan=10,mac=00:16:3e:00:01:02' 10.9.0.2/24 10.9.0.4 & p2=$!
+  create xlt-v3 'bridge=xenbrv,vlan=20,mac=00:16:3e:00:01:03' 10.20.0.3/24 10.20.0.4 \
+    'xlt_addr_more=10.9.0.3/24' & p3=$!
+  create xlt-v4 'bridge=xenbrv,vlan=10p/20,mac=00:16:3e:00:01:04' 10.9.0.4/24 10.9.0.100 \
+    'xlt_vlan=20:10.20.0.4/24' & p4=$!
+  g=0
+  for p in $p1 $p2 $p3 $p4; do
+    g=$((g + 1))
+    if wait "$p"; then pass "vlan.g$g.create"; else fail "vlan.g$g.create" "xl create xlt-v$g failed"; show "/tmp/xlt-v$g.create"; fi
+  done
+  echo "XLTEST TIME vlan.create-all $(since "$t4")"
+  for g in 1 2 3 4; do guest "xlt-v$g"; eval "vdev$g=$dev"; done
+  vcheck() { # vcheck <check> <why> <port> <want>: has_vlans, whose INFO line stays on the console
+    if has_vlans "$3" "$4"; then pass "$1"; else fail "$1" "$2"; fi
+  }
+  vcheck vlan.g1.port "$vdev1 is not VLAN 10 alone, untagged, its PVID" "$vdev1" "10 PVID Egress Untagged;"
+  vcheck vlan.g2.port "$vdev2 is not VLAN 10 alone, untagged, its PVID" "$vdev2" "10 PVID Egress Untagged;"
+  vcheck vlan.g3.port "$vdev3 is not VLAN 20 alone, untagged, its PVID" "$vdev3" "20 PVID Egress Untagged;"
+  vcheck vlan.g4.port "$vdev4 is not PVID 10 untagged with 20 tagged" "$vdev4" "10 PVID Egress Untagged;20;"
+  # The guests' own pings: VLAN 10 to VLAN 10, VLAN 10 to the trunk's untagged side, VLAN 20 to
+  # the trunk's tagged side, the trunk to the LAN's VLAN-10 host through the uplink.
+  for g in 1 2 3 4; do
+    if wait_ping "xlt-v$g"; then pass "vlan.g$g.ping"; else
+      fail "vlan.g$g.ping" "xlt-v$g did not report its ping"; post_mortem "xlt-v$g"; fi
+  done
+  check vlan.lan-reaches-vlan10 "the LAN's VLAN-10 host cannot ping 10.9.0.1" lan_ping 10.9.0.1
+  # xlt-v3 is up (it pinged 10.20.0.4), but VLAN 20 is not on the uplink's trunk.
+  check vlan.lan-not-vlan20 "the LAN's VLAN-20 host reached xlt-v3 though trunk=10" lan_silent 10.20.0.3
+  # xlt-v3 holds an address of VLAN 10's subnet, but sits on VLAN 20.
+  check vlan.vlan10-not-vlan20 "VLAN 10 reached xlt-v3 on VLAN 20" lan_silent 10.9.0.3
+  # More of the syntax, on a second vif of xlt-v1, each attached, checked and detached.
+  guest xlt-v1
+  vx=vif$domid.1
+  # (k, not n: check() sets n)
+  k=0
+  for form in '1p/10-15/20-25u' '10p/100+10x4'; do
+    k=$((k + 1))
+    case $form in
+      1p/*) want="1 PVID Egress Untagged;10;11;12;13;14;15;20 Egress Untagged;21 Egress Untagged;22 Egress Untagged;23 Egress Untagged;24 Egress Untagged;25 Egress Untagged;" ;;
+      *) want="10 PVID Egress Untagged;100;110;120;130;140;" ;;
+    esac
+    if timeout 60 xl network-attach xlt-v1 bridge=xenbrv "vlan=$form" "mac=00:16:3e:00:01:1$k" >/tmp/vattach.out 2>&1 &&
+       has_vlans "$vx" "$want"; then
+      pass "vlan.form$k"
+    else
+      fail "vlan.form$k" "vlan=$form did not give $vx: $want"; show /tmp/vattach.out; show /var/log/messages 10
+    fi
+    timeout 60 xl network-detach xlt-v1 1 >/tmp/vdetach.out 2>&1
+    check "vlan.form$k-gone" "$vx or its VLANs are left after network-detach" \
+      sh -c "test ! -e /sys/class/net/$vx && ! /usr/sbin/bridge vlan show | grep -q '^$vx'"
+  done
+  t=$(now)
+  fails=0
+  for g in 1 2 3 4; do destroy "xlt-v$g" >/dev/null & eval "d$g=\$!"; done
+  for g in 1 2 3 4; do eval "wait \$d$g" || { fails=1; show "/tmp/xlt-v$g.destroy"; }; done
+  echo "XLTEST TIME vlan.destroy-all $(since "$t")"
+  if [ $fails -eq 0 ]; then pass vlan.destroy; else fail vlan.destroy "an xl destroy failed"; fi
+  check vlan.entries-gone "a vif's VLAN entries are left" sh -c "! /usr/sbin/bridge vlan show | grep -q '^vif'"
+  # Refused, and xl says why: several VLANs with no PVID; a VLAN on a bridge that is not
+  # VLAN-aware (it would put the guest on the untagged LAN).
+  create xlt-vbad 'bridge=xenbrv,vlan=10/20,mac=00:16:3e:00:01:05' 10.9.0.5/24 10.9.0.1
+  rc=$?
+  [ "$rc" -ne 0 ] || destroy xlt-vbad >/dev/null
+  check vlan.no-pvid-refused "xl create succeeded, or its output lacks 'none is the PVID'" \
+    sh -c "[ $rc -ne 0 ] && grep -q 'none is the PVID' /tmp/xlt-vbad.create"
+  grep 'PVID' /tmp/xlt-vbad.create | head -1 | sed 's/^/XLTEST SAID /'
+  /usr/sbin/ip link add xenbrp type bridge
+  /usr/sbin/ip link set xenbrp up
+  create xlt-vplain 'bridge=xenbrp,vlan=10,mac=00:16:3e:00:01:06' 10.9.0.6/24 10.9.0.1
+  rc=$?
+  [ "$rc" -ne 0 ] || destroy xlt-vplain >/dev/null
+  check vlan.unaware-refused "xl create succeeded, or its output lacks 'is not VLAN-aware'" \
+    sh -c "[ $rc -ne 0 ] && grep -q 'is not VLAN-aware' /tmp/xlt-vplain.create"
+  grep 'VLAN-aware' /tmp/xlt-vplain.create | head -1 | sed 's/^/XLTEST SAID /'
+  check vlan.unaware-no-port "xenbrp got a port" sh -c "! ls /sys/class/net/xenbrp/brif/ | grep -q ."
+  /usr/sbin/ip link del xenbrp
+  /etc/xen/scripts/network-bridge stop bridge=xenbrv netdev=eth1 >/tmp/nbv-stop.out 2>&1 ||
+    show /tmp/nbv-stop.out
+  nothing_left vlan.nothing-left /tmp/vlan.before
+fi
 finish

@@ -2,7 +2,7 @@
 # /init of the test guest (a PV domU with no disk): bring up eth0 with the address on the kernel
 # command line (xlt_addr=, xlt_peer=), ping the peer through the vif, and say so on the console,
 # which dom0's xenconsoled logs and dom0's /init reads; with xlt_addr2=, xlt_peer2= the same for
-# an eth1 that dom0 attaches later.
+# an eth1 that dom0 attaches later; xlt_addr_more= and xlt_vlan= add to eth0 (below).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -14,6 +14,15 @@ done
 ip link set lo up
 ip link set eth0 up
 ip addr add "$xlt_addr" dev eth0
+# Guest VLANs (issue 19): xlt_addr_more= a second address on eth0; xlt_vlan=VID:ADDR a tagged
+# subinterface eth0.VID with ADDR (the guest's side of a trunk vif).
+[ -z "${xlt_addr_more:-}" ] || ip addr add "$xlt_addr_more" dev eth0
+if [ -n "${xlt_vlan:-}" ]; then
+  vid=${xlt_vlan%%:*}
+  ip link add link eth0 name "eth0.$vid" type vlan id "$vid" 2>/dev/null || vconfig add eth0 "$vid"
+  ip link set "eth0.$vid" up
+  ip addr add "${xlt_vlan#*:}" dev "eth0.$vid"
+fi
 # A host route to the peer: enough for the /32 of route mode, harmless for the others.
 ip route add "$xlt_peer" dev eth0 2>/dev/null
 i=0
