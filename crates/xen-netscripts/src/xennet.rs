@@ -183,11 +183,20 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        // The reader went away (`xennet install --dry-run | head`): what it wanted, it has.
+        Err(e) if reader_gone(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xennet: error: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+fn reader_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 #[cfg(test)]

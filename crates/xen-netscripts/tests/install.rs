@@ -532,3 +532,30 @@ fn links_of_an_earlier_install_become_scripts_and_uninstall_still_works() {
     assert_eq!(xennet(&["uninstall", "--dir", d]).0, 0);
     assert_eq!(snapshot(dir.path()), before);
 }
+
+/// `xennet install --dry-run | head -1`: the reader leaves early; xennet stops quietly, exit 0,
+/// no "Broken pipe" error, and changes nothing.
+#[test]
+fn a_dry_run_whose_reader_leaves_early_ends_quietly() {
+    let bins = stand_in_bins();
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    originals(dir.path(), elsewhere.path());
+    let before = snapshot(dir.path());
+    let (d, b) = (s(dir.path()), s(bins.path()));
+    // A pipe whose read end is closed before xennet starts: its first write meets EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_xen-netscripts"))
+        .arg0("xennet")
+        .args(["install", "--dir", d, "--bin-dir", b, "--dry-run"])
+        .env_remove("XEN_SCRIPT_DIR")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run xennet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+    assert_eq!(before, snapshot(dir.path()));
+}
