@@ -170,6 +170,11 @@ fn nb21_status_prints_the_banner_and_changes_nothing() {
     );
     assert!(r.stdout.contains("peth0"), "status mentions the port:\n{r}");
     assert_same(&before, &h.snapshot(), "network-bridge status");
+    // As the original's, and as the man page says: status exits 0 with the mode down too.
+    let r = h.script("network-bridge").run(&["stop"]);
+    assert_ok(&h, &r, "network-bridge stop");
+    let r = h.script("network-bridge").run(&["status"]);
+    assert_ok(&h, &r, "network-bridge status with the mode down");
 }
 
 #[test]

@@ -135,8 +135,9 @@ fn script_page(s: &Script) -> Result<(String, Vec<u8>)> {
                  xenstore directory so that the toolstack reports why."
             }
             Kind::Network => {
-                "0 on success; 1 on failure (the host is left as it was). status exits 0 when \
-                 the mode is set up and 1 when it is not."
+                "0 on success; 1 on failure (the host is left as it was). status shows what \
+                 is set up and, as the originals' status does, exits 0 whether or not the mode \
+                 is set up; 1 when the host cannot be read or a command it shows fails."
             }
         };
         paragraph(roff, "EXIT STATUS", exit);
