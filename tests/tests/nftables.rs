@@ -173,6 +173,108 @@ fn bridge_antispoof_drops_forged_addresses_and_macs_at_the_bridge() {
     assert_no_trace(&h, "vif1.0", &admin);
 }
 
+/// A guest's first online adds its elements as one nfnetlink batch of the script's own (issue
+/// 17): no `nft` process runs, and what the batch adds matches packets as nft's own elements
+/// would: the guest's address and MAC pass, a forged address and a forged MAC are dropped, and
+/// the element of its address counts what it let through.
+#[test]
+fn a_first_online_adds_its_elements_without_nft_and_they_match() {
+    let Some((mut h, g1)) = admin_bridge_host("nft_batch", &[]) else {
+        return;
+    };
+    let g2 = h.add_guest(2, 0);
+    for (d, g) in [(1, &g1), (2, &g2)] {
+        let ip = g.addr.clone().unwrap();
+        h.xs_write_backend(d, 0, &[("ip", ip.as_str()), ("mac", guest_mac(g).as_str())]);
+    }
+    let legit = g2.addr.clone().unwrap();
+    let mac = guest_mac(&g2);
+    let admin = admin_setup(&h);
+    lan_counters(&h, &[("legit", &legit), ("forged", FORGED)]);
+    add_forged_address(&g2, FORGED);
+    // The guest knows the LAN host's MAC, so only the IP check decides (ARP is filtered too).
+    let lan_mac = snapshot::link(&h.lan, "lan0").unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cmd::ip_must(
+        &g2.ns,
+        &[
+            "neigh",
+            "replace",
+            LAN_ADDR,
+            "lladdr",
+            &lan_mac,
+            "dev",
+            &g2.guest_if,
+            "nud",
+            "permanent",
+        ],
+    );
+
+    let mut verbose = vec!["-v"];
+    verbose.extend_from_slice(NFT_SPOOF_ON);
+    // The first guest finds no table: the batch is refused and the slow way makes it.
+    let r = h.libxl("vif-bridge", 1, 0).run(&verbose);
+    assert_ok(&h, &r, "vif-bridge -v online of guest 1");
+    // The second guest's first online goes by the batch alone.
+    let r = h.libxl("vif-bridge", 2, 0).run(&verbose);
+    assert_ok(&h, &r, "vif-bridge -v online of guest 2");
+    assert!(r.stderr.contains("exec: nfnetlink took"), "{}", r.stderr);
+    assert!(!r.stderr.contains("exec: nft took"), "{}", r.stderr);
+    assert_one_lookup(&h, "bridge", "vif2.0", 1);
+    let t = ruleset(&h.dom0);
+    assert!(
+        t.contains(&format!("\"vif2.0\" . {mac}"))
+            && t.contains("\"vif2.0\" : jump vif_checked_mac"),
+        "{t}"
+    );
+
+    assert!(
+        arrived(&h, &g2, &legit, LAN_ADDR, "legit") > 0,
+        "the guest's own address must pass:\n{}",
+        ruleset(&h.dom0)
+    );
+    assert_eq!(
+        arrived(&h, &g2, FORGED, LAN_ADDR, "forged"),
+        0,
+        "a forged source address must be dropped:\n{}",
+        ruleset(&h.dom0)
+    );
+    let t = ruleset(&h.dom0);
+    let counted = t
+        .split([',', '{', '}', '\n'])
+        .map(str::trim)
+        .find(|e| e.starts_with(&format!("\"vif2.0\" . {legit} counter packets")))
+        .unwrap_or_default();
+    assert!(
+        !counted.is_empty() && !counted.contains("counter packets 0 "),
+        "the address's element counts what passed: {counted:?}\n{t}"
+    );
+    cmd::ip_must(
+        &g2.ns,
+        &[
+            "link",
+            "set",
+            "dev",
+            &g2.guest_if,
+            "address",
+            "00:16:3e:99:99:98",
+        ],
+    );
+    assert_eq!(
+        arrived(&h, &g2, &legit, LAN_ADDR, "legit"),
+        0,
+        "a forged MAC must be dropped"
+    );
+
+    for d in [1, 2] {
+        let r = h.libxl("vif-bridge", d, 0).run(NFT_OFF);
+        assert_ok(&h, &r, "vif-bridge offline firewall=nftables");
+    }
+    assert_no_trace(&h, "vif2.0", &admin);
+}
+
 /// A dom0 in route mode with guest 1 at 192.0.2.60 (as tests/route.rs builds it).
 fn route_host(name: &str) -> Option<(Host, Guest)> {
     let mut h = host!(name).build()?;

@@ -71,6 +71,12 @@ pub enum Action {
     /// Write xenstore keys (path, value) in one round, through the runner: one transaction
     /// over xenstored's connection, or one `xenstore-write`.
     XenstoreWrite(Vec<(String, String)>),
+    /// Add elements to our nftables table of `family` in one transaction, through the runner:
+    /// an nfnetlink batch of its own where it can, else `nft -f -` (issue 17).
+    NftAdd {
+        family: String,
+        elements: Vec<crate::nft_elements::Element>,
+    },
 }
 
 impl Action {
@@ -118,6 +124,7 @@ impl Action {
                 crate::exec::xenstore_write(pairs.iter().map(|(p, v)| (p.as_str(), v.as_str())))
                     .line()
             }
+            Action::NftAdd { family, elements } => crate::exec::nft_add(family, elements).line(),
             Action::ListWord {
                 path,
                 vars,
@@ -198,6 +205,14 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), ActionError> 
             }
             other => ActionError::Exec(other),
         }),
+        Action::NftAdd { family, elements } => {
+            runner.nft_add(family, elements).map_err(|e| match e {
+                ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
+                    ActionError::Said { how, stderr }
+                }
+                other => ActionError::Exec(other),
+            })
+        }
         Action::RunUnless { check, cmd } => match runner.run(check) {
             Ok(_) => Ok(()),
             Err(_) => run(cmd),

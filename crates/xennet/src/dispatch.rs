@@ -170,6 +170,10 @@ impl Runner for EventRunner<'_> {
         self.system.batches_ip()
     }
 
+    fn nft_add(&self, family: &str, els: &[crate::nft_elements::Element]) -> Result<(), ExecError> {
+        self.system.nft_add(family, els)
+    }
+
     fn xenstore_write(&self, pairs: &[(String, String)]) -> Result<(), ExecError> {
         let refs: Vec<(&str, &str)> = pairs
             .iter()

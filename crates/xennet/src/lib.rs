@@ -27,6 +27,7 @@ pub mod journal;
 pub mod live;
 pub mod lock;
 pub mod modes;
+pub mod nft_elements;
 pub mod paths;
 pub mod plan;
 pub mod report;

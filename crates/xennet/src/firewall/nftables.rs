@@ -21,7 +21,7 @@ use crate::plan::{Action, OnError, Step};
 use crate::snapshot::Snapshot;
 use std::net::IpAddr;
 
-pub const TABLE: &str = "xen_netscripts";
+pub use crate::nft_elements::{Element, TABLE};
 
 /// How many gone vifs' elements one offline deletes at once (one grace period for all).
 pub const GC_BATCH: usize = 32;
@@ -136,23 +136,6 @@ pub struct Guest<'a> {
     pub guarded: bool,
 }
 
-/// One element of ours: its set or map, its key and, in the map, its verdict.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Element {
-    pub set: &'static str,
-    pub key: String,
-    pub verdict: Option<String>,
-}
-
-impl Element {
-    fn body(&self) -> String {
-        match &self.verdict {
-            Some(v) => format!("{} : {v}", self.key),
-            None => self.key.clone(),
-        }
-    }
-}
-
 /// A guest's elements: its verdict, then its MAC and addresses.
 pub fn elements(f: Family, g: &Guest) -> Vec<Element> {
     let idx = g.ifindex;
@@ -164,13 +147,13 @@ pub fn elements(f: Family, g: &Guest) -> Vec<Element> {
         (false, _, true) => "vif_open_guarded",
         (false, _, false) => "vif_open",
     };
-    let el = |set, key: String| Element {
-        set,
+    let el = |set: &str, key: String| Element {
+        set: set.into(),
         key,
         verdict: None,
     };
     let mut out = vec![Element {
-        set: VERDICTS,
+        set: VERDICTS.into(),
         key: idx.to_string(),
         verdict: Some(format!("jump {chain}")),
     }];
@@ -248,16 +231,7 @@ pub fn setup(f: Family) -> String {
 
 /// The transaction that adds the elements.
 pub fn add_script(f: Family, els: &[Element]) -> String {
-    els.iter()
-        .map(|e| {
-            format!(
-                "add element {} {TABLE} {} {{ {} }}\n",
-                f.word(),
-                e.set,
-                e.body()
-            )
-        })
-        .collect()
+    crate::nft_elements::add_script(f.word(), els)
 }
 
 /// The transaction that removes the elements whether or not they are there (each is added,
@@ -450,9 +424,22 @@ impl Driver for Nftables {
         // deletion: they are taken out of the queue, and like a differing record (new
         // settings, or another vif of that name before) removed in the same transaction.
         let queued = queue_entry(family, ifindex);
-        let earlier = [old, snap.file(&queued)?];
-        let mut script: String = earlier.iter().flatten().copied().collect();
-        script.push_str(&add_script(family, &els));
+        let earlier: String = [old, snap.file(&queued)?]
+            .iter()
+            .flatten()
+            .copied()
+            .collect();
+        let script = format!("{earlier}{}", add_script(family, &els));
+        // Only additions: one nfnetlink batch sent by the system's runner, no nft process
+        // (issue 17); with removals to make first, one `nft -f -`.
+        let fast = if earlier.is_empty() {
+            Action::NftAdd {
+                family: family.word().into(),
+                elements: els.clone(),
+            }
+        } else {
+            Action::Run(nft(script.clone()))
+        };
         let path_s = path.display().to_string();
         let note = match old {
             Some(old) => crate::plan::write_record(
@@ -482,10 +469,7 @@ impl Driver for Nftables {
                     Action::RemoveFile {
                         path: queued.display().to_string(),
                     },
-                    Action::Either(
-                        Box::new(Action::Run(nft(script))),
-                        Box::new(Action::Run(nft(with_setup))),
-                    ),
+                    Action::Either(Box::new(fast), Box::new(Action::Run(nft(with_setup)))),
                 ]),
             )
             .undo(nft(record))

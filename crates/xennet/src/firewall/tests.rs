@@ -822,18 +822,21 @@ fn nft_online(vif: &Vif, host: &Fixture, notes: &mut Vec<Note>) -> Vec<Step> {
     .unwrap()
 }
 
-/// The fast transaction of an online's nft step (the one tried first).
-fn fast(step: &Step) -> &str {
+/// The fast transaction of an online's nft step (the one tried first), as nft's script: an
+/// `NftAdd` (additions only, sent as an nfnetlink batch by the system's runner) or an
+/// `nft -f -` that also removes.
+fn fast(step: &Step) -> String {
     let Action::Seq(seq) = &step.action else {
         panic!("{:?}", step.action)
     };
     let Action::Either(first, _) = &seq[1] else {
         panic!("{:?}", seq[1])
     };
-    let Action::Run(c) = &**first else {
-        panic!("{first:?}")
-    };
-    c.stdin.as_deref().unwrap()
+    match &**first {
+        Action::NftAdd { family, elements } => crate::nft_elements::add_script(family, elements),
+        Action::Run(c) => c.stdin.clone().unwrap(),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -871,6 +874,41 @@ fn nftables_online_records_the_elements_then_adds_them_in_one_transaction() {
     };
     assert!(matches!(undo[1], Action::IfUnused { .. }));
     assert!(steps.iter().all(|s| s.lock == Some("nftables")));
+}
+
+/// A first online only adds: an `NftAdd`, which the system's runner sends as one nfnetlink
+/// batch (no nft process, issue 17). Elements of the same interface still queued for removal
+/// must go first: then one `nft -f -` removes and adds.
+#[test]
+fn nftables_online_adds_by_batch_unless_something_must_be_removed_first() {
+    let list = ips(&["10.0.0.5"]);
+    let vif = bridged("vif1.0", &list, "");
+    let first = |steps: &[Step]| -> Action {
+        let Action::Seq(seq) = &steps[1].action else {
+            panic!("{:?}", steps[1].action)
+        };
+        let Action::Either(first, _) = &seq[1] else {
+            panic!("{:?}", seq[1])
+        };
+        (**first).clone()
+    };
+    let steps = nft_online(&vif, &Fixture::new(), &mut Vec::new());
+    let Action::NftAdd { family, elements } = first(&steps) else {
+        panic!("{:?}", first(&steps))
+    };
+    assert_eq!(family, "bridge");
+    assert_eq!(elements.len(), 3);
+    let queued = nft::queue_dir(Family::Bridge).join("7");
+    let old = "# vif1.0 ifindex 7\nadd element bridge xen_netscripts vif_listed { 7 }\n\
+               delete element bridge xen_netscripts vif_listed { 7 }\n";
+    let host = Fixture::new().file(&queued, old);
+    let steps = nft_online(&vif, &host, &mut Vec::new());
+    let Action::Run(cmd) = first(&steps) else {
+        panic!("{:?}", first(&steps))
+    };
+    let script = cmd.stdin.unwrap();
+    assert!(script.starts_with(old), "{script}");
+    assert!(script.ends_with("add element bridge xen_netscripts vif_listed { 7 }\n"));
 }
 
 #[test]
