@@ -136,6 +136,25 @@ wait_ping() {
   console "$1" | grep -q 'GUEST PING OK' || return 1
   echo "XLTEST TIME $1.boot+ping $(console "$1" | sed -n 's/.*GUEST PING OK .* at \([0-9.]*\).*/\1/p')"
 }
+# created <check prefix> <guest prefix> <pid>...: a check line per `create` run in the
+# background, guest N being <guest prefix>N
+created() {
+  pre=$1 gp=$2
+  shift 2
+  g=0
+  for p in "$@"; do
+    g=$((g + 1))
+    if wait "$p"; then pass "$pre.g$g.create"; else
+      fail "$pre.g$g.create" "xl create $gp$g failed"; show "/tmp/$gp$g.create"; fi
+  done
+}
+# pinged <check prefix> <guest prefix>: a check line per guest 1 to 4 for its own ping
+pinged() {
+  for g in 1 2 3 4; do
+    if wait_ping "$2$g"; then pass "$1.g$g.ping"; else
+      fail "$1.g$g.ping" "$2$g did not report a ping"; post_mortem "$2$g"; fi
+  done
+}
 destroy() {
   t=$(now)
   timeout 60 xl destroy "$1" >"/tmp/$1.destroy" 2>&1
@@ -345,16 +364,9 @@ create xlt-four1 'bridge=xenbr0,mac=00:16:3e:00:00:71' 192.0.2.71/24 192.0.2.10 
 create xlt-four2 'bridge=xenbr0,mac=00:16:3e:00:00:72' 192.0.2.72/24 192.0.2.10 & p2=$!
 create xlt-four3 'script=vif-nat,ip=10.0.0.2,mac=00:16:3e:00:00:02' 10.0.0.2/24 10.0.0.129 & p3=$!
 create xlt-four4 'script=vif-route,ip=192.0.2.62,gatewaydev=xenbr0,mac=00:16:3e:00:00:62' 192.0.2.62/32 192.0.2.10 & p4=$!
-g=0
-for p in $p1 $p2 $p3 $p4; do
-  g=$((g + 1))
-  if wait "$p"; then pass "four.g$g.create"; else fail "four.g$g.create" "xl create xlt-four$g failed"; show "/tmp/xlt-four$g.create"; fi
-done
+created four xlt-four $p1 $p2 $p3 $p4
 echo "XLTEST TIME four.create-all $(since "$t4")"
-for g in 1 2 3 4; do
-  if wait_ping "xlt-four$g"; then pass "four.g$g.ping"; else
-    fail "four.g$g.ping" "xlt-four$g did not report a ping"; post_mortem "xlt-four$g"; fi
-done
+pinged four xlt-four
 echo "XLTEST TIME four.all-pinging $(since "$t4")"
 devs='' bes=''
 for g in 1 2 3 4; do guest "xlt-four$g"; eval "dev$g=$dev be$g=$be"; devs="$devs $dev"; bes="$bes $be"; done
@@ -474,11 +486,7 @@ else
     'xlt_addr_more=10.9.0.3/24' & p3=$!
   create xlt-v4 'bridge=xenbrv,vlan=10p/20,mac=00:16:3e:00:01:04' 10.9.0.4/24 10.9.0.100 \
     'xlt_vlan=20:10.20.0.4/24' & p4=$!
-  g=0
-  for p in $p1 $p2 $p3 $p4; do
-    g=$((g + 1))
-    if wait "$p"; then pass "vlan.g$g.create"; else fail "vlan.g$g.create" "xl create xlt-v$g failed"; show "/tmp/xlt-v$g.create"; fi
-  done
+  created vlan xlt-v $p1 $p2 $p3 $p4
   echo "XLTEST TIME vlan.create-all $(since "$t4")"
   for g in 1 2 3 4; do guest "xlt-v$g"; eval "vdev$g=$dev"; done
   vcheck() { # vcheck <check> <why> <port> <want>: has_vlans, whose INFO line stays on the console
@@ -490,10 +498,7 @@ else
   vcheck vlan.g4.port "$vdev4 is not PVID 10 untagged with 20 tagged" "$vdev4" "10 PVID Egress Untagged;20;"
   # The guests' own pings: VLAN 10 to VLAN 10, VLAN 10 to the trunk's untagged side, VLAN 20 to
   # the trunk's tagged side, the trunk to the LAN's VLAN-10 host through the uplink.
-  for g in 1 2 3 4; do
-    if wait_ping "xlt-v$g"; then pass "vlan.g$g.ping"; else
-      fail "vlan.g$g.ping" "xlt-v$g did not report its ping"; post_mortem "xlt-v$g"; fi
-  done
+  pinged vlan xlt-v
   check vlan.lan-reaches-vlan10 "the LAN's VLAN-10 host cannot ping 10.9.0.1" lan_ping 10.9.0.1
   # xlt-v3 is up (it pinged 10.20.0.4), but VLAN 20 is not on the uplink's trunk.
   check vlan.lan-not-vlan20 "the LAN's VLAN-20 host reached xlt-v3 though trunk=10" lan_silent 10.20.0.3
