@@ -183,15 +183,29 @@ fn a_first_online_adds_its_elements_without_nft_and_they_match() {
         return;
     };
     let g2 = h.add_guest(2, 0);
-    for (d, g) in [(1, &g1), (2, &g2)] {
-        let ip = g.addr.clone().unwrap();
-        h.xs_write_backend(d, 0, &[("ip", ip.as_str()), ("mac", guest_mac(g).as_str())]);
-    }
     let legit = g2.addr.clone().unwrap();
+    // Guest 2 also has a network (an interval set's range) and IPv6 (whose antispoof adds the
+    // link-local range).
+    let ips2 = format!("{legit} 10.77.0.0/16 2001:db8:77::2");
+    for (d, g, ips) in [(1, &g1, g1.addr.clone().unwrap()), (2, &g2, ips2)] {
+        h.xs_write_backend(
+            d,
+            0,
+            &[("ip", ips.as_str()), ("mac", guest_mac(g).as_str())],
+        );
+    }
     let mac = guest_mac(&g2);
     let admin = admin_setup(&h);
-    lan_counters(&h, &[("legit", &legit), ("forged", FORGED)]);
+    lan_counters(
+        &h,
+        &[
+            ("legit", &legit),
+            ("in_net", "10.77.1.1"),
+            ("forged", FORGED),
+        ],
+    );
     add_forged_address(&g2, FORGED);
+    add_forged_address(&g2, "10.77.1.1");
     // The guest knows the LAN host's MAC, so only the IP check decides (ARP is filtered too).
     let lan_mac = snapshot::link(&h.lan, "lan0").unwrap()["address"]
         .as_str()
@@ -223,16 +237,26 @@ fn a_first_online_adds_its_elements_without_nft_and_they_match() {
     assert!(r.stderr.contains("exec: nfnetlink took"), "{}", r.stderr);
     assert!(!r.stderr.contains("exec: nft took"), "{}", r.stderr);
     assert_one_lookup(&h, "bridge", "vif2.0", 1);
+    // What the kernel took, as nft reads it back.
     let t = ruleset(&h.dom0);
-    assert!(
-        t.contains(&format!("\"vif2.0\" . {mac}"))
-            && t.contains("\"vif2.0\" : jump vif_checked_mac"),
-        "{t}"
-    );
+    for element in [
+        format!("\"vif2.0\" . {mac}"),
+        "\"vif2.0\" : jump vif_checked_mac".to_string(),
+        "\"vif2.0\" . 10.77.0.0/16".to_string(),
+        "\"vif2.0\" . 2001:db8:77::2".to_string(),
+        "\"vif2.0\" . fe80::/10".to_string(),
+    ] {
+        assert!(t.contains(&element), "no {element} in\n{t}");
+    }
 
     assert!(
         arrived(&h, &g2, &legit, LAN_ADDR, "legit") > 0,
         "the guest's own address must pass:\n{}",
+        ruleset(&h.dom0)
+    );
+    assert!(
+        arrived(&h, &g2, "10.77.1.1", LAN_ADDR, "in_net") > 0,
+        "an address in the guest's network must pass:\n{}",
         ruleset(&h.dom0)
     );
     assert_eq!(

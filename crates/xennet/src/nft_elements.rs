@@ -5,8 +5,8 @@
 //! first, which makes it dump every link of the namespace on each run (one `add element` took
 //! 3.1 ms with no links and 7.9 ms with 2000, measured); the batch is one socket, one send and
 //! the kernel's acknowledgements. It only adds (a deletion would wait for an RCU grace period
-//! at the socket's close like `nft`'s does), and only to hash sets and the verdict map: an
-//! interval set's element is two keys the kernel merges, which is left to `nft`.
+//! at the socket's close like `nft`'s does). Our interval sets are concatenations (interface
+//! index . network), which the kernel keeps as ranges: an element is its first and last key.
 
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -61,6 +61,7 @@ const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
 const NFTA_LIST_ELEM: u16 = 1;
 const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_SET_ELEM_DATA: u16 = 2;
+const NFTA_SET_ELEM_KEY_END: u16 = 10;
 const NFTA_DATA_VALUE: u16 = 1;
 const NFTA_DATA_VERDICT: u16 = 2;
 const NFTA_VERDICT_CODE: u16 = 1;
@@ -77,9 +78,9 @@ fn family_number(family: &str) -> Option<u8> {
 }
 
 /// The key's bytes as the kernel stores it: each field of a concatenation in 4-byte registers,
-/// the interface index in host order, addresses in network order. None for what the batch does
-/// not write (interval sets, sets not ours).
-fn key_bytes(set: &str, key: &str) -> Option<Vec<u8>> {
+/// the interface index in host order (network order in an interval set), addresses in network
+/// order; for an interval set's network, its first and last key. None for what the batch does not write (sets not ours).
+fn key_bytes(set: &str, key: &str) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     let mut parts = key.split(" . ");
     let index: u32 = parts.next()?.trim().parse().ok()?;
     let mut out = index.to_ne_bytes().to_vec();
@@ -88,6 +89,16 @@ fn key_bytes(set: &str, key: &str) -> Option<Vec<u8>> {
         return None;
     }
     match (set, second) {
+        ("vif_nets4" | "vif_nets6", Some(net)) => {
+            // Ranges compare byte by byte: nft keeps every field of an interval set's key in
+            // network order, the interface index too (and its rules convert before looking up).
+            let mut out = index.to_be_bytes().to_vec();
+            let (first, last) = network_range(set == "vif_nets6", net)?;
+            let mut end = out.clone();
+            out.extend(first);
+            end.extend(last);
+            return Some((out, Some(end)));
+        }
         ("vif_verdicts" | "vif_listed", None) => {}
         ("vif_ips4", Some(a)) => out.extend(a.parse::<Ipv4Addr>().ok()?.octets()),
         ("vif_ips6", Some(a)) => out.extend(a.parse::<Ipv6Addr>().ok()?.octets()),
@@ -104,7 +115,32 @@ fn key_bytes(set: &str, key: &str) -> Option<Vec<u8>> {
         }
         _ => return None,
     }
-    Some(out)
+    Some((out, None))
+}
+
+/// `ADDR/LEN`'s first and last address, in network order (host bits cleared, then set).
+fn network_range(v6: bool, net: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (addr, len) = net.split_once('/')?;
+    let len: u32 = len.parse().ok()?;
+    if v6 {
+        let a = u128::from(addr.parse::<Ipv6Addr>().ok()?);
+        let host = u128::MAX.checked_shr(len).unwrap_or(0);
+        (len <= 128).then(|| {
+            (
+                (a & !host).to_be_bytes().to_vec(),
+                (a | host).to_be_bytes().to_vec(),
+            )
+        })
+    } else {
+        let a = u32::from(addr.parse::<Ipv4Addr>().ok()?);
+        let host = u32::MAX.checked_shr(len).unwrap_or(0);
+        (len <= 32).then(|| {
+            (
+                (a & !host).to_be_bytes().to_vec(),
+                (a | host).to_be_bytes().to_vec(),
+            )
+        })
+    }
 }
 
 /// `jump CHAIN` or `goto CHAIN`: the verdict's code and chain.
@@ -167,8 +203,9 @@ fn message(
     buf[start + 8..start + 12].copy_from_slice(&seq.to_ne_bytes());
 }
 
-/// An element's key bytes and, in the verdict map, its verdict's code and chain.
-type Encoded<'a> = (Vec<u8>, Option<(i32, &'a str)>);
+/// An element's key bytes, its last key (a range's), and, in the verdict map, its verdict's
+/// code and chain.
+type Encoded<'a> = (Vec<u8>, Option<Vec<u8>>, Option<(i32, &'a str)>);
 
 /// The batch that adds `els` to `family`'s table: begin, one NEWSETELEM per set (each asking
 /// for an acknowledgement), end. Also the sequence numbers to be acknowledged. None when an
@@ -178,7 +215,7 @@ pub fn batch(family: &str, els: &[Element], first_seq: u32) -> Option<(Vec<u8>, 
     // Per set, in the order the sets first appear: each element's key and verdict.
     let mut sets: Vec<(&str, Vec<Encoded>)> = Vec::new();
     for e in els {
-        let key = key_bytes(&e.set, &e.key)?;
+        let (key, end) = key_bytes(&e.set, &e.key)?;
         let verdict = match &e.verdict {
             Some(v) => Some(verdict_parts(v)?),
             None => None,
@@ -187,8 +224,8 @@ pub fn batch(family: &str, els: &[Element], first_seq: u32) -> Option<(Vec<u8>, 
             return None;
         }
         match sets.iter_mut().find(|(s, _)| *s == e.set) {
-            Some((_, list)) => list.push((key, verdict)),
-            None => sets.push((&e.set, vec![(key, verdict)])),
+            Some((_, list)) => list.push((key, end, verdict)),
+            None => sets.push((&e.set, vec![(key, end, verdict)])),
         }
     }
     let mut buf = Vec::new();
@@ -216,9 +253,12 @@ pub fn batch(family: &str, els: &[Element], first_seq: u32) -> Option<(Vec<u8>, 
                 string_attr(b, NFTA_SET_ELEM_LIST_TABLE, TABLE);
                 string_attr(b, NFTA_SET_ELEM_LIST_SET, set);
                 nested(b, NFTA_SET_ELEM_LIST_ELEMENTS, |b| {
-                    for (key, verdict) in list {
+                    for (key, end, verdict) in list {
                         nested(b, NFTA_LIST_ELEM, |b| {
                             nested(b, NFTA_SET_ELEM_KEY, |b| attr(b, NFTA_DATA_VALUE, key));
+                            if let Some(end) = end {
+                                nested(b, NFTA_SET_ELEM_KEY_END, |b| attr(b, NFTA_DATA_VALUE, end));
+                            }
                             if let Some((code, chain)) = verdict {
                                 nested(b, NFTA_SET_ELEM_DATA, |b| {
                                     nested(b, NFTA_DATA_VERDICT, |b| {
@@ -341,27 +381,50 @@ mod tests {
     #[test]
     fn keys_are_laid_out_in_registers_as_the_kernel_stores_them() {
         let idx = 7u32.to_ne_bytes();
-        assert_eq!(key_bytes("vif_listed", "7").unwrap(), idx);
+        let single = |set, key| {
+            let (k, end) = key_bytes(set, key).unwrap();
+            assert!(end.is_none());
+            k
+        };
+        assert_eq!(single("vif_listed", "7"), idx);
         assert_eq!(
-            key_bytes("vif_ips4", "7 . 10.0.0.1").unwrap(),
+            single("vif_ips4", "7 . 10.0.0.1"),
             [&idx[..], &[10, 0, 0, 1]].concat()
         );
-        let v6 = key_bytes("vif_ips6", "7 . 2001:db8::1").unwrap();
+        let v6 = single("vif_ips6", "7 . 2001:db8::1");
         assert_eq!(v6.len(), 20);
         assert_eq!(&v6[4..6], &[0x20, 0x01]);
         assert_eq!(
-            key_bytes("vif_macs", "7 . 00:16:3e:0a:0b:0c").unwrap(),
+            single("vif_macs", "7 . 00:16:3e:0a:0b:0c"),
             [&idx[..], &[0, 0x16, 0x3e, 0x0a, 0x0b, 0x0c, 0, 0]].concat()
         );
     }
 
     #[test]
+    fn a_network_is_its_first_and_last_key() {
+        let (first, last) = key_bytes("vif_nets4", "7 . 10.1.2.3/16").unwrap();
+        assert_eq!(first, [&[0, 0, 0, 7][..], &[10, 1, 0, 0]].concat());
+        assert_eq!(
+            last.unwrap(),
+            [&[0, 0, 0, 7][..], &[10, 1, 255, 255]].concat()
+        );
+        let (first, last) = key_bytes("vif_nets6", "7 . fe80::/10").unwrap();
+        let last = last.unwrap();
+        assert_eq!((first.len(), last.len()), (20, 20));
+        assert_eq!(&first[4..6], &[0xfe, 0x80]);
+        assert_eq!(&last[4..6], &[0xfe, 0xbf]);
+        assert!(last[6..].iter().all(|b| *b == 0xff));
+        let (_, last) = key_bytes("vif_nets4", "7 . 0.0.0.0/0").unwrap();
+        assert_eq!(&last.unwrap()[4..], &[255; 4]);
+        assert!(key_bytes("vif_nets4", "7 . 10.0.0.0/33").is_none());
+        assert!(key_bytes("vif_nets4", "7 . 10.0.0.0").is_none());
+    }
+
+    #[test]
     fn what_the_batch_does_not_write_is_left_to_nft() {
-        assert!(key_bytes("vif_nets4", "7 . 10.0.0.0/24").is_none());
         assert!(key_bytes("vif_macs", "7 . 00:16:3e:0a:0b").is_none());
         assert!(key_bytes("vif_ips4", "7 . 2001:db8::1").is_none());
         assert!(key_bytes("other", "7").is_none());
-        assert!(batch("bridge", &[el("vif_nets4", "7 . 10.0.0.0/24", None)], 1).is_none());
         assert!(batch("ip", &[el("vif_listed", "7", None)], 1).is_none());
         // A verdict only in the map, and the map's elements only with one.
         assert!(batch("bridge", &[el("vif_listed", "7", Some("jump x"))], 1).is_none());
