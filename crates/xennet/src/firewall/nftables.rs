@@ -2,8 +2,9 @@
 //! xen_netscripts` for bridged vifs, `inet xen_netscripts` for routed and NAT vifs and
 //! network-nat's chains. Its chains are fixed; a guest is data: elements keyed by its vif's
 //! interface index, in a verdict map (which fixed chain checks the guest) and in sets (its MAC,
-//! its addresses). A vif event is then one `nft -f -` transaction of element additions, whose
-//! cost does not grow with the number of guests, and the ruleset is never read.
+//! its addresses). A vif event is then one transaction of element additions, whose cost does
+//! not grow with the number of guests, and the ruleset is never read; the system's runner sends
+//! it as an nfnetlink batch of its own ([`crate::nft_elements`]), no `nft` process.
 //!
 //! Deleting anything from nf_tables makes the kernel wait for an RCU grace period (12–16 ms
 //! here, measured) when the `nft` process closes its socket, serialized per network namespace:
