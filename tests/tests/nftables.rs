@@ -88,23 +88,9 @@ fn elements_in(text: &str, h: &Host, dev: &str) -> usize {
         .count()
 }
 
-fn admin_setup(h: &Host) -> String {
-    nft_file(h, &h.dom0, "admin.nft", ADMIN_TABLE);
-    admin_table(h)
-}
-
-#[test]
-fn bridge_antispoof_drops_forged_addresses_and_macs_at_the_bridge() {
-    let Some((h, g)) = admin_bridge_host("nft_bridge", &[]) else {
-        return;
-    };
-    let legit = g.addr.clone().unwrap();
-    let mac = guest_mac(&g);
-    h.xs_write_backend(1, 0, &[("ip", legit.as_str()), ("mac", mac.as_str())]);
-    let admin = admin_setup(&h);
-    lan_counters(&h, &[("legit", &legit), ("forged", FORGED)]);
-    add_forged_address(&g, FORGED);
-    // ARP is filtered too: the guest knows the LAN host's MAC, so only the IP check decides.
+/// The guest knows the LAN host's MAC for good, so that only the IP check decides whether its
+/// packets pass (antispoof filters ARP too).
+fn pin_lan_neighbour(h: &Host, g: &Guest) {
     let lan_mac = snapshot::link(&h.lan, "lan0").unwrap()["address"]
         .as_str()
         .unwrap()
@@ -123,6 +109,25 @@ fn bridge_antispoof_drops_forged_addresses_and_macs_at_the_bridge() {
             "permanent",
         ],
     );
+}
+
+fn admin_setup(h: &Host) -> String {
+    nft_file(h, &h.dom0, "admin.nft", ADMIN_TABLE);
+    admin_table(h)
+}
+
+#[test]
+fn bridge_antispoof_drops_forged_addresses_and_macs_at_the_bridge() {
+    let Some((h, g)) = admin_bridge_host("nft_bridge", &[]) else {
+        return;
+    };
+    let legit = g.addr.clone().unwrap();
+    let mac = guest_mac(&g);
+    h.xs_write_backend(1, 0, &[("ip", legit.as_str()), ("mac", mac.as_str())]);
+    let admin = admin_setup(&h);
+    lan_counters(&h, &[("legit", &legit), ("forged", FORGED)]);
+    add_forged_address(&g, FORGED);
+    pin_lan_neighbour(&h, &g);
 
     // Without antispoof the nftables rules block nothing: forged traffic reaches the LAN.
     let r = h.libxl("vif-bridge", 1, 0).run(NFT_ON);
@@ -206,25 +211,7 @@ fn a_first_online_adds_its_elements_without_nft_and_they_match() {
     );
     add_forged_address(&g2, FORGED);
     add_forged_address(&g2, "10.77.1.1");
-    // The guest knows the LAN host's MAC, so only the IP check decides (ARP is filtered too).
-    let lan_mac = snapshot::link(&h.lan, "lan0").unwrap()["address"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    cmd::ip_must(
-        &g2.ns,
-        &[
-            "neigh",
-            "replace",
-            LAN_ADDR,
-            "lladdr",
-            &lan_mac,
-            "dev",
-            &g2.guest_if,
-            "nud",
-            "permanent",
-        ],
-    );
+    pin_lan_neighbour(&h, &g2);
 
     let mut verbose = vec!["-v"];
     verbose.extend_from_slice(NFT_SPOOF_ON);

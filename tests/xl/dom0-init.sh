@@ -148,6 +148,15 @@ created() {
       fail "$pre.g$g.create" "xl create $gp$g failed"; show "/tmp/$gp$g.create"; fi
   done
 }
+# destroyed <check prefix> <guest prefix>: guests 1 to 4 destroyed at once, one check line
+destroyed() {
+  t=$(now)
+  fails=0
+  for g in 1 2 3 4; do destroy "$2$g" >/dev/null & eval "d$g=\$!"; done
+  for g in 1 2 3 4; do eval "wait \$d$g" || { fails=1; show "/tmp/$2$g.destroy"; }; done
+  echo "XLTEST TIME $1.destroy-all $(since "$t")"
+  if [ $fails -eq 0 ]; then pass "$1.destroy"; else fail "$1.destroy" "an xl destroy failed"; fi
+}
 # pinged <check prefix> <guest prefix>: a check line per guest 1 to 4 for its own ping
 pinged() {
   for g in 1 2 3 4; do
@@ -385,12 +394,7 @@ check four.route-host-route "no route 192.0.2.62 dev $dev4" \
   sh -c "ip route show 192.0.2.62 | grep -q 'dev $dev4'"
 snap /tmp/four.during
 echo "XLTEST INFO snapshot lines with the four guests: $(snap_lines /tmp/four.during)"
-t=$(now)
-fails=0
-for g in 1 2 3 4; do destroy "xlt-four$g" >/dev/null & eval "d$g=\$!"; done
-for g in 1 2 3 4; do eval "wait \$d$g" || { fails=1; show "/tmp/xlt-four$g.destroy"; }; done
-echo "XLTEST TIME four.destroy-all $(since "$t")"
-if [ $fails -eq 0 ]; then pass four.destroy; else fail four.destroy "an xl destroy failed"; fi
+destroyed four xlt-four
 gone() { for d in $devs; do [ ! -e "/sys/class/net/$d" ] || { echo "$d"; return 1; }; done; }
 check four.vifs-gone "a vif is still there" gone
 rules_gone() { for d in $devs; do no_rules "$d" || { echo "$d"; return 1; }; done; }
@@ -525,12 +529,7 @@ else
     check "vlan.form$k-gone" "$vx or its VLANs are left after network-detach" \
       sh -c "test ! -e /sys/class/net/$vx && ! /usr/sbin/bridge vlan show | grep -q '^$vx'"
   done
-  t=$(now)
-  fails=0
-  for g in 1 2 3 4; do destroy "xlt-v$g" >/dev/null & eval "d$g=\$!"; done
-  for g in 1 2 3 4; do eval "wait \$d$g" || { fails=1; show "/tmp/xlt-v$g.destroy"; }; done
-  echo "XLTEST TIME vlan.destroy-all $(since "$t")"
-  if [ $fails -eq 0 ]; then pass vlan.destroy; else fail vlan.destroy "an xl destroy failed"; fi
+  destroyed vlan xlt-v
   check vlan.entries-gone "a vif's VLAN entries are left" sh -c "! /usr/sbin/bridge vlan show | grep -q '^vif'"
   # Refused, and xl says why: several VLANs with no PVID; a VLAN on a bridge that is not
   # VLAN-aware (it would put the guest on the untagged LAN).
