@@ -212,7 +212,7 @@ type Encoded<'a> = (Vec<u8>, Option<Vec<u8>>, Option<(i32, &'a str)>);
 /// element is one the batch does not write.
 pub fn batch(family: &str, els: &[Element], first_seq: u32) -> Option<(Vec<u8>, Vec<u32>)> {
     let fam = family_number(family)?;
-    // Per set, in the order the sets first appear: each element's key and verdict.
+    // Per set, in the order the sets first appear: each element's keys and verdict.
     let mut sets: Vec<(&str, Vec<Encoded>)> = Vec::new();
     for e in els {
         let (key, end) = key_bytes(&e.set, &e.key)?;
@@ -275,13 +275,14 @@ pub fn batch(family: &str, els: &[Element], first_seq: u32) -> Option<(Vec<u8>, 
     }
     seq += 1;
     message(&mut buf, NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq, 0, |_| {});
-    Some((buf, acked))
+    // Attribute lengths are 16 bits: a guest with that many addresses is left to nft.
+    (buf.len() < 32 * 1024).then_some((buf, acked))
 }
 
 /// Why a batch did not go in.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    #[error("the elements cannot be sent as a batch (an interval set's, or not ours)")]
+    #[error("the elements cannot be sent as a batch (a set not ours, or a key it cannot read)")]
     NotWritable,
     #[error("nfnetlink: {0}")]
     Socket(#[from] nix::Error),
@@ -320,7 +321,8 @@ pub fn add(family: &str, els: &[Element]) -> Result<(), BatchError> {
         &NetlinkAddr::new(0, 0),
         MsgFlags::empty(),
     )?;
-    let mut answer = vec![0u8; 8192];
+    // A refusal echoes the refused message: room for the largest batch.
+    let mut answer = vec![0u8; 64 * 1024];
     while !pending.is_empty() {
         let n = recv(fd.as_raw_fd(), &mut answer, MsgFlags::empty())?;
         let mut at = 0;
@@ -429,6 +431,18 @@ mod tests {
         // A verdict only in the map, and the map's elements only with one.
         assert!(batch("bridge", &[el("vif_listed", "7", Some("jump x"))], 1).is_none());
         assert!(batch("bridge", &[el("vif_verdicts", "7", None)], 1).is_none());
+        // So many addresses that a length would not fit in 16 bits.
+        let many: Vec<Element> = (0..4000)
+            .map(|i| {
+                el(
+                    "vif_ips4",
+                    &format!("7 . 10.{}.{}.1", i / 250, i % 250),
+                    None,
+                )
+            })
+            .collect();
+        assert!(batch("bridge", &many, 1).is_none());
+        assert!(batch("bridge", &many[..10], 1).is_some());
     }
 
     #[test]
