@@ -327,22 +327,19 @@ fn knows_mac(h: &Host, vni: u32, mac: &str) -> bool {
 /// Pings until the first answer (a request every 0.1 s, up to `secs`); how long that took.
 #[track_caller]
 fn first_ping(from: &Guest, to: &str, secs: u32) -> Duration {
-    let o = cmd::ns_exec(
-        &from.ns,
-        &[
-            "ping",
-            "-n",
-            "-q",
-            "-c1",
-            "-i",
-            "0.1",
-            "-w",
-            &secs.to_string(),
-            to,
-        ],
-    );
-    assert!(o.success(), "no answer from {to} within {secs} s:\n{o}");
-    o.elapsed
+    // One ping after another: ping itself gives up early while ARP goes unanswered.
+    let start = Instant::now();
+    loop {
+        let o = cmd::ns_exec(&from.ns, &["ping", "-n", "-q", "-c1", "-W1", to]);
+        if o.success() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs.into()),
+            "no answer from {to} within {secs} s:\n{o}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A don't-fragment ping with a 1472-byte payload: a full 1500-byte IPv4 packet.
@@ -1287,8 +1284,16 @@ fn evpn_by_the_scripts_guests_meet_a_fourth_host_joins_a_failed_one_is_withdrawn
     assert_eq!(pj[0]["neigh_suppress"], true, "{pj}");
 
     let guests: Vec<Guest> = (0..3)
-        .map(|i| attach_by_script(&mut site, i, 1, 42))
+        // A domid per host: a guest's address follows its domid (192.0.2.50+domid), and guests
+        // on one overlay must differ, or a ping would reach the pinging guest itself.
+        .map(|i| attach_by_script(&mut site, i, i as u32 + 1, 42))
         .collect();
+    let addrs: std::collections::BTreeSet<_> = guests.iter().map(|g| g.addr.clone()).collect();
+    assert_eq!(
+        addrs.len(),
+        guests.len(),
+        "the guests' addresses must differ"
+    );
     let t1 = Instant::now();
     let first = first_ping(&guests[0], guests[2].addr.as_deref().unwrap(), 20);
     measure("scripts: first guest-to-guest ping after online", first);
@@ -1389,7 +1394,7 @@ fn evpn_by_the_scripts_guests_meet_a_fourth_host_joins_a_failed_one_is_withdrawn
     let t2 = Instant::now();
     let r = run_nb(&site, 3, "start", 42);
     assert!(r.success(), "{}", site.hosts[3].explain(&r));
-    let d4 = attach_by_script(&mut site, 3, 1, 42);
+    let d4 = attach_by_script(&mut site, 3, 4, 42);
     let joined = first_ping(&d4, guests[0].addr.as_deref().unwrap(), 30);
     measure("scripts: fourth host, start to first ping", t2.elapsed());
     let _ = joined;
@@ -1412,7 +1417,7 @@ fn evpn_by_the_scripts_guests_meet_a_fourth_host_joins_a_failed_one_is_withdrawn
     // stop on host B: the others keep their overlay, B's FRR and links are as before start.
     let guest_b = &guests[1];
     assert!(site.hosts[1]
-        .libxl("vif-bridge", 1, 0)
+        .libxl("vif-bridge", 2, 0)
         .run(&["offline", "type_if=vif", "firewall=none"])
         .success());
     let r = run_nb(&site, 1, "stop", 42);
@@ -1448,8 +1453,8 @@ fn evpn_by_the_scripts_vni_43_stays_apart() {
         assert!(r.success(), "{}", site.hosts[i].explain(&r));
     }
     let a = attach_by_script(&mut site, 0, 1, 42);
-    let b42 = attach_by_script(&mut site, 1, 1, 42);
-    let b43 = attach_by_script(&mut site, 1, 2, 43);
+    let b42 = attach_by_script(&mut site, 1, 2, 42);
+    let b43 = attach_by_script(&mut site, 1, 3, 43);
     first_ping(&a, b42.addr.as_deref().unwrap(), 20);
     assert!(
         !ping(&a.ns, b43.addr.as_deref().unwrap()),
