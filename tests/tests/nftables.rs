@@ -289,29 +289,7 @@ fn a_first_online_adds_its_elements_without_nft_and_they_match() {
 /// A dom0 in route mode with guest 1 at 192.0.2.60 (as tests/route.rs builds it).
 fn route_host(name: &str) -> Option<(Host, Guest)> {
     let mut h = host!(name).build()?;
-    let g = h.add_guest(1, 0);
-    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-    cmd::ip_must(&g.ns, &["addr", "add", "192.0.2.60/24", "dev", &g.guest_if]);
-    cmd::ip_must(
-        &g.ns,
-        &[
-            "route",
-            "replace",
-            "default",
-            "via",
-            LAN_ADDR,
-            "dev",
-            &g.guest_if,
-        ],
-    );
-    h.xs_write_backend(
-        1,
-        0,
-        &[
-            ("ip", "192.0.2.60"),
-            ("script", "/etc/xen/scripts/vif-route"),
-        ],
-    );
+    let g = add_routed_guest(&mut h);
     Some((h, g))
 }
 

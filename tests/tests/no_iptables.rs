@@ -147,29 +147,7 @@ fn route_mode_works_through_nftables_and_leaves_no_trace() {
     let Some(mut h) = host!("noipt_route").without_iptables().build() else {
         return;
     };
-    let g = h.add_guest(1, 0);
-    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-    cmd::ip_must(&g.ns, &["addr", "add", "192.0.2.60/24", "dev", &g.guest_if]);
-    cmd::ip_must(
-        &g.ns,
-        &[
-            "route",
-            "replace",
-            "default",
-            "via",
-            LAN_ADDR,
-            "dev",
-            &g.guest_if,
-        ],
-    );
-    h.xs_write_backend(
-        1,
-        0,
-        &[
-            ("ip", "192.0.2.60"),
-            ("script", "/etc/xen/scripts/vif-route"),
-        ],
-    );
+    let g = add_routed_guest(&mut h);
     let before = ruleset(&h.dom0);
     assert_ok(
         &h,

@@ -133,3 +133,32 @@ pub fn assert_reported(h: &Host, r: &Output, what: &str, names: &str) -> String 
     );
     err
 }
+
+/// Guest 1 as route mode has it (as tests/route.rs builds it): 192.0.2.60/24 with the LAN host
+/// as its default gateway, and `ip=192.0.2.60` with vif-route in its backend keys.
+pub fn add_routed_guest(h: &mut Host) -> Guest {
+    let g = h.add_guest(1, 0);
+    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
+    cmd::ip_must(&g.ns, &["addr", "add", "192.0.2.60/24", "dev", &g.guest_if]);
+    cmd::ip_must(
+        &g.ns,
+        &[
+            "route",
+            "replace",
+            "default",
+            "via",
+            LAN_ADDR,
+            "dev",
+            &g.guest_if,
+        ],
+    );
+    h.xs_write_backend(
+        1,
+        0,
+        &[
+            ("ip", "192.0.2.60"),
+            ("script", "/etc/xen/scripts/vif-route"),
+        ],
+    );
+    g
+}
