@@ -19,11 +19,14 @@ pub struct LiveReader<'a> {
     /// For facts beyond the backend directory; None where no xenstore is needed.
     pub xenstore: Option<&'a dyn XenStore>,
     /// A device's addresses and routes, read together by the first ask for either.
-    addressing: RefCell<BTreeMap<String, Addressing>>,
+    addressing: RefCell<BTreeMap<String, Cached>>,
 }
 
 /// A device's addresses and routes.
 type Addressing = (Vec<Addr>, Vec<Route>);
+
+/// A device's addresses, and its routes when they were read too.
+type Cached = (Vec<Addr>, Option<Vec<Route>>);
 
 impl<'a> LiveReader<'a> {
     pub fn new(runner: &'a dyn Runner) -> LiveReader<'a> {
@@ -41,12 +44,22 @@ impl<'a> LiveReader<'a> {
         }
     }
 
-    /// `dev`'s addresses and routes: one process for both, once per run.
-    fn addressing(&self, dev: &str) -> Result<Addressing, ReadError> {
-        if let Some(both) = self.addressing.borrow().get(dev) {
-            return Ok(both.clone());
+    /// Are `dev`'s addresses (and its routes, with `routes`) read already?
+    fn has(&self, dev: &str, routes: bool) -> bool {
+        self.addressing
+            .borrow()
+            .get(dev)
+            .is_some_and(|c| c.1.is_some() || !routes)
+    }
+
+    /// `dev`'s addresses and routes: one process for both, once per run (routes are read
+    /// again only when a prefetch took the addresses alone).
+    fn addressing(&self, dev: &str, want_routes: bool) -> Result<Cached, ReadError> {
+        if self.has(dev, want_routes) {
+            return Ok(self.addressing.borrow()[dev].clone());
         }
-        let both = addressing(self.runner, dev)?;
+        let (addrs, routes) = addressing(self.runner, dev)?;
+        let both = (addrs, Some(routes));
         self.addressing
             .borrow_mut()
             .insert(dev.to_string(), both.clone());
@@ -74,11 +87,12 @@ impl Reader for LiveReader<'_> {
             Fact::Ports(b) => Answer::Names(ports(b)),
             Fact::Resolve(name) => Answer::Name(resolve_name(self.runner, name)),
             Fact::Addrs(dev) => self
-                .addressing(dev)
+                .addressing(dev, false)
                 .map_or_else(|e| failed(e, false), |(a, _)| Answer::Addrs(a)),
-            Fact::Routes(dev) => self
-                .addressing(dev)
-                .map_or_else(|e| failed(e, false), |(_, r)| Answer::Routes(r)),
+            Fact::Routes(dev) => self.addressing(dev, true).map_or_else(
+                |e| failed(e, false),
+                |(_, r)| Answer::Routes(r.unwrap_or_default()),
+            ),
             Fact::DefaultRouteDev => {
                 default_route_dev(self.runner).map_or_else(|e| failed(e, false), Answer::Name)
             }
@@ -115,12 +129,8 @@ impl Reader for LiveReader<'_> {
                 Err(e) => from_exec(e),
             },
             Fact::OvsPort { bridge, port } => Answer::OvsPort(ovs_port(self.runner, bridge, port)),
-            Fact::Several(facts) => {
-                for f in facts {
-                    self.read(f);
-                }
-                Answer::Yes(true)
-            }
+            // Asked only as a whole, through read_several (snapshot::plan does).
+            Fact::Several(_) => failed("several facts are read together, not one by one", false),
             Fact::Command(argv) => {
                 let Some((program, args)) = argv.split_first() else {
                     return failed("no command", false);
@@ -151,12 +161,18 @@ impl Reader for LiveReader<'_> {
     /// that fails (a device is missing), each is read alone when asked for, so that its error
     /// names it.
     fn read_several(&self, facts: &[Fact]) -> Vec<(Fact, Answer)> {
-        let mut devs: Vec<&str> = Vec::new();
+        // Each device once, with its routes only when they are asked for (a vif-route event
+        // needs the uplink's addresses, not its routing table).
+        let mut devs: Vec<(&str, bool)> = Vec::new();
         for f in facts {
-            if let Fact::Addrs(d) | Fact::Routes(d) = f {
-                if !devs.contains(&d.as_str()) && !self.addressing.borrow().contains_key(d) {
-                    devs.push(d);
-                }
+            let (Fact::Addrs(d) | Fact::Routes(d)) = f else {
+                continue;
+            };
+            let routes = matches!(f, Fact::Routes(_));
+            match devs.iter_mut().find(|(x, _)| x == d) {
+                Some(entry) => entry.1 |= routes,
+                None if !self.has(d, routes) => devs.push((d, routes)),
+                None => {}
             }
         }
         if !devs.is_empty() {
@@ -168,7 +184,8 @@ impl Reader for LiveReader<'_> {
         facts
             .iter()
             .filter(|f| match f {
-                Fact::Addrs(d) | Fact::Routes(d) => self.addressing.borrow().contains_key(d),
+                Fact::Addrs(d) => self.has(d, false),
+                Fact::Routes(d) => self.has(d, true),
                 _ => true,
             })
             .map(|f| (f.clone(), self.read(f)))
@@ -293,13 +310,6 @@ pub fn resolve_name(runner: &dyn Runner, name: &str) -> Option<String> {
     links.into_iter().next().map(|l| l.ifname)
 }
 
-/// The addresses of a link, in the kernel's order (primary before secondary).
-pub fn addrs(runner: &dyn Runner, dev: &str) -> Result<Vec<Addr>, ReadError> {
-    let out = runner.run(&ip(["-j", "addr", "show", "dev", dev]))?;
-    let links: Vec<AddrLink> = parse_json(&out, "addr show")?;
-    Ok(links.into_iter().flat_map(|l| l.addr_info).collect())
-}
-
 /// Every link of this namespace with its addresses, in ifindex order (`xennet map`).
 pub fn detailed_links(runner: &dyn Runner) -> Result<Vec<LinkDetail>, ReadError> {
     let out = runner.run(&ip(["-j", "-d", "addr", "show"]))?;
@@ -339,18 +349,23 @@ fn routes_of(values: Vec<serde_json::Value>) -> Result<Vec<Route>, ReadError> {
 /// `dev`'s addresses and its routes (both families, every table) from one `ip -batch`
 /// process (issue 17: a routed vif's event reads them once).
 pub fn addressing(runner: &dyn Runner, dev: &str) -> Result<Addressing, ReadError> {
-    let mut all = addressing_of(runner, &[dev])?;
-    Ok(all.remove(dev).unwrap_or_default())
+    let mut all = addressing_of(runner, &[(dev, true)])?;
+    let (addrs, routes) = all.remove(dev).unwrap_or_default();
+    Ok((addrs, routes.unwrap_or_default()))
 }
 
-/// The addresses and routes of several devices from one `ip -batch` process.
+/// The addresses of several devices, and the routes of those marked, from one `ip -batch`
+/// process.
 fn addressing_of(
     runner: &dyn Runner,
-    devs: &[&str],
-) -> Result<BTreeMap<String, Addressing>, ReadError> {
+    devs: &[(&str, bool)],
+) -> Result<BTreeMap<String, Cached>, ReadError> {
     let lines: String = devs
         .iter()
-        .map(|d| format!("addr show dev {d}\nroute show table all dev {d}\n"))
+        .map(|(d, routes)| match routes {
+            true => format!("addr show dev {d}\nroute show table all dev {d}\n"),
+            false => format!("addr show dev {d}\n"),
+        })
         .collect();
     let out = runner.run(&ip(["-j", "-batch", "-"]).stdin(lines))?;
     let json = |source| ReadError::Json {
@@ -362,14 +377,19 @@ fn addressing_of(
         Ok(parts.next().transpose().map_err(json)?.unwrap_or_default())
     };
     let mut all = BTreeMap::new();
-    for d in devs {
+    for (d, with_routes) in devs {
         let links: Vec<AddrLink> = serde_json::from_value(next()?).unwrap_or_default();
-        let routes: Vec<serde_json::Value> = serde_json::from_value(next()?).unwrap_or_default();
+        let routes = match with_routes {
+            true => Some(routes_of(
+                serde_json::from_value(next()?).unwrap_or_default(),
+            )?),
+            false => None,
+        };
         all.insert(
             d.to_string(),
             (
                 links.into_iter().flat_map(|l| l.addr_info).collect(),
-                routes_of(routes)?,
+                routes,
             ),
         );
     }
@@ -489,7 +509,9 @@ mod tests {
 
     #[test]
     fn facts_asked_together_are_read_by_one_process_or_else_one_by_one() {
-        let two = format!("{BATCH}{BATCH}");
+        // eth0's addresses alone (its routes are not asked for), then vif1.0's both.
+        let addrs_only = BATCH.lines().next().unwrap();
+        let two = format!("{addrs_only}\n{BATCH}");
         let r = Recorder {
             answers: vec![("-batch".into(), two)],
             ..Recorder::default()
@@ -503,8 +525,14 @@ mod tests {
         let got = reader.read_several(&facts);
         assert_eq!(got.len(), 3);
         assert_eq!(r.lines.borrow().len(), 1);
-        assert!(r.lines.borrow()[0]
-            .contains("addr show dev eth0\nroute show table all dev eth0\naddr show dev vif1.0\n"));
+        assert!(r.lines.borrow()[0].contains(
+            "addr show dev eth0\naddr show dev vif1.0\nroute show table all dev vif1.0\n"
+        ));
+        assert!(!r.lines.borrow()[0].contains("route show table all dev eth0"));
+        let Some((_, Answer::Routes(routes))) = got.iter().find(|(f, _)| *f == facts[2]) else {
+            panic!("{got:?}")
+        };
+        assert_eq!(routes.len(), 4);
         // A failing batch (a device is missing): nothing answered, each fact read on its own.
         let bad = Recorder::default();
         *bad.fail_when.borrow_mut() = Some("-batch".into());

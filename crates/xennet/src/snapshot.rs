@@ -138,7 +138,6 @@ impl Snapshot {
         }
     }
 
-    /// IP-01: the first primary IPv4 address of a link; None when it has none (or no link).
     /// Asks for `facts` together, so that the reader may read them in one go (issue 17: the
     /// `ip` reads of a vif event in one process); nothing when they are known or were asked.
     pub fn prefetch(&self, facts: Vec<Fact>) -> Result<()> {
@@ -152,6 +151,7 @@ impl Snapshot {
         Err(Error::Unread(key))
     }
 
+    /// IP-01: the first primary IPv4 address of a link; None when it has none (or no link).
     pub fn primary_ipv4(&self, dev: &str) -> Result<Option<&str>> {
         if !self.exists(dev)? {
             return Ok(None);
