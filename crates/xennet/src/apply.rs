@@ -241,7 +241,9 @@ const BATCHED: &[&str] = &["ip", "bridge"];
 
 /// The plain `ip` or `bridge` command of an action, if `<program> -batch` can run it as one of
 /// its lines: no environment, no input, no global option, and no word its line parser would
-/// split or quote.
+/// split or quote. `ip neigh` never is: when the kernel refuses it (a neighbour already gone),
+/// `ip -batch` stops without naming the line, so the lines after it would not run and its
+/// failure would be taken for theirs.
 fn batchable(action: &Action) -> Option<&Cmd> {
     let Action::Run(cmd) = action else {
         return None;
@@ -256,6 +258,7 @@ fn batchable(action: &Action) -> Option<&Cmd> {
         && cmd.env.is_empty()
         && cmd.stdin.is_none()
         && cmd.args.first().is_some_and(|a| !a.starts_with('-'))
+        && !(cmd.program == "ip" && cmd.args.first().is_some_and(|a| a == "neigh"))
         && cmd.args.iter().all(plain))
     .then_some(cmd)
 }
@@ -459,6 +462,38 @@ mod tests {
         let lines = r.lines.borrow();
         assert_eq!(lines.len(), 2);
         assert!(lines[1].contains("\nlink set dev eth0 master br0\nlink set dev br0 up\n"));
+    }
+
+    #[test]
+    fn ip_neigh_runs_as_a_process_of_its_own_between_batches() {
+        let link = |dev: &str| {
+            Step::run(
+                format!("up {dev}"),
+                Cmd::new("ip").args(["link", "set", "dev", dev, "up"]),
+            )
+        };
+        let mut p = plan();
+        p.push(link("a"));
+        p.push(Step::run(
+            "neighbour",
+            Cmd::new("ip").args(["neigh", "del", "192.0.2.51", "dev", "xenbr0"]),
+        ));
+        p.push(link("b"));
+        p.push(link("c"));
+        let r = Recorder {
+            batch_ip: true,
+            ..Default::default()
+        };
+        apply(&p, &r, None).unwrap();
+        let lines = r.lines.borrow().clone();
+        let tail = &lines[lines.len() - 3..];
+        // The plan's own ip steps and "a" in one batch, which the neighbour ends.
+        assert!(tail[0].ends_with("link set dev a up\nEOF"), "{lines:?}");
+        assert_eq!(tail[1], "ip neigh del 192.0.2.51 dev xenbr0");
+        assert_eq!(
+            tail[2],
+            "ip -batch - <<'EOF'\nlink set dev b up\nlink set dev c up\nEOF"
+        );
     }
 
     #[test]

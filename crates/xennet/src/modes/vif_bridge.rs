@@ -171,21 +171,6 @@ fn guest_addresses(ctx: &VifContext) -> Vec<String> {
         .collect()
 }
 
-/// An `ip neigh` action run as a process of its own instead of a line of an `ip -batch`: `ip
-/// neigh` exits the whole batch when the kernel refuses (a neighbour already gone: ENOENT)
-/// without naming the line, so the lines after it (the port's release) would not run and the
-/// tolerated failure would be taken for theirs. A family option keeps it out of the batch.
-fn own_process(action: crate::plan::Action) -> crate::plan::Action {
-    match action {
-        crate::plan::Action::Run(mut cmd) if cmd.program == "ip" => {
-            let v6 = cmd.args.iter().any(|a| a.contains(':'));
-            cmd.args.insert(0, if v6 { "-6" } else { "-4" }.to_string());
-            crate::plan::Action::Run(cmd)
-        }
-        other => other,
-    }
-}
-
 /// The guest interface as the firewall sees it.
 fn fw_vif<'a>(
     ctx: &'a VifContext,
@@ -406,11 +391,8 @@ fn plan_release(ctx: &VifContext, inv: &Invocation, snap: &Snapshot) -> Result<P
                 .filter_map(|s| s.undo)
             {
                 plan.push(
-                    Step::new(
-                        "forget a guest address on the EVPN bridge",
-                        own_process(del),
-                    )
-                    .on_error(OnError::Ignore),
+                    Step::new("forget a guest address on the EVPN bridge", del)
+                        .on_error(OnError::Ignore),
                 );
             }
             plan.push(bridge::release(master, &ctx.dev));

@@ -1238,10 +1238,7 @@ fn an_evpn_bridges_guest_addresses_are_forgotten_at_offline() {
     let forget = step(&p, "forget a guest address on the EVPN bridge");
     assert_eq!(forget.on_error, OnError::Ignore);
     assert!(
-        forget
-            .action
-            .line()
-            .starts_with("ip -4 neigh del 192.0.2.51"),
+        forget.action.line().starts_with("ip neigh del 192.0.2.51"),
         "{}",
         lines(&p)
     );
@@ -1669,11 +1666,11 @@ fn offline_forgets_evpn_neighbours_outside_the_ip_batch_so_a_gone_one_cannot_sto
     );
     let l = lines(&p);
     assert!(
-        l.contains("ip -4 neigh del 192.0.2.51 dev xenbr0 || true"),
+        l.contains("ip neigh del 192.0.2.51 dev xenbr0 || true"),
         "{l}"
     );
     assert!(
-        l.contains("ip -6 neigh del 2001:db8::51 dev xenbr0 || true"),
+        l.contains("ip neigh del 2001:db8::51 dev xenbr0 || true"),
         "{l}"
     );
     // Applied with ip batching: the neighbours are processes of their own, and the port's
@@ -1688,8 +1685,8 @@ fn offline_forgets_evpn_neighbours_outside_the_ip_batch_so_a_gone_one_cannot_sto
         *r.lines.borrow(),
         [
             "ip link set dev vif1.0 down",
-            "ip -4 neigh del 192.0.2.51 dev xenbr0",
-            "ip -6 neigh del 2001:db8::51 dev xenbr0",
+            "ip neigh del 192.0.2.51 dev xenbr0",
+            "ip neigh del 2001:db8::51 dev xenbr0",
             "ip link set dev vif1.0 nomaster"
         ]
     );
