@@ -300,8 +300,12 @@ fn attach(h: &mut Host, domid: u32, vni: u32, known_ip: bool) -> Guest {
 
 fn tell_bridge(h: &Host, g: &Guest, vni: u32) {
     let dp = evpn::DataPlane::new(vni, Ipv4Addr::UNSPECIFIED, "eth1", None);
-    let (add, _undo) = dp.guest_neigh(ip(g.addr.as_deref().unwrap()), &guest_mac(g));
-    cmd::ip_must(&h.dom0, &add);
+    let (add, _undo) = xennet::modes::network_bridge::overlay::guest_neigh(
+        &dp.bridge,
+        g.addr.as_deref().unwrap(),
+        &guest_mac(g),
+    );
+    cmd::ip_must(&h.dom0, &add.args);
 }
 
 fn fdb(h: &Host, dev: &str) -> String {
@@ -978,6 +982,7 @@ fn evpn_frr_not_running_or_without_bgpd_is_a_clear_error() {
     let m = evpn::down_message(
         &evpn::FrrDown::BgpdNotRunning,
         std::fs::read_to_string("/etc/frr/daemons").ok().as_deref(),
+        "Nothing was changed.",
     );
     assert!(
         m.contains("only zebra") && m.ends_with("Nothing was changed."),

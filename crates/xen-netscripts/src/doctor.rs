@@ -708,9 +708,6 @@ fn hooks(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Every check, in order.
-/// Which firewall the scripts will drive here: `firewall=` from the environment or the config
-/// file (as the scripts read it), `auto` by default, and whether its tools are installed.
 /// FRR, once an `overlay=evpn` VNI is in use on this host (its record in the state directory):
 /// zebra and bgpd must answer, or the overlay learns nothing new.
 fn frr_check(runner: &dyn Runner) -> Option<Check> {
@@ -745,16 +742,17 @@ fn frr_check(runner: &dyn Runner) -> Option<Check> {
             "frr",
             xennet::evpn::down_message(
                 &why,
-                std::fs::read_to_string("/etc/frr/daemons").ok().as_deref(),
-            )
-            .replace(
-                " Nothing was changed.",
-                " The EVPN overlay learns no new host or guest until then.",
+                std::fs::read_to_string(xennet::modes::network_bridge::frr::DAEMONS_FILE)
+                    .ok()
+                    .as_deref(),
+                "The EVPN overlay learns no new host or guest until then.",
             ),
         ),
     })
 }
 
+/// Which firewall the scripts will drive here: `firewall=` from the environment or the config
+/// file (as the scripts read it), `auto` by default, and whether its tools are installed.
 fn firewall_check(search: &Search) -> Check {
     let conf = xennet::conf::path();
     let (value, origin) = match std::env::var("firewall").ok().filter(|v| !v.is_empty()) {
@@ -806,6 +804,7 @@ fn firewall_check(search: &Search) -> Check {
     )
 }
 
+/// Every check, in order.
 pub fn run(script_dir: &Path) -> Vec<Check> {
     let runner = System {
         timeout: Duration::from_secs(5),

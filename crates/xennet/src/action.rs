@@ -170,16 +170,19 @@ fn file_error(verb: &'static str, path: &str) -> impl FnOnce(std::io::Error) -> 
     move |source| ActionError::File { verb, path, source }
 }
 
+/// A failed command as an action's error: what it said on stderr, when it said anything.
+fn command_failed(e: ExecError) -> ActionError {
+    match e {
+        ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
+            ActionError::Said { how, stderr }
+        }
+        other => ActionError::Exec(other),
+    }
+}
+
 /// Performs one action.
 pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), ActionError> {
-    let run = |cmd| {
-        runner.run(cmd).map(|_| ()).map_err(|e| match e {
-            ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
-                ActionError::Said { how, stderr }
-            }
-            other => ActionError::Exec(other),
-        })
-    };
+    let run = |cmd| runner.run(cmd).map(|_| ()).map_err(command_failed);
     match action {
         Action::Run(cmd) => run(cmd),
         Action::RunIf { check, cmd } => match runner.run(check) {
@@ -199,19 +202,9 @@ pub fn perform(action: &Action, runner: &dyn Runner) -> Result<(), ActionError> 
         }),
         Action::Drain { dir, at_least, cmd } => drain(dir, *at_least, cmd.as_ref(), runner),
         Action::Seq(all) => all.iter().try_for_each(|a| perform(a, runner)),
-        Action::XenstoreWrite(pairs) => runner.xenstore_write(pairs).map_err(|e| match e {
-            ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
-                ActionError::Said { how, stderr }
-            }
-            other => ActionError::Exec(other),
-        }),
+        Action::XenstoreWrite(pairs) => runner.xenstore_write(pairs).map_err(command_failed),
         Action::NftAdd { family, elements } => {
-            runner.nft_add(family, elements).map_err(|e| match e {
-                ExecError::Failed { stderr, how, .. } if !stderr.is_empty() => {
-                    ActionError::Said { how, stderr }
-                }
-                other => ActionError::Exec(other),
-            })
+            runner.nft_add(family, elements).map_err(command_failed)
         }
         Action::RunUnless { check, cmd } => match runner.run(check) {
             Ok(_) => Ok(()),

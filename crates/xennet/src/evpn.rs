@@ -213,28 +213,6 @@ impl DataPlane {
             "on",
         ])
     }
-
-    /// A guest's address on its bridge, which zebra advertises as MAC+IP so that the other
-    /// hosts answer ARP for it themselves (`neigh_suppress`): FRR learns local neighbors only
-    /// from the bridge's neighbor table, which has none for guests on its own. For a vif script
-    /// that knows the guest's `ip`. Returns (add, undo) for `ip`.
-    pub fn guest_neigh(&self, ip: IpAddr, mac: &str) -> (Vec<String>, Vec<String>) {
-        let ip = ip.to_string();
-        (
-            Self::words(&[
-                "neigh",
-                "replace",
-                &ip,
-                "lladdr",
-                mac,
-                "dev",
-                &self.bridge,
-                "nud",
-                "permanent",
-            ]),
-            Self::words(&["neigh", "del", &ip, "dev", &self.bridge]),
-        )
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1020,9 +998,11 @@ pub fn bgpd_enabled(daemons_file: &str) -> Option<bool> {
     })
 }
 
-/// The message for a host where FRR cannot take the overlay's configuration; `daemons_file` is
-/// `/etc/frr/daemons` if it could be read.
-pub fn down_message(why: &FrrDown, daemons_file: Option<&str>) -> String {
+/// The message for a host where FRR cannot take the overlay's configuration (`daemons_file` is
+/// `/etc/frr/daemons` if it could be read): what is wrong and how to set it right, then
+/// `outcome`, what it means here ("Nothing was changed." for a start; what the overlay misses,
+/// for `xennet doctor`).
+pub fn down_message(why: &FrrDown, daemons_file: Option<&str>, outcome: &str) -> String {
     let enable = match daemons_file.map(bgpd_enabled) {
         Some(Some(false)) | Some(None) => {
             " bgpd is not enabled: set bgpd=yes in /etc/frr/daemons, then restart FRR \
@@ -1043,7 +1023,7 @@ pub fn down_message(why: &FrrDown, daemons_file: Option<&str>) -> String {
             "overlay=evpn needs FRR's zebra (it learns the VXLAN devices), but only bgpd is running."
         }
     };
-    format!("{what}{enable} Nothing was changed.")
+    format!("{what}{enable} {outcome}")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ impl XenStore for Cli<'_> {
     }
 
     fn write(&self, pairs: &[(&str, &str)]) -> Result<(), ExecError> {
-        self.runner.run(&write_cmd(pairs)).map(|_| ())
+        self.runner
+            .run(&crate::exec::xenstore_write(pairs.iter().copied()))
+            .map(|_| ())
     }
 
     /// `xenstore-ls DIR`. The client prints `name = "value"` with values escaped and cut to fit
@@ -121,11 +123,6 @@ fn unescape(s: &str) -> String {
         i += 2;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The `xenstore-write` command for the pairs.
-pub fn write_cmd(pairs: &[(&str, &str)]) -> Cmd {
-    crate::exec::xenstore_write(pairs.iter().copied())
 }
 
 /// An in-memory store for unit tests.

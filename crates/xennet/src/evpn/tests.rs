@@ -665,7 +665,7 @@ fn evpn_tells_frr_down_from_show_daemons() {
         Some(true)
     );
     assert_eq!(bgpd_enabled("zebra=yes\n"), None);
-    let m = down_message(&FrrDown::NotRunning, Some(debian));
+    let m = down_message(&FrrDown::NotRunning, Some(debian), "Nothing was changed.");
     assert!(
         m.contains("reaches no FRR daemon")
             && m.contains("set bgpd=yes in /etc/frr/daemons")
@@ -675,10 +675,11 @@ fn evpn_tells_frr_down_from_show_daemons() {
     let m = down_message(
         &FrrDown::BgpdNotRunning,
         Some(&debian.replace("bgpd=no", "bgpd=yes")),
+        "Nothing was changed.",
     );
     assert!(m.contains("only zebra") && !m.contains("bgpd=yes"), "{m}");
-    assert!(down_message(&FrrDown::NotRunning, None).contains("apt-get install frr"));
-    assert!(down_message(&FrrDown::ZebraNotRunning, Some("bgpd=yes")).contains("zebra"));
+    assert!(down_message(&FrrDown::NotRunning, None, "").contains("apt-get install frr"));
+    assert!(down_message(&FrrDown::ZebraNotRunning, Some("bgpd=yes"), "").contains("zebra"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -870,12 +871,17 @@ fn evpn_data_plane_commands() {
         d.port_flags().join(" "),
         "link set dev vxlan42 learning off neigh_suppress on"
     );
-    let (add, undo) = d.guest_neigh(ip("192.0.2.51"), "00:16:3e:00:01:00");
-    assert_eq!(
-        add.join(" "),
-        "neigh replace 192.0.2.51 lladdr 00:16:3e:00:01:00 dev vxbr42 nud permanent"
+    // A guest's address on the bridge (vif-bridge adds it; zebra advertises it as MAC+IP).
+    let (add, undo) = crate::modes::network_bridge::overlay::guest_neigh(
+        &d.bridge,
+        "192.0.2.51",
+        "00:16:3e:00:01:00",
     );
-    assert_eq!(undo.join(" "), "neigh del 192.0.2.51 dev vxbr42");
+    assert_eq!(
+        add.line(),
+        "ip neigh replace 192.0.2.51 lladdr 00:16:3e:00:01:00 dev vxbr42 nud permanent"
+    );
+    assert_eq!(undo.line(), "ip neigh del 192.0.2.51 dev vxbr42");
     assert_eq!(
         DataPlane::new(7, "198.51.100.1".parse().unwrap(), "eth1", Some("tenant7")).bridge,
         "tenant7"

@@ -29,7 +29,7 @@ fn show(command: &str) -> Vec<String> {
 }
 
 /// FRR's own switch for its daemons.
-const DAEMONS_FILE: &str = "/etc/frr/daemons";
+pub const DAEMONS_FILE: &str = "/etc/frr/daemons";
 
 /// What `start` and `stop` added to FRR on this host (one record for every VNI: they share the
 /// sessions and `advertise-all-vni`).
@@ -61,7 +61,11 @@ pub fn down(snap: &Snapshot) -> Result<Option<String>> {
     let (code, stdout, stderr) = snap.command(&show("show daemons"))?;
     match evpn::check_running(code.unwrap_or(-1), stdout, stderr) {
         Ok(()) => Ok(None),
-        Err(why) => Ok(Some(evpn::down_message(&why, snap.file(DAEMONS_FILE)?))),
+        Err(why) => Ok(Some(evpn::down_message(
+            &why,
+            snap.file(DAEMONS_FILE)?,
+            "Nothing was changed.",
+        ))),
     }
 }
 

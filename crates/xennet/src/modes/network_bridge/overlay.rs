@@ -80,14 +80,17 @@ pub fn kind<'a>(what: &str, v: &'a str) -> std::result::Result<&'a str, Invalid>
     }
 }
 
-/// The registry's check of `asn=`: a BGP AS number.
+/// The registry's check of `asn=`: a BGP AS number, as FRR reads one.
 pub fn check_asn(what: &str, v: &str) -> std::result::Result<(), Invalid> {
-    match v.parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(()),
-        _ => Err(Invalid(format!(
+    asn(what, v).map(|_| ())
+}
+
+fn asn(what: &str, v: &str) -> std::result::Result<u32, Invalid> {
+    crate::evpn::parse_asn(v).ok_or_else(|| {
+        Invalid(format!(
             "{what}={v:?} is not an AS number: give 1 to 4294967295 (default 65000)"
-        ))),
-    }
+        ))
+    })
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -124,10 +127,7 @@ pub fn settings(inv: &Invocation, need_peers: bool) -> Result<Overlay> {
     let control = if evpn {
         let asn = match inv.get("asn").filter(|v| !v.is_empty()) {
             None => None,
-            Some(v) => {
-                check_asn("asn", v)?;
-                v.parse::<u32>().ok()
-            }
+            Some(v) => Some(asn("asn", v)?),
         };
         if let Some(l) = local.filter(IpAddr::is_ipv6) {
             return Err(bad(format!(
