@@ -278,26 +278,7 @@ fn vif_nat_offline_purges_the_guests_masqueraded_connections() {
         &["iptables", "-w", "-t", "nat", "-P", "POSTROUTING", "ACCEPT"],
     )
     .ok();
-    let g = h.add_guest(1, 0);
-    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-    cmd::ip_must(&g.ns, &["addr", "add", "10.0.0.1/16", "dev", &g.guest_if]);
-    cmd::ip_must(
-        &g.ns,
-        &[
-            "route",
-            "replace",
-            "default",
-            "via",
-            "10.0.0.128",
-            "dev",
-            &g.guest_if,
-        ],
-    );
-    h.xs_write_backend(
-        1,
-        0,
-        &[("ip", "10.0.0.1"), ("script", "/etc/xen/scripts/vif-nat")],
-    );
+    let g = add_nat_guest(&mut h);
     assert_ok(
         &h,
         &h.script("network-nat").env("dhcp", "no").run(&["start"]),

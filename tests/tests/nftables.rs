@@ -351,26 +351,7 @@ fn nat_antispoof_drops_forged_sources_before_masquerading() {
         &h.dom0,
         &["iptables", "-w", "-t", "nat", "-P", "POSTROUTING", "ACCEPT"],
     );
-    let g = h.add_guest(1, 0);
-    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-    cmd::ip_must(&g.ns, &["addr", "add", "10.0.0.1/16", "dev", &g.guest_if]);
-    cmd::ip_must(
-        &g.ns,
-        &[
-            "route",
-            "replace",
-            "default",
-            "via",
-            "10.0.0.128",
-            "dev",
-            &g.guest_if,
-        ],
-    );
-    h.xs_write_backend(
-        1,
-        0,
-        &[("ip", "10.0.0.1"), ("script", "/etc/xen/scripts/vif-nat")],
-    );
+    let g = add_nat_guest(&mut h);
     let admin = admin_setup(&h);
     loose_rp_filter(&h);
     // Masqueraded: every request reaches the LAN from dom0's address.

@@ -67,26 +67,7 @@ fn nat_mode_masquerades_and_refuses_inbound_through_nftables_and_leaves_no_trace
         return;
     };
     assert_hidden(&h);
-    let g = h.add_guest(1, 0);
-    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-    cmd::ip_must(&g.ns, &["addr", "add", "10.0.0.1/16", "dev", &g.guest_if]);
-    cmd::ip_must(
-        &g.ns,
-        &[
-            "route",
-            "replace",
-            "default",
-            "via",
-            "10.0.0.128",
-            "dev",
-            &g.guest_if,
-        ],
-    );
-    h.xs_write_backend(
-        1,
-        0,
-        &[("ip", "10.0.0.1"), ("script", "/etc/xen/scripts/vif-nat")],
-    );
+    let g = add_nat_guest(&mut h);
     let before = ruleset(&h.dom0);
     lan_counters(&h, &[("from_dom0", DOM0_ADDR), ("from_guest", "10.0.0.1")]);
 

@@ -162,3 +162,29 @@ pub fn add_routed_guest(h: &mut Host) -> Guest {
     );
     g
 }
+
+/// Guest 1 as NAT mode has it: 10.0.0.1/16 with its router address 10.0.0.128 (VN-05) as its
+/// default gateway, and `ip=10.0.0.1` with vif-nat in its backend keys.
+pub fn add_nat_guest(h: &mut Host) -> Guest {
+    let g = h.add_guest(1, 0);
+    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
+    cmd::ip_must(&g.ns, &["addr", "add", "10.0.0.1/16", "dev", &g.guest_if]);
+    cmd::ip_must(
+        &g.ns,
+        &[
+            "route",
+            "replace",
+            "default",
+            "via",
+            "10.0.0.128",
+            "dev",
+            &g.guest_if,
+        ],
+    );
+    h.xs_write_backend(
+        1,
+        0,
+        &[("ip", "10.0.0.1"), ("script", "/etc/xen/scripts/vif-nat")],
+    );
+    g
+}

@@ -1213,13 +1213,15 @@ fn the_config_files_firewall_is_used_and_an_invalid_one_refused_even_under_an_ar
     // Offline too: a broken host setting is reported, not left for the next guest.
     let words = ["offline", "type_if=vif", "firewall=none"];
     let ctx = vif_ctx_with("vif-bridge", &words, VIF_ENV, &keys());
-    assert!(plan_vif(
+    let e = plan_vif(
         "vif-bridge",
         &ctx,
         &inv("vif-bridge", &words, VIF_ENV),
-        &bad
+        &bad,
     )
-    .is_err());
+    .unwrap_err();
+    let m = sentence(e);
+    assert!(m.contains("\"ipchains\" is not a firewall backend"), "{m}");
 }
 
 #[test]
