@@ -12,33 +12,7 @@ fn route_host(name: &str, guests: u32) -> Option<(Host, Vec<Guest>)> {
     let mut h = host!(name).build()?;
     let mut gs = Vec::new();
     for domid in 1..=guests {
-        let g = h.add_guest(domid, 0);
-        let addr = format!("192.0.2.{}", 59 + domid);
-        cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-        cmd::ip_must(
-            &g.ns,
-            &["addr", "add", &format!("{addr}/24"), "dev", &g.guest_if],
-        );
-        cmd::ip_must(
-            &g.ns,
-            &[
-                "route",
-                "replace",
-                "default",
-                "via",
-                LAN_ADDR,
-                "dev",
-                &g.guest_if,
-            ],
-        );
-        h.xs_write_backend(
-            domid,
-            0,
-            &[
-                ("ip", addr.as_str()),
-                ("script", "/etc/xen/scripts/vif-route"),
-            ],
-        );
+        let g = add_routed_guest_at(&mut h, domid);
         gs.push(g);
     }
     Some((h, gs))

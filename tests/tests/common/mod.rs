@@ -134,12 +134,12 @@ pub fn assert_reported(h: &Host, r: &Output, what: &str, names: &str) -> String 
     err
 }
 
-/// Guest 1 as route mode has it (as tests/route.rs builds it): 192.0.2.60/24 with the LAN host
-/// as its default gateway, and `ip=192.0.2.60` with vif-route in its backend keys.
-pub fn add_routed_guest(h: &mut Host) -> Guest {
-    let g = h.add_guest(1, 0);
+/// Guest `domid` with one address `cidr` and `gateway` as its default route, the address as
+/// `ip=` and `script` in its backend keys.
+fn add_addressed_guest(h: &mut Host, domid: u32, cidr: &str, gateway: &str, script: &str) -> Guest {
+    let g = h.add_guest(domid, 0);
     cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-    cmd::ip_must(&g.ns, &["addr", "add", "192.0.2.60/24", "dev", &g.guest_if]);
+    cmd::ip_must(&g.ns, &["addr", "add", cidr, "dev", &g.guest_if]);
     cmd::ip_must(
         &g.ns,
         &[
@@ -147,44 +147,31 @@ pub fn add_routed_guest(h: &mut Host) -> Guest {
             "replace",
             "default",
             "via",
-            LAN_ADDR,
+            gateway,
             "dev",
             &g.guest_if,
         ],
     );
-    h.xs_write_backend(
-        1,
-        0,
-        &[
-            ("ip", "192.0.2.60"),
-            ("script", "/etc/xen/scripts/vif-route"),
-        ],
-    );
+    let ip = cidr.split('/').next().unwrap_or(cidr);
+    let script = format!("/etc/xen/scripts/{script}");
+    h.xs_write_backend(domid, 0, &[("ip", ip), ("script", script.as_str())]);
     g
+}
+
+/// Guest `domid` as route mode has it: 192.0.2.(59+domid)/24 with the LAN host as its default
+/// gateway, `ip=` that address and vif-route in its backend keys.
+pub fn add_routed_guest_at(h: &mut Host, domid: u32) -> Guest {
+    let cidr = format!("192.0.2.{}/24", 59 + domid);
+    add_addressed_guest(h, domid, &cidr, LAN_ADDR, "vif-route")
+}
+
+/// Guest 1 as route mode has it (192.0.2.60).
+pub fn add_routed_guest(h: &mut Host) -> Guest {
+    add_routed_guest_at(h, 1)
 }
 
 /// Guest 1 as NAT mode has it: 10.0.0.1/16 with its router address 10.0.0.128 (VN-05) as its
 /// default gateway, and `ip=10.0.0.1` with vif-nat in its backend keys.
 pub fn add_nat_guest(h: &mut Host) -> Guest {
-    let g = h.add_guest(1, 0);
-    cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-    cmd::ip_must(&g.ns, &["addr", "add", "10.0.0.1/16", "dev", &g.guest_if]);
-    cmd::ip_must(
-        &g.ns,
-        &[
-            "route",
-            "replace",
-            "default",
-            "via",
-            "10.0.0.128",
-            "dev",
-            &g.guest_if,
-        ],
-    );
-    h.xs_write_backend(
-        1,
-        0,
-        &[("ip", "10.0.0.1"), ("script", "/etc/xen/scripts/vif-nat")],
-    );
-    g
+    add_addressed_guest(h, 1, "10.0.0.1/16", "10.0.0.128", "vif-nat")
 }
