@@ -19,34 +19,7 @@ fn nat_host(name: &str, guests: u32) -> Option<(Host, Vec<Guest>)> {
     .ok();
     let mut gs = Vec::new();
     for domid in 1..=guests {
-        let g = h.add_guest(domid, 0);
-        let addr = format!("10.0.0.{domid}");
-        cmd::ip_must(&g.ns, &["addr", "flush", "dev", &g.guest_if]);
-        cmd::ip_must(
-            &g.ns,
-            &["addr", "add", &format!("{addr}/16"), "dev", &g.guest_if],
-        );
-        let router = format!("10.0.0.{}", 127 + domid);
-        cmd::ip_must(
-            &g.ns,
-            &[
-                "route",
-                "replace",
-                "default",
-                "via",
-                &router,
-                "dev",
-                &g.guest_if,
-            ],
-        );
-        h.xs_write_backend(
-            domid,
-            0,
-            &[
-                ("ip", addr.as_str()),
-                ("script", "/etc/xen/scripts/vif-nat"),
-            ],
-        );
+        let g = add_nat_guest_at(&mut h, domid);
         gs.push(g);
     }
     Some((h, gs))

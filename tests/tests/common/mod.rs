@@ -170,8 +170,15 @@ pub fn add_routed_guest(h: &mut Host) -> Guest {
     add_routed_guest_at(h, 1)
 }
 
-/// Guest 1 as NAT mode has it: 10.0.0.1/16 with its router address 10.0.0.128 (VN-05) as its
-/// default gateway, and `ip=10.0.0.1` with vif-nat in its backend keys.
+/// Guest `domid` as NAT mode has it: 10.0.0.(domid)/16 with its router address (VN-05: the
+/// last octet + 127) as its default gateway, `ip=` that address and vif-nat in its backend keys.
+pub fn add_nat_guest_at(h: &mut Host, domid: u32) -> Guest {
+    let cidr = format!("10.0.0.{domid}/16");
+    let router = format!("10.0.0.{}", 127 + domid);
+    add_addressed_guest(h, domid, &cidr, &router, "vif-nat")
+}
+
+/// Guest 1 as NAT mode has it (10.0.0.1, router 10.0.0.128).
 pub fn add_nat_guest(h: &mut Host) -> Guest {
-    add_addressed_guest(h, 1, "10.0.0.1/16", "10.0.0.128", "vif-nat")
+    add_nat_guest_at(h, 1)
 }
